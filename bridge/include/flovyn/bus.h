@@ -1,0 +1,232 @@
+/* bus.h - the event bus: one small interface, two backends (memory, JetStream).
+ *
+ * The memory backend is the embedded default (no broker; one process) and the unit-test double;
+ * the JetStream backend is the production path (ARCHITECTURE.md "Data flow"). Both give the same
+ * observable behaviour: per-source sequences (FLOVYN_EVENTS, FLOVYN_STREAMS), tenant-scoped
+ * patterns, dedup by the CONTRACT §2 keys, cursors of cursor.h, and `gap` when a start point lies
+ * before retained history or the epoch changed.
+ *
+ * Threads: publish calls block until the event is durable (JetStream: the PubAck) and may be made
+ * from any thread. Subscription callbacks run on bus threads; for one subscription they never run
+ * concurrently and arrive in order per source.
+ */
+#ifndef FLOVYN_BUS_H
+#define FLOVYN_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flovyn/cursor.h"
+#include "flovyn/event.h"
+#include "flovyn/pattern.h"
+#include "flovyn/status.h"
+
+typedef struct fv_bus fv_bus;
+typedef struct fv_sub fv_sub;
+
+typedef enum fv_source { FV_SRC_EVENTS = 0, FV_SRC_STREAMS = 1 } fv_source;
+
+typedef struct fv_bus_config {
+    const char *nats_url;   /* NULL or "" -> memory backend; comma-separated URLs */
+    const char *nats_creds; /* credentials file or NULL */
+    const char *name;       /* connection name for NATS monitoring */
+    const char *prefix;     /* subject prefix; NULL -> "flovyn" */
+    int replicas;           /* 0 -> 1 */
+    int64_t events_max_age_ms, streams_max_age_ms;   /* 0 -> 7 d / 1 h */
+    int64_t events_max_bytes, streams_max_bytes;     /* 0 -> 10 GiB / 1 GiB */
+    size_t memory_history_per_tenant;                /* memory backend; 0 -> 10000 per source */
+    int max_inflight_publishes;                      /* 0 -> 4096 */
+    int publish_timeout_ms;                          /* per attempt; 0 -> 5000 */
+    int publish_attempts;                            /* retries with the same msg id; 0 -> 3 */
+    int max_catchups;                                /* concurrent catch-ups; 0 -> 32 */
+    size_t live_buffer_per_sub;                      /* hand-over buffer; 0 -> 4096 messages */
+    fv_limits limits;
+    /* connection state changes (JetStream); may be NULL */
+    void (*on_connection)(void *ud, bool connected);
+    void *on_connection_ud;
+} fv_bus_config;
+
+void fv_bus_config_init(fv_bus_config *c);
+
+fv_status fv_bus_create(const fv_bus_config *cfg, fv_bus **out, fv_err *err);
+void fv_bus_destroy(fv_bus *bus);
+bool fv_bus_is_memory(const fv_bus *bus);
+const char *fv_bus_prefix(const fv_bus *bus);
+
+/* Creates or updates FLOVYN_EVENTS and FLOVYN_STREAMS (RePublish to the live subjects, limits,
+ * dedup window min(2 min, max age)). Idempotent; an incompatible existing stream (storage,
+ * retention, subjects owned by another stream) is FV_ECONFLICT with a message saying what differs.
+ * Memory backend: no-op. */
+fv_status fv_bus_provision(fv_bus *bus, fv_err *err);
+/* connected and both streams present (memory: always true) */
+bool fv_bus_ready(fv_bus *bus);
+/* incarnation of the streams (changes when a stream is recreated or the memory bus restarts) */
+uint64_t fv_bus_epoch(fv_bus *bus);
+/* last stored sequence of a source (0 if empty) */
+fv_status fv_bus_last_seq(fv_bus *bus, fv_source src, uint64_t *out, fv_err *err);
+
+/* --- publish -------------------------------------------------------------------------------- */
+typedef struct fv_publish_result {
+    uint64_t seq;   /* stored sequence in its source stream */
+    bool duplicate; /* same dedup key within the window: seq is the original one */
+} fv_publish_result;
+
+/* Validates, stores, returns once durable. Timeouts are retried with the same dedup key. */
+fv_status fv_bus_publish_event(fv_bus *bus, const fv_event *ev, fv_publish_result *res,
+                               fv_err *err);
+fv_status fv_bus_publish_stream(fv_bus *bus, const fv_stream_event *se, fv_publish_result *res,
+                                fv_err *err);
+
+/* Many at once, pipelined (bounded in flight); each item gets its own status and result. The
+ * call returns FV_OK once every item is settled, whatever the items' outcomes. */
+typedef struct fv_publish_item {
+    const fv_event *ev;        /* exactly one of ev, se */
+    const fv_stream_event *se;
+    fv_status status;
+    fv_publish_result result;
+    fv_err err;
+} fv_publish_item;
+fv_status fv_bus_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_err *err);
+
+/* --- subscriptions -------------------------------------------------------------------------- */
+typedef enum fv_start_kind {
+    FV_START_NEW = 0, /* only what is stored after the call */
+    FV_START_CURSOR,  /* right after cursor (per source) */
+    FV_START_TIME,    /* first event stored at or after time_ms */
+    FV_START_FIRST,   /* first retained event matching the pattern */
+    FV_START_SEQ,     /* at events_seq / streams_seq (inclusive; 0 = source's first) */
+} fv_start_kind;
+
+typedef struct fv_start {
+    fv_start_kind kind;
+    fv_cursor cursor;          /* CURSOR */
+    int64_t time_ms;           /* TIME */
+    uint64_t events_seq;       /* SEQ, or FIRST's hint (registry's first seq; 0 = unknown) */
+    uint64_t streams_seq;      /* SEQ, or FIRST's hint */
+    int64_t until_ms;          /* 0 = no end; otherwise events stored after it are not delivered
+                                  and an FV_MSG_END is sent once the stream passed it */
+} fv_start;
+
+typedef enum fv_msg_kind {
+    FV_MSG_EVENT = 0, /* ev set */
+    FV_MSG_STREAM,    /* se set */
+    FV_MSG_GAP,       /* start point before retained history or epoch changed; gap_* set */
+    FV_MSG_LIVE,      /* catch-up finished: from now on messages come from the live path */
+    FV_MSG_END,       /* `until` passed, or a bounded read (fv_bus_read) reached its end */
+    FV_MSG_ERROR,     /* the subscription failed for good (error set); no more messages */
+} fv_msg_kind;
+
+typedef struct fv_msg {
+    fv_msg_kind kind;
+    fv_source source;
+    uint64_t seq;       /* sequence in its source stream */
+    int64_t stored_ms;  /* time the bus stored it */
+    fv_cursor cursor;   /* resume point after this message (both sources) */
+    const fv_event *ev;
+    const fv_stream_event *se;
+    const char *subject;
+    fv_cursor gap_requested;   /* GAP */
+    fv_cursor gap_resumed_from;
+    const char *error;         /* ERROR */
+    /* One slot per delivered message, shared by every subscription that receives this same
+     * message in the same dispatch (the live fan-out): a subscriber may store a frame it built
+     * (with a free function) so the next subscriber reuses it. NULL when not shared. */
+    void **shared;
+    void (**shared_free)(void *);
+} fv_msg;
+
+/* Return values of the message callback. */
+enum {
+    FV_SUB_OK = 0,    /* consumed */
+    FV_SUB_PAUSE = 1, /* NOT consumed: hold this message and everything after it until
+                         fv_sub_resume; the place is kept (refilled from the store if needed) */
+};
+
+typedef struct fv_sub_config {
+    fv_pattern pattern; /* copied; its types/allowed filters must outlive the subscription */
+    fv_start start;
+    int (*on_msg)(void *ud, const fv_msg *m);
+    /* called exactly once when the bus holds no more references to ud (after fv_sub_close,
+     * possibly on another thread, possibly before fv_sub_close returns) */
+    void (*on_release)(void *ud);
+    void *ud;
+    size_t max_catchup_batch; /* 0 -> 256 */
+} fv_sub_config;
+
+fv_status fv_bus_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **out, fv_err *err);
+/* Continues a paused subscription from the held message. Any thread. */
+void fv_sub_resume(fv_sub *sub);
+/* Stops delivery: no callback starts after this returns (one already running may finish).
+ * Never blocks on a running callback, so it may be called from any thread, including from
+ * inside on_msg. */
+void fv_sub_close(fv_sub *sub);
+/* true while in catch-up (not yet handed over to live) */
+bool fv_sub_catching_up(fv_sub *sub);
+
+/* Bounded synchronous read: delivers up to `limit` matching messages from `start` to cb on the
+ * calling thread and stops (history pages, `tail` without follow). *next is the cursor to resume
+ * after the last scanned message (also past non-matching ones). */
+fv_status fv_bus_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
+                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
+                      fv_err *err);
+
+/* --- statistics (for /metrics) -------------------------------------------------------------- */
+typedef struct fv_bus_stats {
+    uint64_t published, duplicates, publish_errors, publish_retries;
+    uint64_t live_received, live_gaps_refilled, live_refill_msgs;
+    uint64_t catchups_running, catchups_waiting, catchups_total;
+    uint64_t reconnects;
+    bool connected;
+} fv_bus_stats;
+void fv_bus_get_stats(fv_bus *bus, fv_bus_stats *out);
+
+/* --- durable subscriptions (JetStream only; memory backend: FV_ENOTSUP) ---------------------- */
+typedef struct fv_durable fv_durable;
+typedef struct fv_durable_msg fv_durable_msg;
+
+typedef struct fv_durable_config {
+    const char *stream;         /* e.g. FLOVYN_EVENTS, FLOVYN_DLQ */
+    const char *name;           /* durable name ([A-Za-z0-9_-]) */
+    const char *filter_subject; /* one filter (nats-server 2.9) */
+    int max_deliver;            /* 0 -> unlimited */
+    int64_t ack_wait_ms;        /* 0 -> 30 s */
+    const int64_t *backoff_ms;  /* trimmed to max_deliver - 1 entries */
+    size_t backoff_n;
+    int64_t max_ack_pending;    /* 0 -> server default */
+    bool deliver_new;           /* start at new messages instead of all retained */
+} fv_durable_config;
+
+/* create or update (idempotent) */
+fv_status fv_bus_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err);
+fv_status fv_bus_durable_delete(fv_bus *bus, const char *stream, const char *name, fv_err *err);
+fv_status fv_bus_durable_open(fv_bus *bus, const char *stream, const char *name,
+                              fv_durable **out, fv_err *err);
+/* Destroys the handle WITHOUT deleting the consumer (never unsubscribe/drain a durable). */
+void fv_durable_close(fv_durable *d);
+/* Up to max messages, waiting at most timeout_ms for the first. *n = 0 on timeout. */
+fv_status fv_durable_fetch(fv_durable *d, size_t max, int timeout_ms, fv_durable_msg **msgs,
+                           size_t *n, fv_err *err);
+const void *fv_durable_msg_data(const fv_durable_msg *m, size_t *len);
+const char *fv_durable_msg_subject(const fv_durable_msg *m);
+const char *fv_durable_msg_header(const fv_durable_msg *m, const char *name);
+uint64_t fv_durable_msg_seq(const fv_durable_msg *m);       /* stream sequence */
+uint64_t fv_durable_msg_delivered(const fv_durable_msg *m); /* delivery attempt, from 1 */
+int64_t fv_durable_msg_stored_ms(const fv_durable_msg *m);
+fv_status fv_durable_msg_ack(fv_durable_msg *m);
+fv_status fv_durable_msg_nak(fv_durable_msg *m, int64_t delay_ms);
+fv_status fv_durable_msg_term(fv_durable_msg *m);
+fv_status fv_durable_msg_in_progress(fv_durable_msg *m);
+void fv_durable_msg_destroy(fv_durable_msg *m);
+/* number of messages not yet delivered to the durable (consumer lag) */
+fv_status fv_durable_pending(fv_durable *d, uint64_t *pending, fv_err *err);
+
+/* --- escape hatch for the bridge daemon (JetStream only) ------------------------------------ */
+/* The underlying nats.c connection and JetStream context (NULL on the memory backend). They
+ * stay owned by the bus. Used for KV buckets, the DLQ stream and legacy core subscriptions. */
+struct __natsConnection;
+struct __jsCtx;
+struct __natsConnection *fv_bus_nats_connection(fv_bus *bus);
+struct __jsCtx *fv_bus_jetstream(fv_bus *bus);
+
+#endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every build, run and test dependency from Debian's packages, only what is missing, so a
+# second run takes a moment. Used by both README commands (scripts/run.sh and scripts/test.sh).
+#   scripts/install-deps.sh          build + run dependencies
+#   scripts/install-deps.sh --test   also the test-only ones (clang for fuzzers, Chromium, Node)
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config git ca-certificates curl
+      nats-server libnats-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler
+      libcmocka-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libjsmn-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=(clang libclang-rt-dev chromium nodejs npm)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node/npm may come from outside Debian's packages on some machines: accept working binaries
+if [[ " ${missing[*]} " == *" nodejs "* ]] && command -v node >/dev/null; then
+  missing=("${missing[@]/nodejs}")
+fi
+if [[ " ${missing[*]} " == *" npm "* ]] && command -v npm >/dev/null; then
+  missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
