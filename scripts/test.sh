@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test.
+#   1. unit + integration tests (cmocka via ctest) on a normal build
+#   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. a short libFuzzer run of every fuzz target (clang)
+#   4. the browser end-to-end test in headless Chromium
+# Integration tests start their own nats-server on free ports and stop them by pid.
+# Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+scripts/install-deps.sh --test || { echo "install-deps failed"; exit 1; }
+
+jobs=$(nproc)
+passed=0
+failed=0
+failures=()
+
+step() { printf '\n==== %s ====\n' "$*"; }
+record() { # name status
+  if [[ $2 -eq 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+build() { # dir extra-cmake-args...
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 ||
+    { cat "$dir.cmake.log"; return 1; }
+  cmake --build "$dir" -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+  return "${PIPESTATUS[0]}"
+}
+
+run_ctest() { # dir label
+  local dir=$1
+  # unit tests are independent and fast: run them in parallel; integration tests start servers
+  # and processes, two at a time keeps the machine responsive
+  ctest --test-dir "$dir" -L unit --output-on-failure -j"$jobs"
+  local u=$?
+  ctest --test-dir "$dir" -L integration --output-on-failure -j2
+  local i=$?
+  return $((u || i))
+}
+
+step "build (gcc, -Werror)"
+build "$root/build" ; record "build" $?
+
+step "unit + integration tests"
+run_ctest "$root/build" ; record "tests" $?
+
+if [[ "${FLOVYN_SKIP_ASAN:-0}" != 1 ]]; then
+  step "build with AddressSanitizer + UBSan"
+  build "$root/build-asan" -DFLOVYN_SANITIZE=ON ; record "build-asan" $?
+  step "unit + integration tests under ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_ctest "$root/build-asan" ; record "tests-asan" $?
+fi
+
+step "fuzzers (libFuzzer, ${FLOVYN_FUZZ_SECONDS:-10}s each)"
+CC=clang build "$root/build-fuzz" -DFLOVYN_FUZZ=ON ; st=$?
+record "build-fuzz" $st
+if [[ $st -eq 0 ]]; then
+  for f in "$root"/build-fuzz/fuzz_*; do
+    [[ -x "$f" ]] || continue
+    name=$(basename "$f")
+    corpus_src="$root/tests/fuzz/corpus/${name#fuzz_}"
+    work=$(mktemp -d)
+    [[ -d "$corpus_src" ]] && cp -r "$corpus_src"/. "$work"/ 2>/dev/null
+    "$f" -max_total_time="${FLOVYN_FUZZ_SECONDS:-10}" -max_len=4096 -timeout=10 \
+         -artifact_prefix="$root/build-fuzz/$name-" "$work" >"$root/build-fuzz/$name.log" 2>&1
+    st=$?
+    echo "$name: $(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$root/build-fuzz/$name.log" || tail -1 "$root/build-fuzz/$name.log") exit=$st"
+    [[ $st -ne 0 ]] && tail -40 "$root/build-fuzz/$name.log"
+    record "$name" $st
+    rm -rf "$work"
+  done
+fi
+
+if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
+  step "browser end-to-end (headless Chromium)"
+  tests/e2e/run.sh "$root/build" ; record "e2e" $?
+fi
+
+step "summary"
+((failed)) && printf 'failed: %s\n' "${failures[@]}"
+echo "steps: $passed passed, $failed failed"
+exit $((failed > 0))
