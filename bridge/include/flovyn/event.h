@@ -81,6 +81,9 @@ fv_status fv_event_set_data(fv_event *ev, const char *json, size_t len, const fv
 fv_status fv_event_fill_defaults(fv_event *ev);
 /* every rule of CONTRACT §2 (ids, event_type grammar and reserved names, sizes) */
 fv_status fv_event_validate(const fv_event *ev, const fv_limits *lim, fv_err *err);
+/* the same rules for the fields that are set only: an empty id, tenant_id or event_type passes
+ * (decoders use it; ingest fills the tenant and defaults afterwards) */
+fv_status fv_event_validate_present(const fv_event *ev, const fv_limits *lim, fv_err *err);
 /* checks an event_type alone */
 fv_status fv_event_type_validate(const char *type, size_t len, fv_err *err);
 /* "<tenant>:<id>" */
