@@ -51,6 +51,7 @@ typedef struct opts {
     long expect; /* resume storm: events each connection must receive */
     double idle_seconds;
     double connect_rate; /* new connections per second (0 = as fast as possible) */
+    long count;          /* stop publishing after this many events (0 = by time) */
 } opts;
 
 static opts O = {.host = "127.0.0.1", .pub_format = "flovyn", .publishers = 2};
@@ -114,6 +115,7 @@ typedef struct conn {
     char szbuf[32]; /* a chunk-size line may span reads */
     size_t szlen;
     long events;
+    char last_id[96];
     int64_t done_us; /* when `expect` events arrived */
 } conn;
 
@@ -154,6 +156,13 @@ static void send_request(conn *c)
 /* one SSE line (without the newline) */
 static void on_line(conn *c, const char *l, size_t n)
 {
+    if (n >= 3 && !memcmp(l, "id:", 3)) {
+        size_t off = (n > 3 && l[3] == ' ') ? 4 : 3;
+        size_t len = n - off < sizeof c->last_id - 1 ? n - off : sizeof c->last_id - 1;
+        memcpy(c->last_id, l + off, len);
+        c->last_id[len] = '\0';
+        return;
+    }
     if (n >= 5 && !memcmp(l, "data:", 5)) {
         const char *t = memmem(l, n, "\"t\":", 4);
         if (t) {
@@ -321,6 +330,10 @@ static void *publisher(void *arg)
     char body[512], req[2048], resp[8192];
     long seq = 0;
     while (!atomic_load(&stop_publishing)) {
+        if (O.count && atomic_load(&published) >= O.count) {
+            atomic_store(&stop_publishing, true);
+            break;
+        }
         int64_t now = mono_us();
         if (now < next) {
             struct timespec ts = {0, (long)(next - now) * 1000};
@@ -411,6 +424,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--idle-seconds")) O.idle_seconds = atof(v);
         else if (!strcmp(a, "--connect-rate")) O.connect_rate = atof(v);
         else if (!strcmp(a, "--server-pid")) server_pid = atoi(v);
+        else if (!strcmp(a, "--count")) O.count = atol(v);
         else usage();
         i++;
     }
@@ -487,7 +501,7 @@ int main(int argc, char **argv)
     long done_conns = 0;
     for (;;) {
         int64_t now = mono_us();
-        if (!drain_until && now >= end_pub) {
+        if (!drain_until && (now >= end_pub || atomic_load(&stop_publishing))) {
             atomic_store(&stop_publishing, true);
             for (int i = 0; i < npubs; i++)
                 pthread_join(pubs[i], NULL);
@@ -541,6 +555,8 @@ int main(int argc, char **argv)
     if (O.expect)
         printf(" expect=%ld done=%ld all_done_s=%.2f", O.expect, done_conns,
                last_done ? (last_done - phase_start) / 1e6 : -1.0);
+    if (O.conns > 0 && conns[0].last_id[0])
+        printf(" last_id=%s", conns[0].last_id);
     printf("\n");
     for (int i = 0; i < O.conns; i++)
         if (conns[i].state != ST_CLOSED)

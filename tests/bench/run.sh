@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Benchmarks of flovyn-events (not part of the test command). Prints figures and ratios measured in
+# one run against baselines on the same machine:
+#   bus      - library publish vs raw nats.c js_PublishAsync, and catch-up read rate (bench_bus)
+#   sse      - flovyn-gateway (HTTP ingest -> JetStream -> SSE) vs nginx + nchan (POST -> EventSource)
+#              on one stream: max sustainable publish rate at 1,000 and 5,000 connections (zero
+#              loss, p99 < 250 ms), latency at 1,000 x 50/s, memory per idle connection, idle CPU
+#              with 5,000 idle streams, server CPU per million deliveries, resume storm.
+# Each server is pinned to core 0 (flovyn: the gateway and its nats-server), the load client to
+# core 1.  Usage: tests/bench/run.sh [bus|sse|all]   (BENCH_QUICK=1 for a short smoke run)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+what=${1:-all}
+quick=${BENCH_QUICK:-0}
+"$root/scripts/install-deps.sh"
+if ! dpkg-query -W -f='${Status}' libnginx-mod-nchan 2>/dev/null | grep -q "ok installed"; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light libnginx-mod-nchan >/dev/null
+fi
+build="$root/build-bench"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFLOVYN_WERROR=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target flovyn-gateway flovyn-bridge bench_sse bench_bus >/dev/null
+work=$(mktemp -d /tmp/flovyn-bench-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+ulimit -n 65536 || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+client() { taskset -c 1 "$build/bench_sse" "$@"; }
+
+if [[ $what == bus || $what == all ]]; then
+  echo "== bus: library publish vs raw nats.c, catch-up =="
+  taskset -c 0 "$build/bench_bus"
+fi
+
+[[ $what == sse || $what == all ]] || exit 0
+
+# --- servers ---------------------------------------------------------------------------------
+nats_port=$(free_port)
+taskset -c 0 nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$work/nats" >"$work/nats.log" 2>&1 &
+pids+=($!); nats_pid=$!
+wait_port "$nats_port"
+"$build/flovyn-bridge" init --nats-url "nats://127.0.0.1:$nats_port" >/dev/null
+head -c 32 /dev/urandom | base64 >"$work/secret"
+gw_port=$(free_port)
+start_gateway() {
+  taskset -c 0 "$build/flovyn-gateway" --nats-url "nats://127.0.0.1:$nats_port" \
+    --listen "127.0.0.1:$gw_port" --jwt-secret-file "$work/secret" --max-connections 20000 \
+    --max-connections-per-tenant 20000 --ingest-rate-per-tenant 1000000 --log-level warn \
+    >>"$work/gateway.log" 2>&1 &
+  gw_pid=$!
+  pids+=($gw_pid)
+  wait_port "$gw_port"
+}
+start_gateway
+token=$("$build/flovyn-gateway" token --tenant bench --ttl 2h --jwt-secret-file "$work/secret" \
+  --scope "events:read events:write")
+auth="Authorization: Bearer $token"
+
+nchan_port=$(free_port)
+mkdir -p "$work/nchan"
+cat >"$work/nchan/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes 1;
+master_process off;
+daemon off;
+pid $work/nchan/nginx.pid;
+error_log $work/nchan/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $work/nchan;
+  server {
+    listen 127.0.0.1:$nchan_port;
+    location = /pub { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 2000; }
+    location = /sub { nchan_subscriber eventsource; nchan_channel_id bench; nchan_message_buffer_length 2000; }
+  }
+}
+EOF
+taskset -c 0 nginx -c "$work/nchan/nginx.conf" -p "$work/nchan" &
+pids+=($!); nchan_pid=$!
+wait_port "$nchan_port"
+
+gw_args=(--port "$gw_port" --sub-path /v1/events/stream --pub-path /v1/events --pub-format flovyn --header "$auth" --server-pid "$gw_pid")
+nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw --server-pid "$nchan_pid")
+secs=5; [[ $quick == 1 ]] && secs=2
+rates=(20 50 100 200 400 800 1600 3200)
+[[ $quick == 1 ]] && rates=(20 100 400)
+
+# highest rate with zero loss and p99 < 250 ms
+sweep() { # name conns args...
+  local name=$1 conns=$2; shift 2
+  local best=0 line
+  for r in "${rates[@]}"; do
+    line=$(client "$@" --conns "$conns" --rate "$r" --seconds "$secs" --publishers 4)
+    local lost p99 ready
+    lost=$(field lost "$line"); p99=$(field p99_ms "$line"); ready=$(field ready "$line")
+    echo "  $name conns=$conns rate=$r/s: $line" >&2
+    if [[ $lost == 0 && $ready == "$conns" ]] && awk "BEGIN{exit !($p99 < 250)}"; then best=$r; else break; fi
+  done
+  echo "$best"
+}
+
+declare -A R
+for conns in 1000 5000; do
+  echo "== max sustainable publish rate, $conns connections on one stream =="
+  R[gw_$conns]=$(sweep gateway "$conns" "${gw_args[@]}")
+  R[nc_$conns]=$(sweep nchan "$conns" "${nc_args[@]}")
+  echo "flovyn-gateway: ${R[gw_$conns]} events/s   nchan: ${R[nc_$conns]} events/s   ratio: $(awk "BEGIN{printf \"%.2f\", ${R[gw_$conns]}/(${R[nc_$conns]}>0?${R[nc_$conns]}:1)}")x"
+done
+
+echo "== latency at 1000 connections x 50 events/s =="
+lg=$(client "${gw_args[@]}" --conns 1000 --rate 50 --seconds $((secs * 2)) --publishers 2)
+ln=$(client "${nc_args[@]}" --conns 1000 --rate 50 --seconds $((secs * 2)) --publishers 2)
+echo "flovyn-gateway p50=$(field p50_ms "$lg") ms p99=$(field p99_ms "$lg") ms cpu_s=$(field server_cpu_s "$lg") received=$(field received "$lg")"
+echo "nchan          p50=$(field p50_ms "$ln") ms p99=$(field p99_ms "$ln") ms cpu_s=$(field server_cpu_s "$ln") received=$(field received "$ln")"
+gcpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$lg")/($(field received "$lg")/1e6)}")
+ncpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$ln")/($(field received "$ln")/1e6)}")
+echo "server CPU seconds per million deliveries: flovyn-gateway $gcpu  nchan $ncpu"
+
+echo "== 5000 idle streams: memory per connection and idle CPU (20 s) =="
+for name in gateway nchan; do
+  if [[ $name == gateway ]]; then pid=$gw_pid; args=("${gw_args[@]}"); else pid=$nchan_pid; args=("${nc_args[@]}"); fi
+  before=$(rss_kib "$pid")
+  client "${args[@]}" --conns 5000 --idle-seconds 20 --connect-rate 5000 >"$work/idle_$name" &
+  cpid=$!
+  sleep 8
+  during=$(rss_kib "$pid")
+  wait $cpid
+  line=$(cat "$work/idle_$name")
+  per=$(( (during - before) * 1024 / 5000 ))
+  cpu=$(field server_cpu_s "$line")
+  echo "$name: ready=$(field ready "$line") rss_before=${before}KiB rss_with_5000=${during}KiB per_connection=${per} bytes idle_cpu=$(awk "BEGIN{printf \"%.2f\", 100*$cpu/20}")%"
+done
+
+echo "== resume storm: 5000 clients reconnecting 1000 events behind =="
+one=$(client "${gw_args[@]}" --conns 1 --rate 5 --seconds 1 --publishers 1)
+gcur=$(field last_id "$one")
+client "${gw_args[@]}" --conns 1 --rate 2000 --seconds 30 --count 1000 --publishers 1 >/dev/null
+one=$(client "${nc_args[@]}" --conns 1 --rate 5 --seconds 1 --publishers 1)
+ncur=$(field last_id "$one")
+client "${nc_args[@]}" --conns 1 --rate 2000 --seconds 30 --count 1000 --publishers 1 >/dev/null
+sg=$(client "${gw_args[@]}" --conns 5000 --last-event-id "$gcur" --expect 1000 --idle-seconds 0.1)
+sn=$(client "${nc_args[@]}" --conns 5000 --last-event-id "$ncur" --expect 1000 --idle-seconds 0.1)
+echo "flovyn-gateway: all live after $(field all_done_s "$sg") s (done=$(field done "$sg")/$(field ready "$sg"), connect $(field connect_s "$sg") s)"
+echo "nchan:          all live after $(field all_done_s "$sn") s (done=$(field done "$sn")/$(field ready "$sn"), connect $(field connect_s "$sn") s)"
