@@ -382,7 +382,9 @@ fv_status fv_auth_verify(fv_auth *a, const char *token, fv_principal *out, fv_er
     jwt_t *j = NULL;
     if (jwt_decode(&j, token, NULL, 0) != 0 || !j)
         return fv_err_set(err, FV_EAUTH, "token: malformed");
-    jwt_alg_t alg = jwt_get_alg(j);
+    /* from the header itself: without a key libjwt reports every token as alg none */
+    const char *alg_s = jwt_get_header(j, "alg");
+    jwt_alg_t alg = alg_s ? jwt_str_alg(alg_s) : JWT_ALG_INVAL;
     char *crit = jwt_get_headers_json(j, "crit");
     jwt_free(j);
     j = NULL;
