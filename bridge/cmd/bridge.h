@@ -29,6 +29,16 @@ extern const fv_option fv_bridge_common_options[];
 /* bus config from the common options */
 void fv_bridge_bus_config(const fv_bridge_common *c, fv_bus_config *out);
 
+/* Parses the common options plus `table` (may be NULL) into cfg, whose FIRST member must be an
+ * fv_bridge_common (the common table's offsets are relative to it). Prints the usage and options
+ * on --help. Returns -1 to continue, otherwise the exit status to return (0 after --help, 2 on bad
+ * usage with the reason on stderr). Also sets up logging from --log-level/--log-format. */
+int fv_bridge_parse_args(const char *usage, const fv_option *table, void *cfg, int argc,
+                         char **argv, fv_options_result *res);
+/* Opens the JetStream bus for a one-shot command (--nats-url required). Returns -1 on success
+ * (*out set), otherwise the exit status (2 without --nats-url, 1 when NATS is unreachable). */
+int fv_bridge_connect(const fv_bridge_common *c, const char *name, fv_bus **out);
+
 /* Subcommands: argc/argv start after the subcommand word. Return the process exit status
  * (0 ok, 2 bad usage/invalid input with the reason on stderr, 1 runtime failure). */
 int fv_cmd_init(int argc, char **argv);
