@@ -1,0 +1,304 @@
+/* bus_jetstream_publish.c - pipelined publish to JetStream with per-message acknowledgements.
+ *
+ * Every item becomes one natsMsg (protobuf, Content-Type, Nats-Msg-Id = dedup key) sent with
+ * js_PublishMsgAsync and a per-message ack timeout (jsPubOptions.MaxWait: without it nats.c never
+ * times an async publish out). The context's single AckHandler receives the original natsMsg
+ * pointer back, so a small bus-wide table keyed by that pointer maps every ack to its batch and
+ * item; concurrent batches from many threads share it and the bus-wide in-flight bound.
+ * A timeout, a "no responders" (JetStream restarting) or a lost connection hands the message back
+ * to the batch's thread, which resends the very same message - same Nats-Msg-Id, so JetStream
+ * stores it once however many attempts reached it - until publish_attempts is used up. Nothing is
+ * resent from the ack callback itself (that thread also delivers the acks a stalled resend would
+ * wait for). js_PublishAsyncComplete is never used: it blocks forever without a wait, and the
+ * batch already knows exactly which of its items are settled.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bus_jetstream_internal.h"
+
+typedef struct fv_js_batch {
+    fv_publish_item *items;
+    size_t n;
+    int *attempts;
+    size_t *rq_idx; /* messages handed back for a resend */
+    natsMsg **rq_msg;
+    size_t rq_n;
+    int64_t retry_after_ms; /* earliest resend (after "no responders") */
+    size_t outstanding;     /* items sent or waiting for a resend */
+} fv_js_batch;
+
+static size_t ptr_hash(const void *p, size_t cap)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 32;
+    return (size_t)x & (cap - 1);
+}
+
+static void map_put(fv_js_pub *p, natsMsg *m, fv_js_batch *bt, size_t idx)
+{
+    size_t i = ptr_hash(m, p->cap);
+    while (p->slots[i].msg)
+        i = (i + 1) & (p->cap - 1);
+    p->slots[i] = (fv_js_pub_slot){m, bt, idx};
+}
+
+/* linear probing with backward-shift deletion: no tombstones to accumulate */
+static bool map_take(fv_js_pub *p, natsMsg *m, fv_js_batch **bt, size_t *idx)
+{
+    size_t i = ptr_hash(m, p->cap);
+    while (p->slots[i].msg && p->slots[i].msg != m)
+        i = (i + 1) & (p->cap - 1);
+    if (!p->slots[i].msg)
+        return false;
+    *bt = p->slots[i].batch;
+    *idx = p->slots[i].idx;
+    size_t hole = i;
+    for (size_t j = (i + 1) & (p->cap - 1); p->slots[j].msg; j = (j + 1) & (p->cap - 1)) {
+        size_t home = ptr_hash(p->slots[j].msg, p->cap);
+        /* move j into the hole unless its home lies cyclically in (hole, j] */
+        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            p->slots[hole] = p->slots[j];
+            hole = j;
+        }
+    }
+    p->slots[hole].msg = NULL;
+    return true;
+}
+
+fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err)
+{
+    fv_js_pub *p = &b->pub;
+    size_t want = (size_t)b->base.cfg.max_inflight_publishes * 2 + 16;
+    p->cap = 64;
+    while (p->cap < want)
+        p->cap <<= 1;
+    p->slots = calloc(p->cap, sizeof *p->slots);
+    if (!p->slots)
+        return fv_err_set(err, FV_ENOMEM, "out of memory");
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return FV_OK;
+}
+
+void fv_js_pub_destroy(fv_js_bus *b)
+{
+    fv_js_pub *p = &b->pub;
+    if (!p->slots)
+        return;
+    free(p->slots);
+    p->slots = NULL;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+}
+
+static bool retryable(natsStatus s)
+{
+    return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
+           s == NATS_INSUFFICIENT_BUFFER || s == NATS_IO_ERROR || s == NATS_STALE_CONNECTION;
+}
+
+static fv_status status_of(natsStatus s)
+{
+    if (s == NATS_TIMEOUT)
+        return FV_ETIMEOUT;
+    if (s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_CLOSED ||
+        s == NATS_CONNECTION_DISCONNECTED || s == NATS_INSUFFICIENT_BUFFER)
+        return FV_EUNAVAIL;
+    return FV_EIO;
+}
+
+/* Settles item idx after a failed attempt: back to its batch for a resend, or failed for good.
+ * pub.mu held; takes ownership of m. */
+static void attempt_failed(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, natsStatus s,
+                           int jerr, const char *text)
+{
+    fv_publish_item *it = &bt->items[idx];
+    if (jerr == 0 && retryable(s) && bt->attempts[idx] < b->base.cfg.publish_attempts &&
+        !atomic_load(&b->closing)) {
+        bt->rq_idx[bt->rq_n] = idx;
+        bt->rq_msg[bt->rq_n] = m;
+        bt->rq_n++;
+        if (s == NATS_NO_RESPONDERS || s == NATS_INSUFFICIENT_BUFFER) {
+            /* JetStream is electing or restarting: give it a moment instead of burning attempts */
+            int64_t at = fv_js_now_ms() + 250LL * bt->attempts[idx];
+            if (at > bt->retry_after_ms)
+                bt->retry_after_ms = at;
+        }
+        atomic_fetch_add(&b->st.publish_retries, 1);
+        return;
+    }
+    natsMsg_Destroy(m);
+    bt->outstanding--;
+    atomic_fetch_add(&b->st.publish_errors, 1);
+    if (jerr)
+        it->status = fv_err_set(&it->err, FV_EIO, "publish: JetStream refused the event: %s (%d)",
+                                text ? text : "error", jerr);
+    else
+        it->status = fv_err_set(&it->err, status_of(s),
+                                "publish: not acknowledged after %d attempt(s): %s",
+                                bt->attempts[idx], text && *text ? text : natsStatus_GetText(s));
+}
+
+void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    fv_js_bus *b = closure;
+    fv_js_pub *p = &b->pub;
+    fv_js_batch *bt = NULL;
+    size_t idx = 0;
+    pthread_mutex_lock(&p->mu);
+    if (!map_take(p, msg, &bt, &idx)) {
+        pthread_mutex_unlock(&p->mu);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    p->inflight--;
+    if (pa) {
+        fv_publish_item *it = &bt->items[idx];
+        it->status = FV_OK;
+        it->result.seq = pa->Sequence;
+        it->result.duplicate = pa->Duplicate;
+        bt->outstanding--;
+        atomic_fetch_add(pa->Duplicate ? &b->st.duplicates : &b->st.published, 1);
+        natsMsg_Destroy(msg);
+    } else {
+        attempt_failed(b, bt, idx, msg, pae ? pae->Err : NATS_ERR, pae ? (int)pae->ErrCode : 0,
+                       pae ? pae->ErrText : NULL);
+    }
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static fv_status build_msg(fv_js_bus *b, const fv_publish_item *it, fv_buf *enc, natsMsg **out,
+                           fv_err *err)
+{
+    char subj[FV_SUBJECT_MAX + 1], key[FV_DEDUP_KEY_MAX + 1];
+    fv_status st;
+    fv_buf_reset(enc);
+    if (it->ev) {
+        st = fv_subject_for_event(b->base.prefix, it->ev, subj, sizeof subj, err);
+        if (st == FV_OK)
+            st = fv_event_dedup_key(it->ev, key, sizeof key);
+        if (st == FV_OK)
+            st = fv_event_to_proto(it->ev, enc);
+    } else {
+        st = fv_subject_for_stream_event(b->base.prefix, it->se, subj, sizeof subj, err);
+        if (st == FV_OK)
+            st = fv_stream_event_dedup_key(it->se, key, sizeof key);
+        if (st == FV_OK)
+            st = fv_stream_event_to_proto(it->se, enc);
+    }
+    if (st != FV_OK)
+        return err && err->msg[0] ? st : fv_err_set(err, st, "publish: cannot encode the event");
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subj, NULL, enc->data, (int)enc->len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Content-Type", "application/x-protobuf");
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", key);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return fv_js_nats_err(err, s, 0, "publish");
+    }
+    *out = m;
+    return FV_OK;
+}
+
+/* sends m for item idx; pub.mu held on entry and on return */
+static void send_locked(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, jsPubOptions *po)
+{
+    fv_js_pub *p = &b->pub;
+    bt->attempts[idx]++;
+    p->inflight++;
+    map_put(p, m, bt, idx);
+    pthread_mutex_unlock(&p->mu);
+    natsMsg *owned = m;
+    natsStatus s = js_PublishMsgAsync(b->js, &owned, po);
+    pthread_mutex_lock(&p->mu);
+    if (s != NATS_OK && owned) {
+        /* not sent (nats.c handed the message back): no ack will come for it */
+        fv_js_batch *x = NULL;
+        size_t xi = 0;
+        if (map_take(p, m, &x, &xi)) {
+            p->inflight--;
+            attempt_failed(b, bt, idx, m, s, 0, nats_GetLastError(NULL));
+        }
+        pthread_cond_broadcast(&p->cv);
+    }
+}
+
+fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_err *err)
+{
+    fv_js_bus *b = fv_js(bus);
+    fv_js_pub *p = &b->pub;
+    if (n == 0)
+        return FV_OK;
+    fv_js_batch bt = {.items = items, .n = n};
+    bt.attempts = calloc(n, sizeof *bt.attempts);
+    bt.rq_idx = calloc(n, sizeof *bt.rq_idx);
+    bt.rq_msg = calloc(n, sizeof *bt.rq_msg);
+    if (!bt.attempts || !bt.rq_idx || !bt.rq_msg) {
+        free(bt.attempts);
+        free(bt.rq_idx);
+        free(bt.rq_msg);
+        return fv_err_set(err, FV_ENOMEM, "out of memory");
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = b->base.cfg.publish_timeout_ms;
+    const int max_inflight = b->base.cfg.max_inflight_publishes;
+    fv_buf enc;
+    fv_buf_init(&enc);
+
+    size_t next = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (next < n && items[next].status != FV_OK)
+            next++; /* invalid items were settled by bus.c */
+        if (next >= n && bt.outstanding == 0)
+            break;
+        int64_t now = fv_js_now_ms();
+        if (bt.rq_n > 0 && p->inflight < max_inflight && now >= bt.retry_after_ms) {
+            bt.rq_n--;
+            send_locked(b, &bt, bt.rq_idx[bt.rq_n], bt.rq_msg[bt.rq_n], &po);
+            continue;
+        }
+        if (next < n && p->inflight < max_inflight) {
+            size_t idx = next++;
+            natsMsg *m = NULL;
+            pthread_mutex_unlock(&p->mu);
+            fv_status st = build_msg(b, &items[idx], &enc, &m, &items[idx].err);
+            pthread_mutex_lock(&p->mu);
+            if (st != FV_OK) {
+                items[idx].status = st;
+                atomic_fetch_add(&b->st.publish_errors, 1);
+                continue;
+            }
+            items[idx].status = FV_EUNAVAIL; /* pending until its ack */
+            bt.outstanding++;
+            send_locked(b, &bt, idx, m, &po);
+            continue;
+        }
+        /* wait for an ack, a handed-back message, or the resend delay */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait_ms = 100;
+        if (bt.rq_n > 0 && bt.retry_after_ms > now && bt.retry_after_ms - now < wait_ms)
+            wait_ms = bt.retry_after_ms - now;
+        ts.tv_nsec += (long)(wait_ms * 1000000L);
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    pthread_mutex_unlock(&p->mu);
+    fv_buf_free(&enc);
+    free(bt.attempts);
+    free(bt.rq_idx);
+    free(bt.rq_msg);
+    return FV_OK;
+}
