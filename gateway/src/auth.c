@@ -513,6 +513,17 @@ fv_status fv_auth_mint_hs256(const char *secret, size_t secret_len, const char *
     return *out ? FV_OK : fv_err_set(err, FV_ENOMEM, "token: out of memory");
 }
 
+fv_status fv_auth_mint(const fv_auth *a, const char *tenant_id, int64_t ttl_ms, const char *scope,
+                       const char *types, char **out, fv_err *err)
+{
+    *out = NULL;
+    if (!a || a->none || a->alg != JWT_ALG_HS256)
+        return fv_err_set(err, FV_ENOTSUP,
+                          "token: the gateway can mint only with an HS256 secret file");
+    return fv_auth_mint_hs256((const char *)a->key, a->key_len, tenant_id, ttl_ms, scope, types,
+                              out, err);
+}
+
 typedef struct token_cfg {
     const char *tenant;
     int64_t ttl_ms;

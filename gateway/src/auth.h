@@ -54,6 +54,11 @@ fv_status fv_auth_mint_hs256(const char *secret, size_t secret_len, const char *
                              int64_t ttl_ms, const char *scope, const char *types, char **out,
                              fv_err *err);
 
+/* Mints a token with the gateway's own HS256 secret (demo mode's GET /demo/token). FV_ENOTSUP
+ * when the gateway verifies with a public key or runs with --auth none. */
+fv_status fv_auth_mint(const fv_auth *a, const char *tenant_id, int64_t ttl_ms, const char *scope,
+                       const char *types, char **out, fv_err *err);
+
 /* `flovyn-gateway token --tenant T --ttl 1h --jwt-secret-file F [--scope ...] [--types ...]` */
 int fv_auth_token_main(int argc, char **argv);
 
