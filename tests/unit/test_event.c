@@ -588,7 +588,7 @@ static void test_stream_event_rejects_bad_fields(void **state)
          "type: not one of token, progress, data, error (at byte 49)"},
         {"{\"workflow_execution_id\":\"w\",\"sequence\":1,\"type\":7}", "type: expected a string"},
         {"{\"workflow_execution_id\":\"w\",\"sequence\":1,\"type\":\"token\",\"payload\":[}",
-         "invalid JSON at byte 69"},
+         "invalid JSON at byte 68: expected a value"},
         {"{\"workflowExecutionId\":\"w\",\"workflow_execution_id\":\"w\"}",
          "workflow_execution_id: appears more than once"},
         {"{\"workflowExecutionId\":\"w\",\"sequence\":99999999999999999999}",
