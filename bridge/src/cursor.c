@@ -17,8 +17,8 @@ fv_status fv_cursor_format(const fv_cursor *c, char *out, size_t cap)
 {
     if (!c || !out || cap == 0)
         return FV_EINVAL;
-    int n = snprintf(out, cap, "v1.%" PRIu64 ".%" PRIu64 ".%" PRIx64, c->events_seq,
-                     c->streams_seq, c->epoch);
+    int n = snprintf(out, cap, "v1.%" PRIu64 ".%" PRIu64 ".%" PRIx64, c->events_seq, c->streams_seq,
+                     c->epoch);
     if (n < 0 || (size_t)n >= cap) {
         out[0] = '\0';
         return FV_ETOOBIG;
@@ -87,7 +87,8 @@ fv_status fv_cursor_parse(const char *s, size_t len, fv_cursor *out, fv_err *err
 {
     char show[48];
     if (!s || len == 0)
-        return fv_err_set(err, FV_EINVAL, "cursor: empty (expected v1.<events_seq>.<streams_seq>.<epoch>)");
+        return fv_err_set(err, FV_EINVAL,
+                          "cursor: empty (expected v1.<events_seq>.<streams_seq>.<epoch>)");
     if (len >= FV_CURSOR_MAX)
         return fv_err_set(err, FV_EINVAL, "cursor: '%s' is too long (%zu bytes)",
                           shown(s, len, show, sizeof show), len);
@@ -112,9 +113,10 @@ fv_status fv_cursor_parse(const char *s, size_t len, fv_cursor *out, fv_err *err
             why = "unexpected bytes after the epoch";
     }
     if (why)
-        return fv_err_set(err, FV_EINVAL,
-                          "cursor: '%s' is invalid: %s (expected v1.<events_seq>.<streams_seq>.<epoch>)",
-                          shown(s, len, show, sizeof show), why);
+        return fv_err_set(
+            err, FV_EINVAL,
+            "cursor: '%s' is invalid: %s (expected v1.<events_seq>.<streams_seq>.<epoch>)",
+            shown(s, len, show, sizeof show), why);
     if (out)
         *out = c;
     return FV_OK;

@@ -72,8 +72,8 @@ bool fv_pattern_wants_streams(const fv_pattern *p)
 /* Joins prefix.v1.<root>.<tokens>, collapsing trailing `*` tokens before a final `>` (they add
  * nothing: `T.*.*.>` and `T.>` select the same canonical subjects), so the tenant and workflow
  * filters read as CONTRACT §3 writes them. */
-static fv_status build(const char *prefix, const char *root, const char **tok, size_t n,
-                       char *out, size_t cap)
+static fv_status build(const char *prefix, const char *root, const char **tok, size_t n, char *out,
+                       size_t cap)
 {
     if (n > 0 && strcmp(tok[n - 1], ">") == 0)
         while (n > 2 && strcmp(tok[n - 2], "*") == 0)
@@ -114,7 +114,8 @@ fv_status fv_pattern_events_filter(const fv_pattern *p, const char *prefix, char
     if (strcmp(suffix, ">") == 0 && p->allowed &&
         (st = fv_types_filter_subject_suffix(p->allowed, suffix, sizeof suffix)) != FV_OK)
         return st;
-    const char *tok[4] = {p->tenant_id, p->workflow_execution_id[0] ? p->workflow_execution_id : "*",
+    const char *tok[4] = {p->tenant_id,
+                          p->workflow_execution_id[0] ? p->workflow_execution_id : "*",
                           p->task_execution_id[0] ? p->task_execution_id : "*", suffix};
     return build(prefix, "events", tok, 4, out, cap);
 }
@@ -134,7 +135,8 @@ fv_status fv_pattern_streams_filter(const fv_pattern *p, const char *prefix, cha
             wanted++, kind = fv_kind_name((fv_stream_kind)k);
     if (wanted != 1)
         kind = "*";
-    const char *tok[4] = {p->tenant_id, p->workflow_execution_id[0] ? p->workflow_execution_id : "*",
+    const char *tok[4] = {p->tenant_id,
+                          p->workflow_execution_id[0] ? p->workflow_execution_id : "*",
                           p->task_execution_id[0] ? p->task_execution_id : "*", kind};
     if (strcmp(kind, "*") == 0)
         tok[3] = ">"; /* stream subjects end right after the kind: same set, shorter filter */

@@ -23,8 +23,8 @@ static const char *pick_prefix(const char *prefix)
 
 static bool prefix_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 fv_status fv_prefix_validate(const char *prefix, fv_err *err)
@@ -91,7 +91,7 @@ fv_status fv_subject_for_event(const char *prefix, const fv_event *ev, char *out
     fv_status st = fv_prefix_validate(prefix, err);
     if (st != FV_OK)
         return st;
-    const char *t, *w, *k;
+    const char *t = "", *w = "", *k = "";
     if ((st = id_token("tenant_id", ev->tenant_id, sizeof ev->tenant_id, true, &t, err)) ||
         (st = id_token("workflow_execution_id", ev->workflow_execution_id,
                        sizeof ev->workflow_execution_id, false, &w, err)) ||
@@ -111,7 +111,7 @@ fv_status fv_subject_for_stream_event(const char *prefix, const fv_stream_event 
     fv_status st = fv_prefix_validate(prefix, err);
     if (st != FV_OK)
         return st;
-    const char *t, *w, *k;
+    const char *t = "", *w = "", *k = "";
     if ((st = id_token("tenant_id", se->tenant_id, sizeof se->tenant_id, true, &t, err)) ||
         (st = id_token("workflow_execution_id", se->workflow_execution_id,
                        sizeof se->workflow_execution_id, true, &w, err)) ||
@@ -120,8 +120,7 @@ fv_status fv_subject_for_stream_event(const char *prefix, const fv_stream_event 
         return st;
     if ((unsigned)se->kind >= FV_KIND_COUNT)
         return fv_err_set(err, FV_EINVAL, "type: unknown stream event kind %d", (int)se->kind);
-    return put(out, cap, err, "%s.v1.streams.%s.%s.%s.%s", prefix, t, w, k,
-               fv_kind_name(se->kind));
+    return put(out, cap, err, "%s.v1.streams.%s.%s.%s.%s", prefix, t, w, k, fv_kind_name(se->kind));
 }
 
 static fv_status root(const char *prefix, const char *what, char *out, size_t cap)
@@ -207,10 +206,8 @@ fv_status fv_subject_parse(const char *prefix, const char *subject, fv_subject_p
     static const struct {
         const char *root;
         int is_stream;
-    } roots[] = {{"v1.events.", 0},
-                 {"v1.streams.", 1},
-                 {"v1.live.events.", 0},
-                 {"v1.live.streams.", 1}};
+    } roots[] = {
+        {"v1.events.", 0}, {"v1.streams.", 1}, {"v1.live.events.", 0}, {"v1.live.streams.", 1}};
     size_t i = 0;
     int kind = -1;
     for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) {
@@ -241,8 +238,7 @@ fv_status fv_subject_parse(const char *prefix, const char *subject, fv_subject_p
     if (i >= rest)
         return fv_err_set(err, FV_EINVAL, "subject: '%.80s' ends after the workflow", subject);
     len = next_token(s, rest, &i, &tok);
-    if ((st = parse_id("task_execution_id", tok, len, true, out->task_execution_id, err)) !=
-        FV_OK)
+    if ((st = parse_id("task_execution_id", tok, len, true, out->task_execution_id, err)) != FV_OK)
         return st;
     if (i >= rest || s[i - 1] != '.')
         return fv_err_set(err, FV_EINVAL, "subject: '%.80s' has no %s", subject,

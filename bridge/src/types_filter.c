@@ -118,7 +118,8 @@ static fv_status parse_item(fv_types_filter *f, const char *lc, size_t len, cons
         char c = i < len ? lc[i] : '.';
         if (c == '.') {
             if (tok_len == 0)
-                return bad_item(err, raw, raw_len, pos, "empty token (leading, trailing or double dot)");
+                return bad_item(err, raw, raw_len, pos,
+                                "empty token (leading, trailing or double dot)");
             tokens++;
             if (i < len)
                 has_dot = true;
@@ -152,7 +153,8 @@ static fv_status parse_item(fv_types_filter *f, const char *lc, size_t len, cons
         /* Syntax passed above, so what event.c refuses is the first token: a reserved name. */
         if (lc[0] == '*' || lc[0] == '>')
             return bad_item(err, raw, raw_len, pos, why.msg);
-        return bad_item(err, raw, raw_len, pos, "its first token is a reserved name, not an event type");
+        return bad_item(err, raw, raw_len, pos,
+                        "its first token is a reserved name, not an event type");
     }
     add_item(f, wild ? ITEM_PATTERN : has_dot ? ITEM_EXACT : ITEM_CATEGORY, lc, len);
     return FV_OK;

@@ -12,8 +12,20 @@
 #include "flovyn/types_filter.h"
 
 static const char *const probe_types[] = {
-    "task", "task.completed", "task.failed", "workflow.started", "workflow", "a", "a.b", "a.b.c",
-    "child_workflow.initiated", "x.y.z.w", "a.b.c.d.e.f.g.h", "custom", "failed", "task.a.failed",
+    "task",
+    "task.completed",
+    "task.failed",
+    "workflow.started",
+    "workflow",
+    "a",
+    "a.b",
+    "a.b.c",
+    "child_workflow.initiated",
+    "x.y.z.w",
+    "a.b.c.d.e.f.g.h",
+    "custom",
+    "failed",
+    "task.a.failed",
 };
 
 static void check_msg(const fv_err *err)

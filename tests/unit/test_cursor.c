@@ -42,8 +42,9 @@ static void test_cursor_max_values_fit_and_round_trip(void **state)
 
 static void test_cursor_round_trips_many_values(void **state)
 {
-    uint64_t vals[] = {0, 1, 9, 10, 99, 100, 4294967295u, 4294967296u, 1234567890123ull,
-                       UINT64_MAX - 1, UINT64_MAX};
+    uint64_t vals[] = {
+        0,         1, 9, 10, 99, 100, 4294967295u, 4294967296u, 1234567890123ull, UINT64_MAX - 1,
+        UINT64_MAX};
     size_t n = sizeof vals / sizeof vals[0];
     for (size_t a = 0; a < n; a++)
         for (size_t b = 0; b < n; b++)
@@ -110,9 +111,9 @@ static void test_cursor_rejects_malformed_spellings(void **state)
         "v1.1.2.g",
         "v1.a.2.3",
         "v1.1e3.2.3",
-        "v1.18446744073709551616.0.1",       /* 2^64 */
-        "v1.0.99999999999999999999.1",       /* > 2^64 */
-        "v1.0.0.10000000000000000",          /* 17 hex digits */
+        "v1.18446744073709551616.0.1", /* 2^64 */
+        "v1.0.99999999999999999999.1", /* > 2^64 */
+        "v1.0.0.10000000000000000",    /* 17 hex digits */
         "v1.1.2.3\n",
         "v1.1.2.3;",
         "v1.1..3",

@@ -84,14 +84,14 @@ static void test_subject_matches_follows_nats_semantics(void **state)
         {"a.>", "ab.c", false},
         {"a.*.>", "a.b", false},
         {"a.*.>", "a.b.c", true},
-        {"a.>.c", "a.b.c", false},    /* `>` not last: invalid filter, matches nothing */
-        {"a*", "ab", false},          /* partial wildcards are literals */
+        {"a.>.c", "a.b.c", false}, /* `>` not last: invalid filter, matches nothing */
+        {"a*", "ab", false},       /* partial wildcards are literals */
         {"a*", "a*", true},
-        {"a.b", "a.*", false},        /* a subject with a wildcard token is not a subject */
+        {"a.b", "a.*", false}, /* a subject with a wildcard token is not a subject */
         {"a.*", "a.*", false},
         {"a.>", "a.>", false},
         {">", "a.*", false},
-        {"a..b", "a..b", false},      /* empty tokens */
+        {"a..b", "a..b", false}, /* empty tokens */
         {"a.b.", "a.b.", false},
         {".a", ".a", false},
         {"a.*", "a.", false},
@@ -420,11 +420,17 @@ static void test_pattern_filters_cover_every_matched_event_and_stay_in_tenant(vo
     const char *tenants[] = {"t1", "t10", "t", "T1", "other"};
     const char *wfs[] = {"", "w1", "w2"};
     const char *tasks[] = {"", "k1", "k2"};
-    const char *evtypes[] = {"workflow.started", "task.completed", "task.failed", "task",
+    const char *evtypes[] = {"workflow.started",         "task.completed", "task.failed", "task",
                              "child_workflow.initiated", "custom.a.b"};
-    const char *specs[] = {NULL,       "task",           "task.completed", "*.failed",
-                           "workflow.*,task.completed", "child_workflow.>", "token,progress",
-                           "events",   "custom.>,task"};
+    const char *specs[] = {NULL,
+                           "task",
+                           "task.completed",
+                           "*.failed",
+                           "workflow.*,task.completed",
+                           "child_workflow.>",
+                           "token,progress",
+                           "events",
+                           "custom.>,task"};
     const char *pwfs[] = {"", "w1"};
     const char *ptasks[] = {"", "k1"};
     int checked = 0;
@@ -464,9 +470,9 @@ static void test_pattern_filters_cover_every_matched_event_and_stay_in_tenant(vo
                             for (int kind = 0; kind < FV_KIND_COUNT; kind++) {
                                 fv_stream_event se;
                                 se_set(&se, tenants[t], wfs[w], tasks[k], (fv_stream_kind)kind);
-                                assert_int_equal(fv_subject_for_stream_event(NULL, &se, subj,
-                                                                             sizeof subj, NULL),
-                                                 FV_OK);
+                                assert_int_equal(
+                                    fv_subject_for_stream_event(NULL, &se, subj, sizeof subj, NULL),
+                                    FV_OK);
                                 bool m = fv_pattern_match_stream(&p, &se);
                                 bool fm = fv_subject_matches(sf, subj);
                                 if (m && !fm)

@@ -126,8 +126,8 @@ static void test_subject_builders_reject_wildcards_and_dots_in_ids(void **state)
 
 static void test_subject_builders_reject_bad_event_types(void **state)
 {
-    const char *types[] = {"", "task.*", "task.>", ">", "task..x", ".task", "task.", "Task.X",
-                           "gap", "token.x", "a b", "a.b.c.d.e.f.g.h.i"};
+    const char *types[] = {"",      "task.*", "task.>", ">",       "task..x", ".task",
+                           "task.", "Task.X", "gap",    "token.x", "a b",     "a.b.c.d.e.f.g.h.i"};
     char out[FV_SUBJECT_MAX];
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         fv_event ev;

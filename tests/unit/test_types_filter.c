@@ -298,9 +298,26 @@ static void test_types_filter_rejects_partial_token_wildcards(void **state)
 static void test_types_filter_rejects_hostile_items(void **state)
 {
     const char *items[] = {
-        "..", ".", "a.", ".a", "a..b", "task completed", "task%2ecompleted", "task/completed",
-        "task\\.completed", "tâche", "task\x01", "a.b.c.d.e.f.g.h.i", "task.completed\x7f",
-        "ÄÖ", "'", "\"x\"", "<script>", "task:completed", "task;x", "{}",
+        "..",
+        ".",
+        "a.",
+        ".a",
+        "a..b",
+        "task completed",
+        "task%2ecompleted",
+        "task/completed",
+        "task\\.completed",
+        "tâche",
+        "task\x01",
+        "a.b.c.d.e.f.g.h.i",
+        "task.completed\x7f",
+        "ÄÖ",
+        "'",
+        "\"x\"",
+        "<script>",
+        "task:completed",
+        "task;x",
+        "{}",
     };
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
         bad(items[i]);
@@ -308,10 +325,10 @@ static void test_types_filter_rejects_hostile_items(void **state)
 
 static void test_types_filter_rejects_reserved_names_as_lifecycle_types(void **state)
 {
-    const char *items[] = {"gap",     "end",          "overloaded",       "auth_expired",
-                           "message", "open",         "gap.x",            "token.*",
-                           "data.>",  "error.failed", "events.completed", "stream_error",
-                           "tokens.x", "progress.*"};
+    const char *items[] = {
+        "gap",      "end",       "overloaded", "auth_expired", "message",          "open",
+        "gap.x",    "token.*",   "data.>",     "error.failed", "events.completed", "stream_error",
+        "tokens.x", "progress.*"};
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
         const char *msg = bad(items[i]);
         assert_non_null(strstr(msg, "position 1"));
@@ -437,14 +454,23 @@ static void test_types_filter_suffix_is_narrowest_common_filter(void **state)
 /* The suffix must be a superset of the filter: every type the filter matches matches the suffix. */
 static void test_types_filter_suffix_never_narrower_than_filter(void **state)
 {
-    const char *specs[] = {"task.completed,task.failed", "task", "workflow.*,task.created",
-                           "a.b.c,a.>",                 "x,y,z", "*.failed,child_workflow.>",
-                           "q.w.e.r,q.w", "t"};
-    const char *types[] = {"task",        "task.completed", "task.failed", "task.a.b",
-                           "workflow.x", "a.b.c",          "a.b",         "a.q.r.s",
-                           "x",          "y",              "z",           "z.z",
-                           "q.w.e.r",    "q.w",            "q.w.e",       "child_workflow.a.b",
-                           "t",          "t.u"};
+    const char *specs[] = {"task.completed,task.failed",
+                           "task",
+                           "workflow.*,task.created",
+                           "a.b.c,a.>",
+                           "x,y,z",
+                           "*.failed,child_workflow.>",
+                           "q.w.e.r,q.w",
+                           "t"};
+    const char *types[] = {"task",        "task.completed",
+                           "task.failed", "task.a.b",
+                           "workflow.x",  "a.b.c",
+                           "a.b",         "a.q.r.s",
+                           "x",           "y",
+                           "z",           "z.z",
+                           "q.w.e.r",     "q.w",
+                           "q.w.e",       "child_workflow.a.b",
+                           "t",           "t.u"};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         fv_types_filter *f = ok(specs[i], FV_TYPES_DEFAULT_ALL);
         const char *sfx = suffix(f);
