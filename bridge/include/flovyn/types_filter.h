@@ -38,7 +38,9 @@ bool fv_types_filter_wants_streams(const fv_types_filter *f); /* any stream kind
 bool fv_types_filter_all_events(const fv_types_filter *f);    /* every lifecycle type */
 
 /* The narrowest NATS subject suffix (over the type tokens) covering every lifecycle item:
- * exactly one item -> "task.completed" / "task.>"-style; otherwise ">". out cap >= 160. */
+ * one exact or wildcard item -> itself ("task.completed", "task.>"); several -> their least
+ * general common filter ("task.completed,task.failed" -> "task.*"); a bare category (`task` is
+ * `task` OR `task.>`), `events`, or no lifecycle item -> ">". out cap >= 160. */
 fv_status fv_types_filter_subject_suffix(const fv_types_filter *f, char *out, size_t cap);
 
 /* Intersection used for a token's `types` claim: true if `requested` can only select types that
