@@ -135,16 +135,16 @@ fv_status fv_event_from_json(fv_event *ev, const char *json, size_t len, const f
                              fv_err *err)
 {
     field f[E_N] = {
-        [E_ID] = {"id", NULL},
-        [E_TENANT] = {"tenant_id", "tenantId"},
-        [E_WF] = {"workflow_execution_id", "workflowExecutionId"},
-        [E_TASK] = {"task_execution_id", "taskExecutionId"},
-        [E_PARENT] = {"parent_workflow_execution_id", "parentWorkflowExecutionId"},
-        [E_TYPE] = {"event_type", "eventType"},
-        [E_SOURCE] = {"source", NULL},
-        [E_DATA] = {"data", NULL},
-        [E_TS] = {"timestamp_ms", "timestampMs"},
-        [E_CORR] = {"correlation_id", "correlationId"},
+        [E_ID] = {.snake = "id", .camel = NULL},
+        [E_TENANT] = {.snake = "tenant_id", .camel = "tenantId"},
+        [E_WF] = {.snake = "workflow_execution_id", .camel = "workflowExecutionId"},
+        [E_TASK] = {.snake = "task_execution_id", .camel = "taskExecutionId"},
+        [E_PARENT] = {.snake = "parent_workflow_execution_id", .camel = "parentWorkflowExecutionId"},
+        [E_TYPE] = {.snake = "event_type", .camel = "eventType"},
+        [E_SOURCE] = {.snake = "source", .camel = NULL},
+        [E_DATA] = {.snake = "data", .camel = NULL},
+        [E_TS] = {.snake = "timestamp_ms", .camel = "timestampMs"},
+        [E_CORR] = {.snake = "correlation_id", .camel = "correlationId"},
     };
     fv_event_init(ev);
     bool camel = false;
@@ -157,9 +157,9 @@ fv_status fv_event_from_json(fv_event *ev, const char *json, size_t len, const f
         (st = get_id(&f[E_TASK], ev->task_execution_id, err)) != FV_OK ||
         (st = get_id(&f[E_PARENT], ev->parent_workflow_execution_id, err)) != FV_OK)
         goto fail;
-    if ((st = get_text(&f[E_TYPE], false, ev->event_type, sizeof ev->event_type, "", err)) != FV_OK)
+    if ((st = get_text(&f[E_TYPE], true, ev->event_type, sizeof ev->event_type, "", err)) != FV_OK)
         goto fail;
-    if (f[E_TYPE].seen &&
+    if (f[E_TYPE].seen && f[E_TYPE].kind == FV_JSON_STRING &&
         (st = fv_event_type_validate(ev->event_type, strlen(ev->event_type), err)) != FV_OK)
         goto fail;
     if ((st = get_text(&f[E_SOURCE], true, ev->source, sizeof ev->source, "", err)) != FV_OK ||
@@ -186,7 +186,7 @@ fv_status fv_event_to_json(const fv_event *ev, fv_buf *out)
     fv_json_put_key(out, "id", true);
     fv_json_put_str_or_null(out, ev->id);
     fv_json_put_key(out, "tenant_id", false);
-    fv_json_put_cstr(out, ev->tenant_id);
+    fv_json_put_str_or_null(out, ev->tenant_id);
     fv_json_put_key(out, "workflow_execution_id", false);
     fv_json_put_str_or_null(out, ev->workflow_execution_id);
     fv_json_put_key(out, "task_execution_id", false);
@@ -194,7 +194,7 @@ fv_status fv_event_to_json(const fv_event *ev, fv_buf *out)
     fv_json_put_key(out, "parent_workflow_execution_id", false);
     fv_json_put_str_or_null(out, ev->parent_workflow_execution_id);
     fv_json_put_key(out, "event_type", false);
-    fv_json_put_cstr(out, ev->event_type);
+    fv_json_put_str_or_null(out, ev->event_type);
     fv_json_put_key(out, "source", false);
     fv_json_put_cstr(out, ev->source);
     fv_json_put_key(out, "data", false);
@@ -236,12 +236,12 @@ fv_status fv_stream_event_from_json(fv_stream_event *se, const char *json, size_
                                     const fv_limits *lim, fv_err *err)
 {
     field f[S_N] = {
-        [S_WF] = {"workflow_execution_id", "workflowExecutionId"},
-        [S_TASK] = {"task_execution_id", "taskExecutionId"},
-        [S_SEQ] = {"sequence", NULL},
-        [S_TYPE] = {"type", NULL},
-        [S_PAYLOAD] = {"payload", NULL},
-        [S_TS] = {"timestamp_ms", "timestampMs"},
+        [S_WF] = {.snake = "workflow_execution_id", .camel = "workflowExecutionId"},
+        [S_TASK] = {.snake = "task_execution_id", .camel = "taskExecutionId"},
+        [S_SEQ] = {.snake = "sequence", .camel = NULL},
+        [S_TYPE] = {.snake = "type", .camel = NULL},
+        [S_PAYLOAD] = {.snake = "payload", .camel = NULL},
+        [S_TS] = {.snake = "timestamp_ms", .camel = "timestampMs"},
     };
     char tenant[sizeof se->tenant_id];
     memcpy(tenant, se->tenant_id, sizeof tenant);
@@ -260,7 +260,7 @@ fv_status fv_stream_event_from_json(fv_stream_event *se, const char *json, size_
     if ((st = get_int(&f[S_SEQ], -1, &se->sequence, err)) != FV_OK ||
         (st = get_int(&f[S_TS], 0, &se->timestamp_ms, err)) != FV_OK)
         goto fail;
-    if (f[S_TYPE].seen) {
+    if (f[S_TYPE].seen && f[S_TYPE].kind != FV_JSON_NULL) {
         char type[16];
         if ((st = want_string(&f[S_TYPE], err)) != FV_OK)
             goto fail;
@@ -292,13 +292,20 @@ fv_status fv_stream_event_to_json(const fv_stream_event *se, fv_buf *out)
 {
     fv_buf_putc(out, '{');
     fv_json_put_key(out, "workflow_execution_id", true);
-    fv_json_put_cstr(out, se->workflow_execution_id);
+    fv_json_put_str_or_null(out, se->workflow_execution_id);
     fv_json_put_key(out, "task_execution_id", false);
     fv_json_put_str_or_null(out, se->task_execution_id);
+    /* a sequence or type not known yet (decoded, not validated) is written as null */
     fv_json_put_key(out, "sequence", false);
-    fv_json_put_int(out, se->sequence);
+    if (se->sequence >= 0)
+        fv_json_put_int(out, se->sequence);
+    else
+        fv_buf_puts(out, "null");
     fv_json_put_key(out, "type", false);
-    fv_json_put_cstr(out, fv_kind_name(se->kind));
+    if ((unsigned)se->kind < FV_KIND_COUNT)
+        fv_json_put_cstr(out, fv_kind_name(se->kind));
+    else
+        fv_buf_puts(out, "null");
     fv_json_put_key(out, "payload", false);
     if (se->payload)
         fv_buf_append(out, se->payload, se->payload_len);
