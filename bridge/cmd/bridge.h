@@ -57,6 +57,7 @@ typedef struct fv_webhooks fv_webhooks;
 typedef struct fv_webhooks_config {
     bool allow_private; /* --webhook-allow-private: loopback/private targets allowed (tests) */
     int64_t timeout_ms; /* per delivery request */
+    int replicas;       /* of the subscription bucket when it must be created; 0 -> 1 */
 } fv_webhooks_config;
 fv_status fv_webhooks_start(fv_bus *bus, const fv_webhooks_config *cfg, fv_webhooks **out,
                             fv_err *err);
