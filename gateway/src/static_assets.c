@@ -35,6 +35,8 @@ const fv_static_asset *fv_static_find(const char *url)
     return NULL;
 }
 
+const fv_static_asset *fv_static_asset_find(const char *url) { return fv_static_find(url); }
+
 int fv_static_serve(struct MHD_Connection *conn, const char *method, const char *url)
 {
     const fv_static_asset *a = fv_static_find(url);

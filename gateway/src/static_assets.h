@@ -43,6 +43,8 @@ extern const size_t fv_static_assets_count;
 
 /* The asset for a request path ("/" -> "/index.html"; a query string is ignored). NULL if none. */
 const fv_static_asset *fv_static_find(const char *url);
+/* the same lookup under the name the router uses */
+const fv_static_asset *fv_static_asset_find(const char *url);
 
 /* Queues the asset (200, or 304 when If-None-Match matches; HEAD without body). Returns the MHD
  * result (MHD_YES/MHD_NO as int), or -1 when url names no asset so the caller answers 404. */
