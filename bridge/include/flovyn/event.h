@@ -8,6 +8,13 @@
  * type and payload as a JSON string holding JSON) and protobuf (schemas/flovyn/v1, data_json /
  * payload_json as bytes). fv_*_decode picks the codec from a NATS Content-Type header (or, without
  * one, a first byte of `{`), so any NATS client can publish JSON.
+ *
+ * Decoders and fv_*_copy write the destination from scratch (they do not free what it held:
+ * clear it first when reusing it); on error it is left empty with nothing allocated. Stored JSON
+ * is the producer's bytes with surrounding whitespace trimmed and raw CR/LF (which valid JSON can
+ * only have as insignificant whitespace) turned into spaces, so every encoded event is one line.
+ * A JSON StreamEvent without `sequence` or `type` decodes with sequence -1 / kind FV_KIND_COUNT,
+ * which fv_stream_event_validate rejects (the caller may fill them in first).
  */
 #ifndef FLOVYN_EVENT_H
 #define FLOVYN_EVENT_H
