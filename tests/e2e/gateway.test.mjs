@@ -1,0 +1,211 @@
+// gateway.test.mjs - flovyn-gateway as a browser sees it: the demo page in headless Chromium
+// shows a tenant's workflows and token output; an EventSource on the merged workflow stream
+// survives a gateway crash (SIGKILL + restart) with no lost and no repeated event; a raw SSE
+// capture parsed with eventsource-parser agrees with the browser event for event; an expiring
+// token yields `auth_expired`.
+//
+// The stack is real: nats-server (free port, temporary store), `flovyn-bridge init`, two gateway
+// processes on the same NATS (one serves the browser and gets killed, the other takes ingest so
+// events keep arriving while the first is down), tokens from `flovyn-gateway token`.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import {
+  ARTIFACTS, bin, bridgeInit, ingestEvents, ingestStream, launchBrowser, lifecycle, mintToken,
+  readSse, startGateway, startNats, tmpdir, tokens, until, writeSecret, sleep,
+} from './harness.mjs';
+
+const TENANT = 'e2e-' + randomUUID().slice(0, 8);
+// the gateway checks token expiry on its heartbeat timer; a short one keeps the test short
+const GW_ARGS = ['--heartbeat', '1s'];
+
+let dir, nats, gw, ingest, secret, token, context, page;
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  dir = tmpdir('gw');
+  nats = await startNats(dir);
+  bridgeInit(nats.url, dir);
+  secret = writeSecret(dir);
+  token = mintToken(secret, TENANT, '1h');
+  gw = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, name: 'gateway', args: GW_ARGS });
+  ingest = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, name: 'ingest', args: GW_ARGS });
+  context = await launchBrowser(dir);
+  page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+});
+
+after(async () => {
+  if (context) await context.close().catch(() => {});
+  for (const p of [gw, ingest, nats]) if (p) await p.stop('SIGTERM');
+  if (dir && !process.env.FV_E2E_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+  else if (dir) console.error('e2e work dir kept:', dir);
+});
+
+// the events the page's own stream machinery received on one of its streams
+const received = (stream) => page.evaluate((s) =>
+  window.__flovyn.events.filter((e) => e.stream === s), stream);
+const isControl = (t) => ['gap', 'end', 'overloaded', 'auth_expired'].includes(t);
+
+describe('demo page', () => {
+  test('shows a workflow as it starts, its token output, and its completion', async () => {
+    await page.goto(`${gw.base}/?token=${encodeURIComponent(token)}`);
+    assert.equal(await page.title(), 'flovyn-events · live workflows');
+    // the token left the address bar
+    assert.ok(!page.url().includes('token='), page.url());
+    await page.waitForSelector('#conn-tenant.live', { timeout: 15000 });
+    assert.equal(await page.textContent('#tenant'), TENANT);
+
+    const wf = randomUUID();
+    const task = randomUUID();
+    const words = 'Hello from a headless browser, token by token.'.split(' ');
+    await ingestEvents(ingest.base, token, [
+      lifecycle(wf, 'workflow.started', { data: { workflow_type: 'e2e-answer' } }),
+      lifecycle(wf, 'task.created', { task }),
+      lifecycle(wf, 'task.started', { task }),
+    ]);
+    await ingestStream(ingest.base, token, wf, tokens(wf, task, 0, words));
+    await ingestStream(ingest.base, token, wf, [{
+      workflow_execution_id: wf, task_execution_id: task, sequence: words.length,
+      type: 'progress', payload: { progress: 0.5, message: 'halfway' }, timestamp_ms: Date.now(),
+    }]);
+
+    // the tenant stream lists it; the page follows the first workflow it sees
+    const item = page.locator(`li.wf[data-id="${wf}"]`);
+    await item.waitFor({ timeout: 15000 });
+    assert.match(await item.textContent(), /e2e-answer/);
+    assert.match(await item.locator('.badge').textContent(), /running/);
+    await until('token output', async () =>
+      (await page.textContent('#outputs')).includes(words.join(' ')), 15000);
+    assert.match(await page.textContent('#outputs'), /50% · halfway/);
+    assert.match(await page.textContent('#timeline'), /task\.started/);
+
+    await ingestEvents(ingest.base, token, [
+      lifecycle(wf, 'task.completed', { task, data: { tokens: words.length } }),
+      lifecycle(wf, 'workflow.completed', { data: { status: 'ok' } }),
+    ]);
+    await until('completed badge', async () =>
+      /completed/.test(await item.locator('.badge').textContent()), 15000);
+    await until('completion in the timeline', async () =>
+      (await page.textContent('#timeline')).includes('workflow.completed'), 15000);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-page.png') });
+  });
+
+  test('shows the demo producer\'s run with its child and grandchild workflows', async () => {
+    const tenant = 'demo-' + randomUUID().slice(0, 8);
+    const tok = mintToken(secret, tenant, '1h');
+    await page.goto(`${gw.base}/?token=${encodeURIComponent(tok)}`);
+    await page.waitForSelector('#conn-tenant.live', { timeout: 15000 });
+    const out = await new Promise((resolve, reject) => execFile(bin('flovyn-bridge'),
+      ['demo', '--nats-url', nats.url, '--tenant', tenant, '--workflows', '1', '--rate', '200',
+        '--pause', '0s', '--log-level', 'warn'],
+      { timeout: 60000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout))));
+    const run = JSON.parse(out.trim().split('\n').pop());
+    assert.equal(run.tenant_id, tenant);
+    assert.equal(run.descendants.length, 2);
+    for (const id of [run.workflow_execution_id, ...run.descendants]) {
+      await page.locator(`li.wf[data-id="${id}"] .badge`).waitFor({ timeout: 15000 });
+      await until(`workflow ${id} completed`, async () =>
+        /completed/.test(await page.locator(`li.wf[data-id="${id}"] .badge`).textContent()), 15000);
+    }
+    // the grandchild is indented two levels below the root
+    const depth = await page.locator(`li.wf[data-id="${run.descendants[1]}"]`)
+      .evaluate((e) => e.style.getPropertyValue('--depth'));
+    assert.equal(depth, '2');
+    // the root was followed: its retried task and streamed answer are shown
+    await until('root selected with its answer', async () => {
+      const tl = await page.textContent('#timeline');
+      return tl.includes('retry.scheduled') && tl.includes('workflow.completed');
+    }, 15000);
+    const timeline = await page.textContent('#timeline');
+    assert.ok(timeline.indexOf('task.failed') < timeline.lastIndexOf('task.started'));
+    assert.match(await page.textContent('#outputs'), /cursor/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-producer.png') });
+  });
+});
+
+describe('EventSource on the merged workflow stream', () => {
+  test('resumes across a gateway crash with no loss and no duplicate, and agrees with a raw SSE capture', async () => {
+    const wf = randomUUID();
+    const task = randomUUID();
+    await page.goto(`${gw.base}/?token=${encodeURIComponent(token)}&workflow=${wf}`);
+    await page.waitForSelector('#conn-workflow.live', { timeout: 15000 });
+
+    const batch = (from, n) => tokens(wf, task, from, Array.from({ length: n }, (_, i) => 'w' + (from + i)));
+    // before the crash
+    await ingestEvents(ingest.base, token, [
+      lifecycle(wf, 'workflow.started', { data: { workflow_type: 'resume-check' } }),
+      lifecycle(wf, 'task.started', { task }),
+    ]);
+    await ingestStream(ingest.base, token, wf, batch(0, 20));
+    await until('first batch in the browser', async () => (await received('workflow')).length >= 22);
+
+    // crash the gateway the browser is connected to; events keep arriving through the other one
+    const { sig } = await gw.stop('SIGKILL');
+    assert.equal(sig, 'SIGKILL');
+    await ingestStream(ingest.base, token, wf, batch(20, 20));
+    await ingestEvents(ingest.base, token, [lifecycle(wf, 'task.progressed', { task, data: { p: 0.5 } })]);
+    await sleep(500);
+    gw = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, port: gw.port, name: 'gateway', args: GW_ARGS });
+
+    // after the restart
+    await until('the browser reconnected and caught up', async () => (await received('workflow')).length >= 43, 20000);
+    await ingestStream(ingest.base, token, wf, batch(40, 10));
+    await ingestEvents(ingest.base, token, [
+      lifecycle(wf, 'task.completed', { task }),
+      lifecycle(wf, 'workflow.completed'),
+    ]);
+    await until('everything in the browser', async () => (await received('workflow')).length >= 55, 20000);
+    await sleep(300); // a duplicate would show up right behind
+
+    const got = (await received('workflow')).filter((e) => !isControl(e.type));
+    const errors = await page.evaluate(() => window.__flovyn.errors);
+    assert.ok(errors >= 1, 'the browser saw the connection drop');
+    // no duplicate: every cursor once
+    assert.equal(new Set(got.map((e) => e.id)).size, got.length, 'duplicate cursor');
+    // no loss: every token sequence once, in order, and every lifecycle event in order
+    const seqs = got.filter((e) => e.type === 'token').map((e) => JSON.parse(e.data).sequence);
+    assert.deepEqual(seqs, Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(got.filter((e) => e.type !== 'token').map((e) => e.type),
+      ['workflow.started', 'task.started', 'task.progressed', 'task.completed', 'workflow.completed']);
+    assert.equal(got.length, 55);
+    // the 20 events stored while the gateway was down came in after the ones before it
+    const firstAfter = got.findIndex((e) => e.type === 'token' && JSON.parse(e.data).sequence === 20);
+    assert.equal(firstAfter, 22);
+
+    // a raw capture of the same stream from the start, parsed by eventsource-parser
+    const raw = await readSse(`${gw.base}/v1/workflow-executions/${wf}/stream?close_on_terminal=true&access_token=${encodeURIComponent(token)}`);
+    assert.equal(raw.headers['content-type'].split(';')[0], 'text/event-stream');
+    assert.ok(raw.retry > 0, 'retry: first');
+    assert.equal(raw.events.at(-1).type, 'end');
+    const rawEvents = raw.events.filter((e) => !isControl(e.type));
+    assert.equal(rawEvents.length, got.length);
+    for (let i = 0; i < got.length; i++) {
+      assert.deepEqual({ id: rawEvents[i].id, type: rawEvents[i].type, data: rawEvents[i].data },
+        { id: got[i].id, type: got[i].type, data: got[i].data }, `event ${i} differs`);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'resume.png') });
+  });
+});
+
+describe('token expiry', () => {
+  test('an expiring token gets auth_expired on the stream, then the page asks for a new one', async () => {
+    const shortTok = mintToken(secret, TENANT, '3s');
+    // raw: the server says auth_expired before it closes
+    const raw = await readSse(`${gw.base}/v1/events/stream?access_token=${encodeURIComponent(shortTok)}`,
+      { timeoutMs: 15000, stopWhen: (evs) => evs.some((e) => e.type === 'auth_expired') });
+    assert.ok(raw.events.some((e) => e.type === 'auth_expired'));
+
+    // in the browser (no /demo/token on this gateway): the stream stops and the user is asked
+    const tok2 = mintToken(secret, TENANT, '3s');
+    await page.goto(`${gw.base}/?token=${encodeURIComponent(tok2)}`);
+    await page.waitForSelector('#conn-tenant.live', { timeout: 15000 });
+    await until('auth_expired in the page', async () =>
+      (await received('tenant')).some((e) => e.type === 'auth_expired'), 15000);
+    await until('the page asks for a token', async () =>
+      /token expired or rejected/.test(await page.textContent('#status')), 10000);
+  });
+});
