@@ -1,0 +1,268 @@
+/* conn.c - per-connection frame queue and suspend/resume; see conn.h.
+ *
+ * The rule that keeps MHD safe: `suspended` is set and MHD_suspend_connection is called together
+ * under the lock (reader side), and only the thread that flips `suspended` back to false calls
+ * MHD_resume_connection (outside the lock). A suspended connection is never closed by MHD, so the
+ * MHD_Connection pointer is valid for that call; after the free callback `closed` stops everyone.
+ */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "metrics.h"
+
+static atomic_long g_suspended;
+
+long fv_conn_suspended_count(void) { return atomic_load(&g_suspended); }
+
+void fv_conn_init(fv_conn *c, size_t limit, const fv_conn_ops *ops)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    atomic_init(&c->refs, 1);
+    c->ops = ops;
+    c->limit = limit;
+}
+
+void fv_conn_ref(fv_conn *c) { atomic_fetch_add(&c->refs, 1); }
+
+void fv_conn_unref(fv_conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    fv_conn_item *it = c->head;
+    while (it) {
+        fv_conn_item *next = it->next;
+        fv_frame_unref(it->body);
+        free(it);
+        it = next;
+    }
+    pthread_mutex_destroy(&c->mu);
+    if (c->ops && c->ops->destroy)
+        c->ops->destroy(c);
+}
+
+/* called with the lock held; returns true when the caller must resume after unlocking */
+static bool take_resume(fv_conn *c)
+{
+    if (c->suspended && !c->closed) {
+        c->suspended = false;
+        atomic_fetch_sub(&g_suspended, 1);
+        return true;
+    }
+    return false;
+}
+
+static void resume(fv_conn *c)
+{
+    MHD_resume_connection(c->mc);
+}
+
+fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body,
+                       size_t slack, bool pause_if_full)
+{
+    if (head_len > sizeof ((fv_conn_item *)0)->head)
+        return FV_EINVAL;
+    size_t n = head_len + (body ? body->len : 0);
+    fv_conn_item *it = malloc(sizeof *it);
+    if (!it)
+        return FV_ENOMEM;
+    it->next = NULL;
+    it->head_len = head_len;
+    if (head_len)
+        memcpy(it->head, head, head_len);
+    pthread_mutex_lock(&c->mu);
+    if (c->closed || c->done) {
+        pthread_mutex_unlock(&c->mu);
+        free(it);
+        return FV_ECLOSED;
+    }
+    if (c->bytes + n > c->limit + slack) {
+        if (pause_if_full)
+            c->paused = true;
+        pthread_mutex_unlock(&c->mu);
+        free(it);
+        return FV_EFULL;
+    }
+    it->body = fv_frame_ref(body);
+    if (c->tail)
+        c->tail->next = it;
+    else
+        c->head = it;
+    c->tail = it;
+    c->bytes += n;
+    bool r = take_resume(c);
+    if (r)
+        fv_conn_ref(c);
+    pthread_mutex_unlock(&c->mu);
+    if (r) {
+        resume(c);
+        fv_conn_unref(c);
+    }
+    return FV_OK;
+}
+
+fv_status fv_conn_push_bytes(fv_conn *c, const char *p, size_t n, size_t slack)
+{
+    fv_frame *f = fv_frame_new(p, n);
+    if (!f)
+        return FV_ENOMEM;
+    fv_status st = fv_conn_push(c, NULL, 0, f, slack, false);
+    fv_frame_unref(f);
+    return st;
+}
+
+bool fv_conn_finish(fv_conn *c, const char *last, size_t n)
+{
+    fv_frame *f = last && n ? fv_frame_new(last, n) : NULL;
+    fv_conn_item *it = f ? malloc(sizeof *it) : NULL;
+    pthread_mutex_lock(&c->mu);
+    bool first = !c->done && !c->closed;
+    if (first) {
+        c->done = true;
+        if (it) {
+            it->next = NULL;
+            it->head_len = 0;
+            it->body = f;
+            f = NULL;
+            if (c->tail)
+                c->tail->next = it;
+            else
+                c->head = it;
+            c->tail = it;
+            c->bytes += n;
+            it = NULL;
+        }
+    }
+    bool r = take_resume(c);
+    if (r)
+        fv_conn_ref(c);
+    pthread_mutex_unlock(&c->mu);
+    free(it);
+    fv_frame_unref(f);
+    if (r) {
+        resume(c);
+        fv_conn_unref(c);
+    }
+    return first;
+}
+
+bool fv_conn_is_done(fv_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool d = c->done || c->closed;
+    pthread_mutex_unlock(&c->mu);
+    return d;
+}
+
+bool fv_conn_is_paused_with_room(fv_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool p = c->paused && !c->closed && !c->done && c->bytes <= c->limit / 2;
+    pthread_mutex_unlock(&c->mu);
+    return p;
+}
+
+size_t fv_conn_queued(fv_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t b = c->bytes;
+    pthread_mutex_unlock(&c->mu);
+    return b;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    fv_conn *c = cls;
+    (void)pos;
+    size_t w = 0;
+    pthread_mutex_lock(&c->mu);
+    while (c->head && w < max) {
+        fv_conn_item *it = c->head;
+        size_t total = it->head_len + (it->body ? it->body->len : 0);
+        while (c->head_off < total && w < max) {
+            size_t off = c->head_off, k;
+            if (off < it->head_len) {
+                k = it->head_len - off;
+                if (k > max - w)
+                    k = max - w;
+                memcpy(buf + w, it->head + off, k);
+            } else {
+                off -= it->head_len;
+                k = it->body->len - off;
+                if (k > max - w)
+                    k = max - w;
+                memcpy(buf + w, it->body->data + off, k);
+            }
+            w += k;
+            c->head_off += k;
+        }
+        if (c->head_off < total)
+            break;
+        c->head = it->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->head_off = 0;
+        c->bytes -= total;
+        fv_frame_unref(it->body);
+        free(it);
+    }
+    if (w > 0) {
+        c->bytes_sent += w;
+        atomic_fetch_add_explicit(&fv_gw_metrics.bytes_sent, w, memory_order_relaxed);
+        bool drain = c->paused && c->bytes <= c->limit / 2 && !c->done;
+        if (drain)
+            c->paused = false;
+        pthread_mutex_unlock(&c->mu);
+        if (drain && c->ops->on_drain)
+            c->ops->on_drain(c);
+        return (ssize_t)w;
+    }
+    if (c->done) {
+        pthread_mutex_unlock(&c->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    /* empty: suspend under the lock, so a producer either sees `suspended` (and resumes) or
+     * appended before we looked */
+    c->suspended = true;
+    atomic_fetch_add(&g_suspended, 1);
+    MHD_suspend_connection(c->mc);
+    bool drain = c->paused;
+    if (drain)
+        c->paused = false;
+    pthread_mutex_unlock(&c->mu);
+    if (drain && c->ops->on_drain)
+        c->ops->on_drain(c);
+    return 0;
+}
+
+static void reader_free(void *cls)
+{
+    fv_conn *c = cls;
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    if (c->suspended) { /* only possible when the daemon stops */
+        c->suspended = false;
+        atomic_fetch_sub(&g_suspended, 1);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (c->ops->on_closed)
+        c->ops->on_closed(c);
+    fv_conn_unref(c);
+}
+
+struct MHD_Response *fv_conn_response(fv_conn *c, struct MHD_Connection *mc)
+{
+    c->mc = mc;
+    fv_conn_ref(c);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, c, reader_free);
+    if (!r) {
+        fv_conn_unref(c);
+        return NULL;
+    }
+    return r;
+}

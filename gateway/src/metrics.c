@@ -1,0 +1,120 @@
+/* metrics.c - counters and the Prometheus text exposition; see metrics.h.
+ *
+ * The publish latency histogram has fixed buckets from 0.5 ms to 5 s: an ingest request waits for
+ * JetStream's acknowledgement, so that is where latency lives.
+ */
+#include "metrics.h"
+
+#include <inttypes.h>
+
+fv_metrics fv_gw_metrics;
+
+static const double g_bounds_ms[FV_LATENCY_BUCKETS] = {0.5, 1, 2, 5, 10, 20,
+                                                       50,  100, 250, 500, 1000, 5000};
+
+const char *fv_endpoint_name(fv_endpoint ep)
+{
+    static const char *const names[FV_EP_COUNT] = {"tenant", "workflow", "consolidated", "task"};
+    return ep < FV_EP_COUNT ? names[ep] : "unknown";
+}
+
+void fv_metrics_observe_publish_us(uint64_t us)
+{
+    int i = 0;
+    while (i < FV_LATENCY_BUCKETS && (double)us > g_bounds_ms[i] * 1000.0)
+        i++;
+    atomic_fetch_add(&fv_gw_metrics.publish_latency_bucket[i], 1);
+    atomic_fetch_add(&fv_gw_metrics.publish_latency_sum_us, us);
+    atomic_fetch_add(&fv_gw_metrics.publish_latency_count, 1);
+}
+
+static void counter(fv_buf *b, const char *name, const char *help, uint64_t v)
+{
+    fv_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name, name,
+                  v);
+}
+
+static void gauge(fv_buf *b, const char *name, const char *help, int64_t v)
+{
+    fv_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name, help, name, name, v);
+}
+
+#define LOAD(x) ((uint64_t)atomic_load(&fv_gw_metrics.x))
+
+void fv_metrics_render(fv_bus *bus, fv_buf *b)
+{
+    fv_metrics *m = &fv_gw_metrics;
+    fv_buf_puts(b, "# HELP flovyn_gateway_open_streams SSE streams open now, by endpoint\n"
+                   "# TYPE flovyn_gateway_open_streams gauge\n");
+    for (int i = 0; i < FV_EP_COUNT; i++)
+        fv_buf_printf(b, "flovyn_gateway_open_streams{endpoint=\"%s\"} %ld\n",
+                      fv_endpoint_name(i), atomic_load(&m->open_streams[i]));
+    fv_buf_puts(b, "# HELP flovyn_gateway_streams_total SSE streams opened, by endpoint\n"
+                   "# TYPE flovyn_gateway_streams_total counter\n");
+    for (int i = 0; i < FV_EP_COUNT; i++)
+        fv_buf_printf(b, "flovyn_gateway_streams_total{endpoint=\"%s\"} %" PRIu64 "\n",
+                      fv_endpoint_name(i), (uint64_t)atomic_load(&m->streams_total[i]));
+    counter(b, "flovyn_gateway_events_delivered_total", "events queued to SSE clients",
+            LOAD(events_delivered));
+    counter(b, "flovyn_gateway_bytes_sent_total", "SSE bytes written", LOAD(bytes_sent));
+    counter(b, "flovyn_gateway_slow_client_disconnects_total",
+            "live streams closed because the client did not keep up", LOAD(slow_disconnects));
+    counter(b, "flovyn_gateway_overloaded_refusals_total",
+            "requests refused by connection limits", LOAD(overloaded_refusals));
+    counter(b, "flovyn_gateway_auth_expired_closes_total", "streams closed at token expiry",
+            LOAD(auth_expired_closes));
+    counter(b, "flovyn_gateway_replays_total", "streams that started with a catch-up",
+            LOAD(replays_started));
+    counter(b, "flovyn_gateway_replay_limit_closes_total",
+            "streams closed after --replay-limit replayed events", LOAD(replay_limit_closes));
+    counter(b, "flovyn_gateway_gaps_total", "gap events sent", LOAD(gaps_sent));
+    counter(b, "flovyn_gateway_terminal_ends_total", "close_on_terminal streams ended",
+            LOAD(terminal_ends));
+    counter(b, "flovyn_gateway_ingest_accepted_total", "ingested events stored",
+            LOAD(ingest_accepted));
+    counter(b, "flovyn_gateway_ingest_rejected_total", "ingest items rejected",
+            LOAD(ingest_rejected));
+    counter(b, "flovyn_gateway_ingest_duplicate_total", "ingest items that were duplicates",
+            LOAD(ingest_duplicate));
+    counter(b, "flovyn_gateway_ingest_rate_limited_total", "ingest requests refused with 429",
+            LOAD(ingest_rate_limited));
+    counter(b, "flovyn_gateway_http_requests_total", "HTTP requests", LOAD(http_requests));
+    fv_buf_puts(b, "# HELP flovyn_gateway_publish_seconds ingest publish latency until durable\n"
+                   "# TYPE flovyn_gateway_publish_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i <= FV_LATENCY_BUCKETS; i++) {
+        cum += atomic_load(&m->publish_latency_bucket[i]);
+        if (i < FV_LATENCY_BUCKETS)
+            fv_buf_printf(b, "flovyn_gateway_publish_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                          g_bounds_ms[i] / 1000.0, cum);
+        else
+            fv_buf_printf(b, "flovyn_gateway_publish_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                          cum);
+    }
+    fv_buf_printf(b, "flovyn_gateway_publish_seconds_sum %.6f\n",
+                  (double)LOAD(publish_latency_sum_us) / 1e6);
+    fv_buf_printf(b, "flovyn_gateway_publish_seconds_count %" PRIu64 "\n",
+                  LOAD(publish_latency_count));
+    if (bus) {
+        fv_bus_stats s;
+        fv_bus_get_stats(bus, &s);
+        gauge(b, "flovyn_gateway_catchups_running", "catch-ups reading history now",
+              (int64_t)s.catchups_running);
+        gauge(b, "flovyn_gateway_catchups_waiting", "catch-ups waiting for a slot",
+              (int64_t)s.catchups_waiting);
+        counter(b, "flovyn_gateway_catchups_total", "catch-ups started", s.catchups_total);
+        counter(b, "flovyn_gateway_live_received_total", "messages on the live path",
+                s.live_received);
+        counter(b, "flovyn_gateway_live_gaps_refilled_total",
+                "live-path sequence gaps re-read from the store", s.live_gaps_refilled);
+        counter(b, "flovyn_gateway_live_refill_messages_total", "messages re-read to fill gaps",
+                s.live_refill_msgs);
+        counter(b, "flovyn_gateway_bus_published_total", "events stored by this process",
+                s.published);
+        counter(b, "flovyn_gateway_bus_publish_errors_total", "publishes that failed",
+                s.publish_errors);
+        counter(b, "flovyn_gateway_nats_reconnects_total", "NATS reconnects", s.reconnects);
+        gauge(b, "flovyn_gateway_nats_connected", "1 when connected to NATS (memory bus: 1)",
+              s.connected || fv_bus_is_memory(bus) ? 1 : 0);
+    }
+}

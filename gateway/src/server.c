@@ -1,0 +1,268 @@
+/* server.c - the gateway object and its libmicrohttpd daemon; see gw.h.
+ *
+ * MHD runs with epoll in its own thread pool (one thread per core), suspend/resume for SSE, an
+ * explicit connection limit (its default stays at 1020 even with epoll) and a small per-connection
+ * memory pool, because an idle SSE connection costs mostly that pool (ARCHITECTURE "Threads and
+ * memory"). RLIMIT_NOFILE is raised to its hard limit so the connection limit can be reached.
+ *
+ * A timer thread does everything periodic (keep-alives, token expiry, close_on_terminal
+ * deadlines, kicking paused catch-ups) so MHD threads never sleep. Shutdown follows the one safe
+ * order for MHD: quiesce, end every stream, resume every suspended connection, wait until none is
+ * suspended, then MHD_stop_daemon (stopping with a suspended connection aborts the process).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "conn.h"
+#include "cors.h"
+#include "errors.h"
+#include "flovyn/log.h"
+#include "flovyn/registry.h"
+#include "flovyn/units.h"
+#include "gw.h"
+#include "ratelimit.h"
+#include "router.h"
+#include "stream.h"
+
+#define TIMER_TICK_MS 100
+#define DRAIN_WAIT_MS 5000
+#define MAX_RATE_TENANTS 100000
+
+static fv_gw *g_gw; /* for the response-header hook (CORS needs the configuration) */
+static fv_registry *g_registry;
+
+static void add_headers(struct MHD_Connection *c, struct MHD_Response *r)
+{
+    if (g_gw && g_gw->cors)
+        fv_cors_add_headers(g_gw->cors, r,
+                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
+}
+
+static bool registry_hint(void *ud, const char *tenant, const char *workflow, uint64_t *ev,
+                          uint64_t *st)
+{
+    fv_registry *reg = ud;
+    fv_registry_entry e;
+    fv_err err = {{0}};
+    if (!workflow || !*workflow || fv_registry_get(reg, workflow, &e, &err) != FV_OK)
+        return false;
+    if (strcmp(e.tenant_id, tenant) != 0)
+        return false; /* another tenant's workflow: no hint, and nothing of it is delivered */
+    *ev = e.first_events_seq;
+    *st = e.first_streams_seq;
+    return true;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            fv_log(FV_LOG_WARN, "server", "could not raise RLIMIT_NOFILE", NULL);
+    }
+}
+
+fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
+{
+    *out = NULL;
+    fv_gw *gw = calloc(1, sizeof *gw);
+    if (!gw)
+        return fv_err_set(err, FV_ENOMEM, "out of memory");
+    gw->cfg = *cfg;
+    fv_status st;
+    fv_auth_config ac = {cfg->auth, cfg->jwt_secret_file, cfg->jwt_public_key_file};
+    if ((st = fv_auth_create(&ac, &gw->auth, err)) != FV_OK)
+        goto fail;
+    if ((st = fv_cors_create(cfg->cors_origins, &gw->cors, err)) != FV_OK)
+        goto fail;
+    fv_bus_config bc;
+    fv_bus_config_init(&bc);
+    bc.nats_url = cfg->nats_url;
+    bc.nats_creds = cfg->nats_creds;
+    bc.name = "flovyn-gateway";
+    bc.prefix = cfg->prefix;
+    bc.replicas = (int)cfg->replicas;
+    bc.events_max_age_ms = cfg->events_max_age_ms;
+    bc.streams_max_age_ms = cfg->streams_max_age_ms;
+    bc.events_max_bytes = cfg->events_max_bytes;
+    bc.streams_max_bytes = cfg->streams_max_bytes;
+    bc.memory_history_per_tenant = (size_t)cfg->memory_history;
+    bc.max_catchups = (int)cfg->max_catchups;
+    if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)
+        goto fail;
+    if (cfg->provision && !fv_bus_is_memory(gw->bus) &&
+        (st = fv_bus_provision(gw->bus, err)) != FV_OK)
+        goto fail;
+    if (!fv_bus_is_memory(gw->bus)) {
+        fv_err rerr = {{0}};
+        if (fv_registry_open(gw->bus, &g_registry, &rerr) == FV_OK) {
+            gw->first_seq_hint = registry_hint;
+            gw->first_seq_hint_ud = g_registry;
+        } else {
+            fv_log(FV_LOG_INFO, "server",
+                   "workflow registry not available; workflow streams scan from the start",
+                   "reason", rerr.msg, NULL);
+        }
+    }
+    if ((st = fv_streams_create(gw, &gw->streams)) != FV_OK ||
+        (st = fv_ratelimit_create(cfg->ingest_rate_per_tenant, MAX_RATE_TENANTS, &gw->rate)) !=
+            FV_OK) {
+        fv_err_set(err, st, "out of memory");
+        goto fail;
+    }
+    *out = gw;
+    return FV_OK;
+fail:
+    fv_gw_destroy(gw);
+    return st;
+}
+
+static void *timer_main(void *arg)
+{
+    fv_gw *gw = arg;
+    int64_t next_hb = fv_monotonic_ms() + gw->cfg.heartbeat_ms;
+    while (!atomic_load(&gw->timer_stop)) {
+        struct timespec ts = {0, TIMER_TICK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        int64_t now = fv_monotonic_ms();
+        bool hb = now >= next_hb;
+        if (hb)
+            next_hb = now + gw->cfg.heartbeat_ms;
+        fv_streams_tick(gw->streams, hb);
+    }
+    return NULL;
+}
+
+static fv_status resolve(const fv_gw_config *cfg, struct sockaddr_storage *ss, bool *v6,
+                         fv_err *err)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[8];
+    snprintf(port, sizeof port, "%u", cfg->port);
+    int rc = getaddrinfo(cfg->host[0] ? cfg->host : NULL, port, &hints, &res);
+    if (rc != 0 || !res)
+        return fv_err_set(err, FV_EINVAL, "listen: cannot resolve '%s': %s", cfg->host,
+                          gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return FV_OK;
+}
+
+fv_status fv_gw_start(fv_gw *gw, fv_err *err)
+{
+    raise_nofile();
+    g_gw = gw;
+    fv_http_set_header_hook(add_headers);
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    fv_status st = resolve(&gw->cfg, &ss, &v6, err);
+    if (st != FV_OK)
+        return st;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = gw->cfg.threads > 0 ? (unsigned)gw->cfg.threads
+                                           : (unsigned)(cores > 0 ? cores : 1);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    /* streams + a margin for short requests (ingest, history, health) */
+    unsigned limit = (unsigned)gw->cfg.max_connections + 256;
+    unsigned timeout_s = (unsigned)(gw->cfg.heartbeat_ms * 4 / 1000);
+    if (timeout_s < 60)
+        timeout_s = 60;
+    gw->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, fv_router_handle, gw, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw->cfg.connection_memory,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed, gw, MHD_OPTION_END);
+    if (!gw->mhd)
+        return fv_err_set(err, FV_EIO, "listen: cannot serve on %s (address in use?)",
+                          gw->cfg.listen);
+    atomic_store(&gw->timer_stop, false);
+    if (pthread_create(&gw->timer, NULL, timer_main, gw) != 0) {
+        MHD_stop_daemon(gw->mhd);
+        gw->mhd = NULL;
+        return fv_err_set(err, FV_EIO, "cannot start the timer thread");
+    }
+    gw->timer_started = true;
+    return FV_OK;
+}
+
+uint16_t fv_gw_port(fv_gw *gw)
+{
+    if (!gw->mhd)
+        return 0;
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(gw->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : gw->cfg.port;
+}
+
+void fv_gw_shutdown(fv_gw *gw)
+{
+    if (!gw->mhd)
+        return;
+    atomic_store(&gw->stopping, true);
+    MHD_socket lfd = MHD_quiesce_daemon(gw->mhd);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    size_t open = fv_streams_open(gw->streams);
+    fv_streams_drain(gw->streams);
+    /* every stream is finished: readers end instead of suspending, and finishing resumed the
+     * suspended ones. Give them a moment to flush, but never stop with one still suspended. */
+    int64_t deadline = fv_monotonic_ms() + DRAIN_WAIT_MS;
+    while (fv_monotonic_ms() < deadline &&
+           (fv_conn_suspended_count() > 0 || fv_streams_open(gw->streams) > 0)) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (fv_conn_suspended_count() == 0 && fv_monotonic_ms() > deadline - DRAIN_WAIT_MS + 1000)
+            break; /* streams still open are writing to slow peers: the stop closes them */
+    }
+    if (gw->timer_started) {
+        atomic_store(&gw->timer_stop, true);
+        pthread_join(gw->timer, NULL);
+        gw->timer_started = false;
+    }
+    char n[24];
+    snprintf(n, sizeof n, "%zu", open);
+    fv_log(FV_LOG_INFO, "server", "stopping; streams ended with retry", "streams", n, NULL);
+    /* joins the HTTP threads: in-flight ingest requests finish their publishes first */
+    MHD_stop_daemon(gw->mhd);
+    gw->mhd = NULL;
+}
+
+void fv_gw_destroy(fv_gw *gw)
+{
+    if (!gw)
+        return;
+    if (gw->mhd)
+        fv_gw_shutdown(gw);
+    if (g_registry) {
+        fv_registry_close(g_registry);
+        g_registry = NULL;
+    }
+    fv_bus_destroy(gw->bus);
+    fv_streams_destroy(gw->streams);
+    fv_ratelimit_destroy(gw->rate);
+    fv_cors_destroy(gw->cors);
+    fv_auth_destroy(gw->auth);
+    if (g_gw == gw) {
+        fv_http_set_header_hook(NULL);
+        g_gw = NULL;
+    }
+    free(gw);
+}

@@ -1,0 +1,752 @@
+/* stream.c - the four SSE endpoints and the registry of open streams; see stream.h.
+ *
+ * Each stream is one bus subscription feeding one connection queue (conn.h). The callback runs on
+ * a bus thread and never blocks: it frames the message (once per fan-out, frame.h), appends it and
+ * returns. What happens when the queue is full depends on where the stream is:
+ *  - catching up (replaying history): answer FV_SUB_PAUSE; the bus keeps the place and the reader
+ *    resumes it once the queue drained below half. Replay is paced by the client, never closed;
+ *  - live: the client is slow; it gets `overloaded` (if that fits) and the stream closes. It comes
+ *    back with its cursor and loses nothing, because the history is in the store.
+ * A (re)connect replays at most --replay-limit events, then closes with a short retry: so that a
+ * long replay proceeds in bounded steps.
+ *
+ * The consolidated stream reads the tenant's events in stream order with an accept predicate
+ * holding the set of descendant workflows: an event whose parent is in the set adds its workflow,
+ * so grandchildren that start later are followed and delivery stays in sequence order. On resume
+ * the set is rebuilt by reading the history up to the cursor before subscribing.
+ *
+ * Locks: the registry lock is never held while calling into a connection or the bus; timer work
+ * runs on a snapshot of references. A subscription handle is used only under a small guard
+ * (users + closed), so no thread resumes a subscription that another one closed.
+ */
+#include "stream.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "errors.h"
+#include "flovyn/log.h"
+#include "flovyn/units.h"
+#include "query.h"
+#include "sse.h"
+#include "tmap.h"
+
+#define DESC_MAX 10000          /* descendant workflows followed by one consolidated stream */
+#define TERMINAL_QUIET_MS 500   /* close_on_terminal: a live stream idle this long is done */
+#define KICK_INTERVAL_MS 250    /* re-resume a paused catch-up at most this often */
+#define DESC_REBUILD_PAGE 1000
+#define DESC_REBUILD_PAGES 1000
+
+typedef struct idset {
+    pthread_mutex_t mu;
+    size_t n, cap;
+    char (*ids)[FV_ID_MAX + 1];
+} idset;
+
+typedef struct fv_stream fv_stream;
+
+struct fv_streams {
+    fv_gw *gw;
+    pthread_mutex_t mu;
+    fv_stream *head;
+    size_t n;
+    fv_tmap *per_tenant;
+};
+
+struct fv_stream {
+    fv_conn conn; /* first: conn callbacks cast back */
+    fv_gw *gw;
+    fv_streams *reg;
+    fv_endpoint ep;
+    char root[FV_ID_MAX + 1];
+    fv_principal pr;
+    fv_gw_query q;
+    fv_pattern pattern;
+    fv_start start;
+    idset desc;
+    bool has_desc;
+    /* subscription guard */
+    pthread_mutex_t sub_mu;
+    fv_sub *sub;
+    int sub_users;
+    bool sub_closed, sub_close_pending;
+    /* bus thread only */
+    bool live;
+    uint64_t replayed;
+    /* shared with the timer */
+    atomic_bool terminal_seen;
+    atomic_llong terminal_at;
+    atomic_ullong streams_seq_seen;
+    atomic_llong last_stream_at;
+    /* timer only */
+    bool target_known;
+    uint64_t streams_target;
+    int64_t last_kick;
+    /* registry */
+    fv_stream *prev, *next;
+    bool registered;
+};
+
+/* --- descendant set ------------------------------------------------------------------------ */
+
+static bool idset_has(idset *d, const char *id)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->ids[i], id))
+            return true;
+    return false;
+}
+
+static void idset_add(idset *d, const char *id)
+{
+    if (idset_has(d, id) || d->n >= DESC_MAX)
+        return;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        void *p = realloc(d->ids, cap * sizeof d->ids[0]);
+        if (!p)
+            return;
+        d->ids = p;
+        d->cap = cap;
+    }
+    snprintf(d->ids[d->n++], FV_ID_MAX + 1, "%s", id);
+}
+
+static bool consolidated_accept(void *ud, const fv_event *ev, const fv_stream_event *se)
+{
+    idset *d = ud;
+    pthread_mutex_lock(&d->mu);
+    bool ok;
+    if (se) {
+        ok = idset_has(d, se->workflow_execution_id);
+    } else if (!ev->workflow_execution_id[0]) {
+        ok = false;
+    } else if (idset_has(d, ev->workflow_execution_id)) {
+        ok = true;
+    } else if (ev->parent_workflow_execution_id[0] &&
+               idset_has(d, ev->parent_workflow_execution_id)) {
+        idset_add(d, ev->workflow_execution_id);
+        ok = true;
+    } else {
+        ok = false;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return ok;
+}
+
+/* --- subscription guard -------------------------------------------------------------------- */
+
+static fv_sub *sub_acquire(fv_stream *s)
+{
+    pthread_mutex_lock(&s->sub_mu);
+    fv_sub *sub = s->sub_closed ? NULL : s->sub;
+    if (sub)
+        s->sub_users++;
+    pthread_mutex_unlock(&s->sub_mu);
+    return sub;
+}
+
+static void sub_release(fv_stream *s)
+{
+    pthread_mutex_lock(&s->sub_mu);
+    s->sub_users--;
+    bool close_now = s->sub_users == 0 && s->sub_close_pending;
+    if (close_now)
+        s->sub_close_pending = false;
+    fv_sub *sub = s->sub;
+    pthread_mutex_unlock(&s->sub_mu);
+    if (close_now)
+        fv_sub_close(sub);
+}
+
+static void sub_close(fv_stream *s)
+{
+    pthread_mutex_lock(&s->sub_mu);
+    if (s->sub_closed) {
+        pthread_mutex_unlock(&s->sub_mu);
+        return;
+    }
+    s->sub_closed = true;
+    fv_sub *sub = s->sub;
+    if (sub && s->sub_users > 0) {
+        s->sub_close_pending = true;
+        sub = NULL;
+    }
+    pthread_mutex_unlock(&s->sub_mu);
+    if (sub)
+        fv_sub_close(sub);
+}
+
+static void sub_set(fv_stream *s, fv_sub *sub)
+{
+    pthread_mutex_lock(&s->sub_mu);
+    s->sub = sub;
+    bool close_now = s->sub_closed;
+    pthread_mutex_unlock(&s->sub_mu);
+    if (close_now)
+        fv_sub_close(sub);
+}
+
+static void sub_kick(fv_stream *s)
+{
+    fv_sub *sub = sub_acquire(s);
+    if (sub) {
+        fv_sub_resume(sub);
+        sub_release(s);
+    }
+}
+
+/* --- registry ------------------------------------------------------------------------------ */
+
+typedef struct admit_ctx {
+    int64_t max;
+    int delta;
+} admit_ctx;
+
+static int tenant_count(void *val, bool *remove, void *ud)
+{
+    int64_t *n = val;
+    admit_ctx *a = ud;
+    if (a->delta > 0 && *n >= a->max)
+        return FV_EFULL;
+    *n += a->delta;
+    *remove = *n <= 0;
+    return FV_OK;
+}
+
+static fv_status reg_add(fv_streams *r, fv_stream *s)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->n >= (size_t)r->gw->cfg.max_connections) {
+        pthread_mutex_unlock(&r->mu);
+        return FV_EFULL;
+    }
+    admit_ctx a = {r->gw->cfg.max_connections_per_tenant, +1};
+    int rc = fv_tmap_update(r->per_tenant, s->pr.tenant_id, tenant_count, &a);
+    if (rc != FV_OK) {
+        pthread_mutex_unlock(&r->mu);
+        return FV_EFULL;
+    }
+    s->next = r->head;
+    s->prev = NULL;
+    if (r->head)
+        r->head->prev = s;
+    r->head = s;
+    r->n++;
+    s->registered = true;
+    fv_conn_ref(&s->conn);
+    pthread_mutex_unlock(&r->mu);
+    atomic_fetch_add(&fv_gw_metrics.open_streams[s->ep], 1);
+    atomic_fetch_add(&fv_gw_metrics.streams_total[s->ep], 1);
+    return FV_OK;
+}
+
+static void reg_remove(fv_streams *r, fv_stream *s)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!s->registered) {
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    s->registered = false;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        r->head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    r->n--;
+    admit_ctx a = {0, -1};
+    fv_tmap_update(r->per_tenant, s->pr.tenant_id, tenant_count, &a);
+    pthread_mutex_unlock(&r->mu);
+    atomic_fetch_sub(&fv_gw_metrics.open_streams[s->ep], 1);
+    fv_conn_unref(&s->conn);
+}
+
+/* references to every open stream; caller unrefs each and frees the array */
+static fv_stream **reg_snapshot(fv_streams *r, size_t *n)
+{
+    pthread_mutex_lock(&r->mu);
+    fv_stream **arr = malloc((r->n ? r->n : 1) * sizeof *arr);
+    size_t k = 0;
+    if (arr)
+        for (fv_stream *s = r->head; s; s = s->next) {
+            fv_conn_ref(&s->conn);
+            arr[k++] = s;
+        }
+    pthread_mutex_unlock(&r->mu);
+    *n = k;
+    return arr;
+}
+
+fv_status fv_streams_create(fv_gw *gw, fv_streams **out)
+{
+    fv_streams *r = calloc(1, sizeof *r);
+    if (!r)
+        return FV_ENOMEM;
+    r->gw = gw;
+    pthread_mutex_init(&r->mu, NULL);
+    size_t max_tenants = (size_t)gw->cfg.max_connections + 16;
+    if (fv_tmap_create(sizeof(int64_t), max_tenants, &r->per_tenant) != FV_OK) {
+        free(r);
+        return FV_ENOMEM;
+    }
+    *out = r;
+    return FV_OK;
+}
+
+void fv_streams_destroy(fv_streams *r)
+{
+    if (!r)
+        return;
+    fv_tmap_destroy(r->per_tenant);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+size_t fv_streams_open(fv_streams *r)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* --- control frames ------------------------------------------------------------------------ */
+
+static void finish_with_event(fv_stream *s, const char *event, const char *data, int retry_ms)
+{
+    fv_buf b = FV_BUF_INIT;
+    if (retry_ms > 0)
+        fv_sse_retry(&b, retry_ms);
+    if (event)
+        fv_sse_event(&b, NULL, event, data, strlen(data));
+    fv_conn_finish(&s->conn, b.oom ? NULL : b.data, b.oom ? 0 : b.len);
+    fv_buf_free(&b);
+    sub_close(s);
+}
+
+static void end_terminal(fv_stream *s, const char *reason)
+{
+    char data[64];
+    snprintf(data, sizeof data, "{\"reason\":\"%s\"}", reason);
+    if (!fv_conn_is_done(&s->conn))
+        atomic_fetch_add(&fv_gw_metrics.terminal_ends, 1);
+    finish_with_event(s, "end", data, 0);
+}
+
+bool fv_is_workflow_terminal(const char *t)
+{
+    static const char *const names[] = {"workflow.completed", "workflow.failed",
+                                        "workflow.cancelled", "workflow.canceled",
+                                        "workflow.terminated", "workflow.timed_out",
+                                        "workflow.timedout"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(t, names[i]))
+            return true;
+    return false;
+}
+
+bool fv_is_task_terminal(const char *t)
+{
+    static const char *const names[] = {"task.completed", "task.failed", "task.cancelled",
+                                        "task.canceled", "task.timed_out"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(t, names[i]))
+            return true;
+    return false;
+}
+
+static bool is_terminal(const fv_stream *s, const fv_event *ev)
+{
+    switch (s->ep) {
+    case FV_EP_WORKFLOW:
+    case FV_EP_CONSOLIDATED:
+        return !strcmp(ev->workflow_execution_id, s->root) && !ev->task_execution_id[0] &&
+               fv_is_workflow_terminal(ev->event_type);
+    case FV_EP_TASK:
+        return !strcmp(ev->task_execution_id, s->root) && fv_is_task_terminal(ev->event_type);
+    default:
+        return false;
+    }
+}
+
+/* --- bus callbacks ------------------------------------------------------------------------- */
+
+static int on_msg(void *ud, const fv_msg *m)
+{
+    fv_stream *s = ud;
+    fv_conn *c = &s->conn;
+    if (fv_conn_is_done(c)) {
+        sub_close(s);
+        return FV_SUB_OK;
+    }
+    bool catching = !s->live;
+    char id[FV_CURSOR_MAX];
+    char head[FV_CURSOR_MAX + 8];
+    int hl;
+    fv_status st;
+    switch (m->kind) {
+    case FV_MSG_LIVE:
+        s->live = true;
+        return FV_SUB_OK;
+    case FV_MSG_END:
+        end_terminal(s, "until");
+        return FV_SUB_OK;
+    case FV_MSG_ERROR:
+        fv_log(FV_LOG_WARN, "stream", "subscription failed; client will reconnect", "error",
+               m->error ? m->error : "", NULL);
+        finish_with_event(s, NULL, NULL, fv_sse_jitter(FV_SSE_RETRY_BASE_MS));
+        return FV_SUB_OK;
+    case FV_MSG_GAP: {
+        char req[FV_CURSOR_MAX], from[FV_CURSOR_MAX], data[3 * FV_CURSOR_MAX];
+        fv_cursor_format(&m->gap_requested, req, sizeof req);
+        fv_cursor_format(&m->gap_resumed_from, from, sizeof from);
+        snprintf(data, sizeof data, "{\"requested\":\"%s\",\"resumed_from\":\"%s\"}", req, from);
+        fv_buf b = FV_BUF_INIT;
+        fv_sse_event(&b, from, "gap", data, strlen(data));
+        st = b.oom ? FV_ENOMEM : fv_conn_push_bytes(c, b.data, b.len, FV_CONN_CONTROL_SLACK);
+        fv_buf_free(&b);
+        if (st == FV_EFULL || st == FV_ENOMEM)
+            return catching ? FV_SUB_PAUSE : FV_SUB_OK;
+        atomic_fetch_add(&fv_gw_metrics.gaps_sent, 1);
+        return FV_SUB_OK;
+    }
+    case FV_MSG_EVENT:
+    case FV_MSG_STREAM:
+        break;
+    }
+    fv_frame *f = fv_frame_for_msg(m);
+    if (!f)
+        return catching ? FV_SUB_PAUSE : FV_SUB_OK;
+    fv_cursor_format(&m->cursor, id, sizeof id);
+    hl = snprintf(head, sizeof head, "id: %s\n", id);
+    st = fv_conn_push(c, head, (size_t)hl, f, 0, catching);
+    fv_frame_unref(f);
+    if (st == FV_EFULL) {
+        if (catching)
+            return FV_SUB_PAUSE;
+        atomic_fetch_add(&fv_gw_metrics.slow_disconnects, 1);
+        char data[64];
+        int retry = fv_sse_jitter(FV_SSE_RETRY_BASE_MS);
+        snprintf(data, sizeof data, "{\"reason\":\"slow_client\",\"retry_ms\":%d}", retry);
+        finish_with_event(s, "overloaded", data, retry);
+        return FV_SUB_OK;
+    }
+    if (st != FV_OK) {
+        sub_close(s);
+        return FV_SUB_OK;
+    }
+    atomic_fetch_add(&fv_gw_metrics.events_delivered, 1);
+    if (m->kind == FV_MSG_STREAM) {
+        atomic_store(&s->streams_seq_seen, m->seq);
+        atomic_store(&s->last_stream_at, fv_monotonic_ms());
+    }
+    if (catching && ++s->replayed >= (uint64_t)s->gw->cfg.replay_limit) {
+        atomic_fetch_add(&fv_gw_metrics.replay_limit_closes, 1);
+        finish_with_event(s, NULL, NULL, FV_SSE_RETRY_SHORT_MS);
+        return FV_SUB_OK;
+    }
+    if (m->kind == FV_MSG_EVENT && s->q.close_on_terminal && is_terminal(s, m->ev)) {
+        if (!fv_pattern_wants_streams(&s->pattern) || s->ep == FV_EP_TENANT)
+            end_terminal(s, "terminal");
+        else if (!atomic_load(&s->terminal_seen)) {
+            atomic_store(&s->terminal_at, fv_monotonic_ms());
+            atomic_store(&s->terminal_seen, true);
+        }
+    }
+    return FV_SUB_OK;
+}
+
+static void on_release(void *ud)
+{
+    fv_stream *s = ud;
+    fv_conn_unref(&s->conn);
+}
+
+/* --- conn callbacks ------------------------------------------------------------------------ */
+
+static void conn_on_drain(fv_conn *c) { sub_kick((fv_stream *)c); }
+
+static void conn_on_closed(fv_conn *c)
+{
+    fv_stream *s = (fv_stream *)c;
+    sub_close(s);
+    reg_remove(s->reg, s);
+}
+
+static void conn_destroy(fv_conn *c)
+{
+    fv_stream *s = (fv_stream *)c;
+    fv_gw_query_clear(&s->q);
+    fv_principal_clear(&s->pr);
+    pthread_mutex_destroy(&s->sub_mu);
+    pthread_mutex_destroy(&s->desc.mu);
+    free(s->desc.ids);
+    free(s);
+}
+
+static const fv_conn_ops g_conn_ops = {conn_on_drain, conn_on_closed, conn_destroy};
+
+/* --- opening a stream ---------------------------------------------------------------------- */
+
+static const char *get_arg(void *ud, const char *key)
+{
+    return MHD_lookup_connection_value(ud, MHD_GET_ARGUMENT_KIND, key);
+}
+
+enum MHD_Result fv_stream_refuse_overloaded(struct MHD_Connection *mc, const char *reason)
+{
+    atomic_fetch_add(&fv_gw_metrics.overloaded_refusals, 1);
+    fv_buf b = FV_BUF_INIT;
+    int retry = fv_sse_jitter(FV_SSE_RETRY_BASE_MS * 2);
+    char data[96];
+    snprintf(data, sizeof data, "{\"reason\":\"%s\",\"retry_ms\":%d}", reason, retry);
+    fv_sse_retry(&b, retry);
+    fv_sse_event(&b, NULL, "overloaded", data, strlen(data));
+    struct MHD_Response *r =
+        b.oom ? NULL : MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+    fv_buf_free(&b);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    fv_http_common_headers(mc, r);
+    enum MHD_Result ret = MHD_queue_response(mc, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static int read_cb_ignore(void *ud, const fv_msg *m)
+{
+    (void)ud;
+    (void)m;
+    return FV_SUB_OK;
+}
+
+/* Rebuilds the descendant set of a consolidated stream from history up to the cursor, so that a
+ * resume follows children that started before it. Runs on the request thread, bounded. */
+static void desc_rebuild(fv_stream *s)
+{
+    fv_start st = {.kind = FV_START_FIRST};
+    if (s->gw->first_seq_hint)
+        s->gw->first_seq_hint(s->gw->first_seq_hint_ud, s->pr.tenant_id, s->root, &st.events_seq,
+                              &st.streams_seq);
+    fv_pattern p = s->pattern;
+    p.types = NULL; /* every lifecycle event, whatever the client selects */
+    for (int page = 0; page < DESC_REBUILD_PAGES; page++) {
+        fv_cursor next = {0};
+        fv_err err = {{0}};
+        if (fv_bus_read(s->gw->bus, &p, &st, DESC_REBUILD_PAGE, read_cb_ignore, NULL, &next,
+                        &err) !=
+            FV_OK)
+            break;
+        if (next.events_seq >= s->q.cursor.events_seq ||
+            (st.kind == FV_START_CURSOR && next.events_seq == st.cursor.events_seq))
+            break;
+        st.kind = FV_START_CURSOR;
+        st.cursor = next;
+    }
+}
+
+enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint ep,
+                               const char *id, fv_principal *pr)
+{
+    fv_err err = {{0}};
+    if (atomic_load(&gw->stopping)) {
+        fv_principal_clear(pr);
+        return fv_stream_refuse_overloaded(mc, "shutting_down");
+    }
+    if (id) {
+        const char *field = ep == FV_EP_TASK ? "task_execution_id" : "workflow_execution_id";
+        if (fv_id_validate(field, id, strlen(id), &err) != FV_OK) {
+            fv_principal_clear(pr);
+            return fv_http_error(mc, 400, "bad_request", err.msg, 0);
+        }
+    }
+    fv_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        fv_principal_clear(pr);
+        return MHD_NO;
+    }
+    fv_conn_init(&s->conn, (size_t)gw->cfg.queue_bytes, &g_conn_ops);
+    pthread_mutex_init(&s->sub_mu, NULL);
+    pthread_mutex_init(&s->desc.mu, NULL);
+    s->gw = gw;
+    s->reg = gw->streams;
+    s->ep = ep;
+    s->pr = *pr;
+    memset(pr, 0, sizeof *pr); /* moved */
+    if (id)
+        snprintf(s->root, sizeof s->root, "%s", id);
+
+    const char *leid = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Last-Event-ID");
+    fv_types_default dflt = ep == FV_EP_TENANT ? FV_TYPES_DEFAULT_LIFECYCLE : FV_TYPES_DEFAULT_ALL;
+    if (fv_gw_query_parse_stream(&s->q, dflt, get_arg, mc, leid, &err) != FV_OK) {
+        fv_conn_unref(&s->conn);
+        return fv_http_error(mc, 400, "bad_request", err.msg, 0);
+    }
+    fv_pattern *p = &s->pattern;
+    fv_pattern_init(p, s->pr.tenant_id);
+    p->types = s->q.types;
+    p->allowed = s->pr.allowed;
+    snprintf(p->source, sizeof p->source, "%s", s->q.source);
+    snprintf(p->task_execution_id, sizeof p->task_execution_id, "%s", s->q.task_execution_id);
+    fv_start_kind first = FV_START_FIRST;
+    switch (ep) {
+    case FV_EP_TENANT:
+        snprintf(p->workflow_execution_id, sizeof p->workflow_execution_id, "%s",
+                 s->q.workflow_execution_id);
+        first = FV_START_NEW;
+        break;
+    case FV_EP_WORKFLOW:
+        snprintf(p->workflow_execution_id, sizeof p->workflow_execution_id, "%s", s->root);
+        break;
+    case FV_EP_CONSOLIDATED:
+        s->has_desc = true;
+        idset_add(&s->desc, s->root);
+        p->accept = consolidated_accept;
+        p->accept_ud = &s->desc;
+        break;
+    case FV_EP_TASK:
+        snprintf(p->task_execution_id, sizeof p->task_execution_id, "%s", s->root);
+        break;
+    default:
+        break;
+    }
+    if (fv_pattern_validate(p, &err) != FV_OK) {
+        fv_conn_unref(&s->conn);
+        return fv_http_error(mc, 400, "bad_request", err.msg, 0);
+    }
+    fv_gw_query_start(&s->q, first, &s->start);
+    if (s->start.kind == FV_START_NEW)
+        s->live = true; /* nothing to replay: the replay limit does not apply */
+    if (s->start.kind == FV_START_FIRST && gw->first_seq_hint && ep != FV_EP_TENANT)
+        gw->first_seq_hint(gw->first_seq_hint_ud, s->pr.tenant_id, s->root, &s->start.events_seq,
+                           &s->start.streams_seq);
+
+    if (reg_add(gw->streams, s) != FV_OK) {
+        fv_conn_unref(&s->conn);
+        return fv_stream_refuse_overloaded(mc, "too_many_streams");
+    }
+    struct MHD_Response *resp = fv_conn_response(&s->conn, mc);
+    if (!resp) {
+        reg_remove(gw->streams, s);
+        fv_conn_unref(&s->conn);
+        return MHD_NO;
+    }
+    char first_frame[32];
+    int n = snprintf(first_frame, sizeof first_frame, "retry: %d\n\n",
+                     fv_sse_jitter(FV_SSE_RETRY_BASE_MS));
+    fv_conn_push_bytes(&s->conn, first_frame, (size_t)n, FV_CONN_CONTROL_SLACK);
+
+    if (ep == FV_EP_CONSOLIDATED && s->q.has_cursor) {
+        desc_rebuild(s);
+    }
+    if (s->start.kind != FV_START_NEW)
+        atomic_fetch_add(&fv_gw_metrics.replays_started, 1);
+
+    fv_sub_config sc = {0};
+    sc.pattern = *p;
+    sc.start = s->start;
+    sc.on_msg = on_msg;
+    sc.on_release = on_release;
+    sc.ud = s;
+    fv_conn_ref(&s->conn); /* the bus's reference, dropped by on_release */
+    fv_sub *sub = NULL;
+    fv_status st = fv_bus_subscribe(gw->bus, &sc, &sub, &err);
+    if (st != FV_OK) {
+        fv_conn_unref(&s->conn); /* the bus never took it */
+        MHD_destroy_response(resp); /* runs the free callback: closed + unregistered */
+        fv_conn_unref(&s->conn);
+        fv_log(FV_LOG_WARN, "stream", "subscribe failed", "error", err.msg, NULL);
+        if (st == FV_EINVAL)
+            return fv_http_error(mc, 400, "bad_request", err.msg, 0);
+        return fv_http_error(mc, 503, "unavailable", err.msg, 2);
+    }
+    sub_set(s, sub);
+    if (fv_conn_is_paused_with_room(&s->conn))
+        sub_kick(s);
+
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    fv_http_common_headers(mc, resp);
+    enum MHD_Result ret = MHD_queue_response(mc, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    fv_conn_unref(&s->conn); /* the creator's */
+    return ret;
+}
+
+/* --- timer and shutdown -------------------------------------------------------------------- */
+
+static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wall,
+                     int64_t now_mono)
+{
+    fv_conn *c = &s->conn;
+    if (fv_conn_is_done(c))
+        return;
+    if (s->pr.exp_ms > 0 && now_wall >= s->pr.exp_ms) {
+        atomic_fetch_add(&fv_gw_metrics.auth_expired_closes, 1);
+        finish_with_event(s, "auth_expired", "{\"reason\":\"token_expired\"}", 0);
+        return;
+    }
+    if (atomic_load(&s->terminal_seen)) {
+        if (!s->target_known) {
+            uint64_t last = 0;
+            fv_err err = {{0}};
+            if (fv_bus_last_seq(s->gw->bus, FV_SRC_STREAMS, &last, &err) == FV_OK) {
+                s->streams_target = last;
+                s->target_known = true;
+            }
+        }
+        int64_t t0 = atomic_load(&s->terminal_at);
+        int64_t last_stream = atomic_load(&s->last_stream_at);
+        int64_t quiet_from = last_stream > t0 ? last_stream : t0;
+        if ((s->target_known && atomic_load(&s->streams_seq_seen) >= s->streams_target) ||
+            now_mono - t0 >= s->gw->cfg.terminal_wait_ms ||
+            now_mono - quiet_from >= TERMINAL_QUIET_MS) {
+            end_terminal(s, "terminal");
+            return;
+        }
+    }
+    if (heartbeat && ka)
+        fv_conn_push(c, NULL, 0, ka, FV_CONN_CONTROL_SLACK, false);
+    if (fv_conn_is_paused_with_room(c) && now_mono - s->last_kick >= KICK_INTERVAL_MS) {
+        s->last_kick = now_mono;
+        sub_kick(s);
+    }
+}
+
+void fv_streams_tick(fv_streams *r, bool heartbeat)
+{
+    size_t n;
+    fv_stream **arr = reg_snapshot(r, &n);
+    if (!arr)
+        return;
+    fv_frame *ka = heartbeat ? fv_frame_keepalive() : NULL;
+    int64_t wall = fv_now_ms(), mono = fv_monotonic_ms();
+    for (size_t i = 0; i < n; i++) {
+        tick_one(arr[i], heartbeat, ka, wall, mono);
+        fv_conn_unref(&arr[i]->conn);
+    }
+    fv_frame_unref(ka);
+    free(arr);
+}
+
+void fv_streams_drain(fv_streams *r)
+{
+    size_t n;
+    fv_stream **arr = reg_snapshot(r, &n);
+    if (!arr)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        finish_with_event(arr[i], NULL, NULL, fv_sse_jitter(FV_SSE_RETRY_BASE_MS));
+        fv_conn_unref(&arr[i]->conn);
+    }
+    free(arr);
+}
