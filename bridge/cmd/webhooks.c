@@ -42,7 +42,7 @@
 
 #define MAX_INFLIGHT_UNORDERED 4 /* batches in flight per subscription without --ordered */
 #define STOP_GRACE_MAX_MS 5000   /* bounded wait for in-flight batches on stop */
-#define ACK_WAIT_MIN_MS 30000
+#define ACK_WAIT_MIN_MS 1000
 #define LAT_BUCKETS 8
 
 static const double lat_bounds_s[LAT_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
@@ -82,6 +82,7 @@ struct wh_runner {
     wh_batch *retry;  /* ordered mode: the batch waiting for its next attempt */
     int64_t retry_at; /* monotonic ms */
     int64_t last_progress_ms;
+    int64_t ack_wait_ms;
     atomic_bool stopping;
     atomic_bool abort;
     int64_t stop_deadline;
@@ -495,7 +496,7 @@ static void *runner_main(void *arg)
                 batch_submit(r, b);
                 continue;
             }
-            if (now - r->last_progress_ms > ACK_WAIT_MIN_MS / 3) {
+            if (now - r->last_progress_ms > r->ack_wait_ms / 3) {
                 for (size_t i = 0; i < r->retry->n; i++)
                     fv_durable_msg_in_progress(r->retry->msgs[i]);
                 r->last_progress_ms = now;
@@ -564,8 +565,10 @@ static fv_status runner_start(fv_webhooks *w, const fv_subscription *s, wh_runne
     dc.name = r->durable;
     dc.filter_subject = filter;
     dc.max_deliver = s->max_attempts;
-    int64_t aw = 2 * (w->cfg.timeout_ms > 0 ? w->cfg.timeout_ms : 10000) + 5000;
-    dc.ack_wait_ms = aw > ACK_WAIT_MIN_MS ? aw : ACK_WAIT_MIN_MS;
+    /* long enough for one request (a batch goes out as soon as it is fetched), short enough
+     * that a crashed replica's batches come back soon */
+    int64_t aw = 2 * w->cfg.timeout_ms + 1000;
+    r->ack_wait_ms = dc.ack_wait_ms = aw > ACK_WAIT_MIN_MS ? aw : ACK_WAIT_MIN_MS;
     /* No consumer BackOff: nats-server takes AckWait from BackOff[0] when it is set, which
      * would redeliver a batch whose HTTP request is still running. Retries are scheduled by
      * NakWithDelay with the subscription's backoff instead (docs/webhooks.md). */
