@@ -1,0 +1,393 @@
+/* test_bridge_cli.c - the flovyn-bridge one-shot commands as a user runs them: the built binary
+ * against a real nats-server, stdout and stderr captured, exit codes checked (0 ok, 2 bad input,
+ * 1 runtime failure). One server for the group; each test uses a tenant of its own.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nats/nats.h>
+
+#include "fixture.h"
+#include "flovyn/bus.h"
+#include "flovyn/registry.h"
+#include "flovyn/units.h"
+
+extern char **environ;
+
+static fv_nats_server srv;
+static char tmpdir[256];
+
+typedef struct cli_result {
+    int code;
+    char out[65536];
+    char err[8192];
+} cli_result;
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* runs flovyn-bridge with args (NULL-terminated) and --nats-url of the test server unless
+ * url is given ("" = none) */
+static void cli(cli_result *r, const char *url, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)fv_test_bin("flovyn-bridge");
+    va_list ap;
+    va_start(ap, url);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 60)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    char urlopt[128];
+    const char *u = url ? url : srv.url;
+    if (*u) {
+        snprintf(urlopt, sizeof urlopt, "--nats-url=%s", u);
+        argv[n++] = urlopt;
+    }
+    argv[n] = NULL;
+    char outp[300], errp[300];
+    snprintf(outp, sizeof outp, "%s/out", tmpdir);
+    snprintf(errp, sizeof errp, "%s/err", tmpdir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    slurp(outp, r->out, sizeof r->out);
+    slurp(errp, r->err, sizeof r->err);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static int group_setup(void **state)
+{
+    unsetenv("FLOVYN_NATS_URL");
+    if (fv_test_tmpdir(tmpdir, sizeof tmpdir, "bridge-cli") != 0)
+        return -1;
+    return fv_nats_start(&srv);
+}
+
+static int group_teardown(void **state)
+{
+    fv_nats_cleanup(&srv);
+    return 0;
+}
+
+static bool stream_exists(const char *name)
+{
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    bool ok = natsConnection_ConnectTo(&nc, srv.url) == NATS_OK &&
+              natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
+              js_GetStreamInfo(&si, js, name, NULL, &jerr) == NATS_OK;
+    jsStreamInfo_Destroy(si);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return ok;
+}
+
+static void test_init_creates_everything_and_is_idempotent(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "init", NULL);
+    assert_int_equal(r.code, 0);
+    cli(&r, NULL, "init", NULL);
+    assert_int_equal(r.code, 0);
+    assert_true(stream_exists("FLOVYN_EVENTS"));
+    assert_true(stream_exists("FLOVYN_STREAMS"));
+    assert_true(stream_exists("FLOVYN_DLQ"));
+    assert_true(stream_exists("KV_FLOVYN_WORKFLOWS"));
+    assert_true(stream_exists("KV_FLOVYN_SUBSCRIPTIONS"));
+    /* a changed limit is applied in place, not refused */
+    cli(&r, NULL, "init", "--dlq-max-age", "2d", "--streams-max-age", "30m", NULL);
+    assert_int_equal(r.code, 0);
+}
+
+static void test_publish_prints_sequence_and_duplicate_prints_same(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "publish", "--tenant", "tpub", "--type", "workflow.started", "--workflow", "w1",
+        "--id", "ev-1", "--data", "{\"n\":0.1}", NULL);
+    assert_int_equal(r.code, 0);
+    unsigned long long seq = strtoull(r.out, NULL, 10);
+    assert_true(seq > 0);
+    cli_result d;
+    cli(&d, NULL, "publish", "--tenant", "tpub", "--type", "workflow.started", "--workflow", "w1",
+        "--id", "ev-1", "--data", "{\"n\":0.1}", NULL);
+    assert_int_equal(d.code, 0);
+    assert_int_equal(strtoull(d.out, NULL, 10), seq);
+    assert_non_null(strstr(d.err, "duplicate"));
+    /* same id, other tenant: a different event */
+    cli(&d, NULL, "publish", "--tenant", "tpub2", "--type", "workflow.started", "--id", "ev-1",
+        NULL);
+    assert_int_equal(d.code, 0);
+    assert_true(strtoull(d.out, NULL, 10) > seq);
+    assert_null(strstr(d.err, "duplicate"));
+}
+
+static void test_publish_rejects_bad_ids_and_json_with_exit_2(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "publish", "--tenant", "a.>", "--type", "task.created", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "tenant_id"));
+    cli(&r, NULL, "publish", "--tenant", "t", "--type", "task.created", "--workflow", "*", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "workflow_execution_id"));
+    cli(&r, NULL, "publish", "--tenant", "t", "--type", "task.created", "--data", "{\"a\":", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "JSON"));
+    cli(&r, NULL, "publish", "--tenant", "t", "--type", "error.x", NULL);
+    assert_int_equal(r.code, 2);
+    cli(&r, NULL, "publish", "--tenant", "t", NULL);
+    assert_int_equal(r.code, 2);
+    cli(&r, NULL, "publish", "--tenant", "t", "--type", "a.b", "--bogus", "1", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--bogus"));
+    cli(&r, NULL, "tail", "--tenant", "*", NULL);
+    assert_int_equal(r.code, 2);
+    cli(&r, NULL, "tail", "--tenant", "t", "--types", "tokenz", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "tokenz"));
+    cli(&r, NULL, "tail", "--tenant", "t", "--since", "yesterday-ish", NULL);
+    assert_int_equal(r.code, 2);
+    cli(&r, NULL, "workflows", "get", "a.b", NULL);
+    assert_int_equal(r.code, 2);
+    cli(&r, NULL, "frobnicate", NULL);
+    assert_int_equal(r.code, 2);
+}
+
+static void test_missing_or_unreachable_nats(void **state)
+{
+    cli_result r;
+    cli(&r, "", "publish", "--tenant", "t", "--type", "a.b", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--nats-url"));
+    char url[64];
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", fv_test_free_port());
+    cli(&r, url, "publish", "--tenant", "t", "--type", "a.b", NULL);
+    assert_int_equal(r.code, 1);
+}
+
+static void test_help_lists_options_and_env(void **state)
+{
+    cli_result r;
+    cli(&r, "", "tail", "--help", NULL);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "--from-seq"));
+    assert_non_null(strstr(r.out, "FLOVYN_NATS_URL"));
+    cli(&r, "", "run", "--help", NULL);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "--legacy-capture"));
+    assert_non_null(strstr(r.out, "--registry-sweep-after"));
+}
+
+static void test_tail_prints_json_lines_filtered_by_types(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "publish", "--tenant", "ttail", "--type", "workflow.started", "--workflow", "wt",
+        NULL);
+    assert_int_equal(r.code, 0);
+    cli(&r, NULL, "publish", "--tenant", "ttail", "--type", "task.completed", "--workflow", "wt",
+        "--task", "k1", "--data", "{\"big\":12345678901234567890}", NULL);
+    assert_int_equal(r.code, 0);
+    unsigned long long seq_task = strtoull(r.out, NULL, 10);
+    cli(&r, NULL, "publish", "--tenant", "ttail", "--type", "task.failed", "--workflow", "wt",
+        "--task", "k2", NULL);
+    assert_int_equal(r.code, 0);
+    cli(&r, NULL, "publish", "--tenant", "tother", "--type", "task.completed", NULL);
+    assert_int_equal(r.code, 0);
+
+    cli(&r, NULL, "tail", "--tenant", "ttail", NULL);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(count_lines(r.out), 3);
+    assert_null(strstr(r.out, "tother"));
+
+    cli(&r, NULL, "tail", "--tenant", "ttail", "--types", "task.completed", NULL);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "\"event_type\":\"task.completed\""));
+    assert_non_null(strstr(r.out, "\"big\":12345678901234567890")); /* producer's bytes */
+    char want[64];
+    snprintf(want, sizeof want, "\"seq\":%llu", seq_task);
+    assert_non_null(strstr(r.out, want));
+
+    cli(&r, NULL, "tail", "--tenant", "ttail", "--types", "task", NULL);
+    assert_int_equal(count_lines(r.out), 2);
+
+    cli(&r, NULL, "tail", "--tenant", "ttail", "--limit", "1", NULL);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "workflow.started"));
+}
+
+static void test_tail_from_seq_and_since(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "publish", "--tenant", "tstart", "--type", "workflow.started", NULL);
+    unsigned long long s1 = strtoull(r.out, NULL, 10);
+    usleep(30000);
+    int64_t mid = fv_now_ms();
+    usleep(30000);
+    cli(&r, NULL, "publish", "--tenant", "tstart", "--type", "workflow.completed", NULL);
+    unsigned long long s2 = strtoull(r.out, NULL, 10);
+    assert_true(s2 > s1);
+
+    char seq[32];
+    snprintf(seq, sizeof seq, "%llu", s2);
+    cli(&r, NULL, "tail", "--tenant", "tstart", "--from-seq", seq, NULL);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "workflow.completed"));
+
+    char since[32];
+    snprintf(since, sizeof since, "%lld", (long long)mid);
+    cli(&r, NULL, "tail", "--tenant", "tstart", "--since", since, NULL);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "workflow.completed"));
+
+    char rfc[40];
+    fv_time_format(mid, rfc, sizeof rfc);
+    cli(&r, NULL, "tail", "--tenant", "tstart", "--since", rfc, NULL);
+    assert_int_equal(count_lines(r.out), 1);
+}
+
+static void test_stream_event_publish_and_tail_shows_kind(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "publish", "--tenant", "tstream", "--workflow", "ws", "--stream-kind", "TOKEN",
+        "--sequence", "7", "--payload", "{\"text\":\"hi\"}", NULL);
+    assert_int_equal(r.code, 0);
+    assert_true(strtoull(r.out, NULL, 10) > 0);
+    cli(&r, NULL, "publish", "--tenant", "tstream", "--workflow", "ws", "--stream-kind", "tokens",
+        "--sequence", "8", NULL);
+    assert_int_equal(r.code, 2);
+    cli(&r, NULL, "publish", "--tenant", "tstream", "--workflow", "ws", "--stream-kind", "token",
+        NULL);
+    assert_int_equal(r.code, 2);
+    /* a workflow view includes its stream events */
+    cli(&r, NULL, "tail", "--tenant", "tstream", "--workflow", "ws", NULL);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(count_lines(r.out), 1);
+    assert_non_null(strstr(r.out, "\"kind\":\"token\""));
+    assert_non_null(strstr(r.out, "\"sequence\":7"));
+    assert_non_null(strstr(r.out, "\"payload\":{\"text\":\"hi\"}"));
+    /* the tenant view is lifecycle-only unless asked */
+    cli(&r, NULL, "tail", "--tenant", "tstream", NULL);
+    assert_int_equal(count_lines(r.out), 0);
+    cli(&r, NULL, "tail", "--tenant", "tstream", "--types", "tokens", NULL);
+    assert_int_equal(count_lines(r.out), 1);
+}
+
+static void test_tail_follow_prints_new_events_until_terminated(void **state)
+{
+    char outp[300];
+    snprintf(outp, sizeof outp, "%s/follow.out", tmpdir);
+    unlink(outp);
+    char url[128];
+    snprintf(url, sizeof url, "--nats-url=%s", srv.url);
+    char *argv[] = {(char *)fv_test_bin("flovyn-bridge"), "tail", "--tenant", "tfollow",
+                    "--follow", url, "--log-level", "error", NULL};
+    pid_t pid = fv_test_spawn(argv, NULL, outp);
+    assert_true(pid > 0);
+    usleep(700000); /* subscribed */
+    cli_result r;
+    cli(&r, NULL, "publish", "--tenant", "tfollow", "--type", "workflow.started", "--id", "f1",
+        NULL);
+    assert_int_equal(r.code, 0);
+    char buf[8192] = "";
+    for (int i = 0; i < 100 && !strstr(buf, "\"id\":\"f1\""); i++) {
+        usleep(50000);
+        slurp(outp, buf, sizeof buf);
+    }
+    assert_non_null(strstr(buf, "\"id\":\"f1\""));
+    int status = fv_test_stop_pid(pid, SIGTERM, 5000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_workflows_get_prints_entry_or_fails(void **state)
+{
+    /* the registry is written by `run`; here the library records an entry directly */
+    fv_bus_config c;
+    fv_bus_config_init(&c);
+    c.nats_url = srv.url;
+    fv_bus *bus = NULL;
+    fv_registry *reg = NULL;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_create(&c, &bus, &err), FV_OK);
+    assert_int_equal(fv_registry_open(bus, &reg, &err), FV_OK);
+    fv_registry_obs o = {.tenant_id = "twf",
+                         .workflow_execution_id = "wf-get",
+                         .parent_workflow_execution_id = "wf-parent",
+                         .event_type = "workflow.started",
+                         .source = FV_SRC_EVENTS,
+                         .seq = 42};
+    assert_int_equal(fv_registry_observe(reg, &o, &err), FV_OK);
+    fv_registry_close(reg);
+    fv_bus_destroy(bus);
+
+    cli_result r;
+    cli(&r, NULL, "workflows", "get", "wf-get", NULL);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "\"tenant_id\":\"twf\""));
+    assert_non_null(strstr(r.out, "\"parent_workflow_execution_id\":\"wf-parent\""));
+    assert_non_null(strstr(r.out, "\"first_events_seq\":42"));
+    assert_non_null(strstr(r.out, "\"status\":\"running\""));
+    cli(&r, NULL, "workflows", "get", "wf-unknown", NULL);
+    assert_int_equal(r.code, 1);
+    assert_non_null(strstr(r.err, "not in the registry"));
+    cli(&r, NULL, "workflows", NULL);
+    assert_int_equal(r.code, 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_creates_everything_and_is_idempotent),
+        cmocka_unit_test(test_publish_prints_sequence_and_duplicate_prints_same),
+        cmocka_unit_test(test_publish_rejects_bad_ids_and_json_with_exit_2),
+        cmocka_unit_test(test_missing_or_unreachable_nats),
+        cmocka_unit_test(test_help_lists_options_and_env),
+        cmocka_unit_test(test_tail_prints_json_lines_filtered_by_types),
+        cmocka_unit_test(test_tail_from_seq_and_since),
+        cmocka_unit_test(test_stream_event_publish_and_tail_shows_kind),
+        cmocka_unit_test(test_tail_follow_prints_new_events_until_terminated),
+        cmocka_unit_test(test_workflows_get_prints_entry_or_fails),
+    };
+    return cmocka_run_group_tests_name("bridge_cli", tests, group_setup, group_teardown);
+}
