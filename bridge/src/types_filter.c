@@ -15,8 +15,11 @@
  *
  * Choice: an empty item inside a non-empty spec (`a,,b`, `a,`) is an error naming its position,
  * like any other bad item - a stray comma usually means a value was lost while the URL was built,
- * and silently widening or narrowing the selection would hide that. A one-token item that merely
- * looks like a typo (`tokenz`) is a valid category by the grammar and is accepted.
+ * and silently widening or narrowing the selection would hide that. A one-token item one edit
+ * away from a keyword (`tokenz`, `event`, `progres`) is refused with "did you mean": by the
+ * grammar it would be a category that silently selects nothing, and no sane event type is a
+ * misspelt stream kind. Flovyn's SCREAMING_SNAKE names (`TASK_CREATED`, upper case as Flovyn writes
+ * them) select the converted dotted type, as they do on ingest.
  *
  * The filter is immutable after parse, so one parsed filter can be shared by threads.
  */
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flovyn/legacy.h"
 #include "flovyn/pattern.h"
 
 typedef enum item_kind { ITEM_EXACT, ITEM_CATEGORY, ITEM_PATTERN } item_kind;
@@ -92,6 +96,51 @@ static void add_item(fv_types_filter *f, item_kind kind, const char *text, size_
     it->text[len] = '\0';
 }
 
+/* SCREAMING_SNAKE with at least one underscore: A-Z, 0-9, _ only */
+static bool looks_legacy(const char *s, size_t len)
+{
+    bool underscore = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '_')
+            underscore = true;
+        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return false;
+    }
+    return underscore;
+}
+
+/* true if a and b differ by one insertion, deletion, substitution or adjacent swap */
+static bool one_edit_apart(const char *a, size_t la, const char *b, size_t lb)
+{
+    if (la > lb)
+        return one_edit_apart(b, lb, a, la);
+    if (lb - la > 1)
+        return false;
+    size_t i = 0;
+    while (i < la && a[i] == b[i])
+        i++;
+    if (i == la)
+        return lb == la + 1;
+    if (la == lb) {
+        if (!memcmp(a + i + 1, b + i + 1, la - i - 1))
+            return true; /* substitution */
+        return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+               !memcmp(a + i + 2, b + i + 2, la - i - 2); /* swap */
+    }
+    return !memcmp(a + i, b + i + 1, la - i); /* insertion into a */
+}
+
+static const char *near_keyword(const char *lc, size_t len)
+{
+    static const char *const words[] = {"token", "tokens", "progress", "data",
+                                        "error", "errors", "events"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (one_edit_apart(lc, len, words[i], strlen(words[i])))
+            return words[i];
+    return NULL;
+}
+
 /* One lower-cased, trimmed, non-empty item. raw/raw_len are for the error message. */
 static fv_status parse_item(fv_types_filter *f, const char *lc, size_t len, const char *raw,
                             size_t raw_len, int pos, fv_err *err)
@@ -156,6 +205,12 @@ static fv_status parse_item(fv_types_filter *f, const char *lc, size_t len, cons
         return bad_item(err, raw, raw_len, pos,
                         "its first token is a reserved name, not an event type");
     }
+    const char *near = !has_dot && !wild ? near_keyword(lc, len) : NULL;
+    if (near) {
+        char why_near[48];
+        snprintf(why_near, sizeof why_near, "did you mean '%s'?", near);
+        return bad_item(err, raw, raw_len, pos, why_near);
+    }
     add_item(f, wild ? ITEM_PATTERN : has_dot ? ITEM_EXACT : ITEM_CATEGORY, lc, len);
     return FV_OK;
 }
@@ -212,7 +267,17 @@ fv_status fv_types_filter_parse(const char *spec, fv_types_default dflt, fv_type
             for (size_t i = 0; i < len; i++)
                 lc[i] = (b[i] >= 'A' && b[i] <= 'Z') ? (char)(b[i] - 'A' + 'a') : b[i];
             lc[len] = '\0';
-            st = parse_item(f, lc, len, b, len, pos, err);
+            /* Flovyn's own names (TASK_CREATED) mean the converted type (task.created) */
+            char legacy[FV_TYPE_MAX + 1], dotted[FV_TYPE_MAX + 1];
+            size_t dlen = 0;
+            if (looks_legacy(b, len)) {
+                memcpy(legacy, b, len);
+                legacy[len] = '\0';
+                if (fv_legacy_to_type(legacy, dotted, sizeof dotted, NULL) == FV_OK)
+                    dlen = strlen(dotted);
+            }
+            st = dlen ? parse_item(f, dotted, dlen, b, len, pos, err)
+                      : parse_item(f, lc, len, b, len, pos, err);
         }
         if (st != FV_OK) {
             free(f);

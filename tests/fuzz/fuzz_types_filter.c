@@ -1,7 +1,7 @@
 /* libFuzzer target for the `types` query parser (types_filter.c).
  *
  * Beyond "no crash": a parsed filter's subject suffix must cover every type the filter matches,
- * parsing must not depend on letter case, and an error message must be printable text. Any
+ * parsing must not depend on letter case (except Flovyn's upper-case names with '_'), and an error message must be printable text. Any
  * violation aborts so the fuzzer reports it.
  */
 #include <stdint.h>
@@ -54,8 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fv_err err = {{0}}, err2 = {{0}};
         fv_status st = fv_types_filter_parse(spec, (fv_types_default)d, &f, &err);
         fv_status st2 = fv_types_filter_parse(upper, (fv_types_default)d, &g, &err2);
-        if (st != st2)
+        /* upper-case items with '_' may be Flovyn names (TASK_CREATED -> task.created), so case
+         * only never matters for specs without '_' */
+        bool same_case_meaning = memchr(spec, '_', size) == NULL;
+        if (same_case_meaning && st != st2)
             abort();
+        if ((st == FV_OK) != (st2 == FV_OK)) { /* only possible with Flovyn names */
+            fv_types_filter_destroy(f);
+            fv_types_filter_destroy(g);
+            continue;
+        }
         if (st != FV_OK) {
             if (f || g)
                 abort();
@@ -67,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         for (size_t i = 0; i < sizeof probe_types / sizeof probe_types[0]; i++) {
             bool m = fv_types_filter_match_type(f, probe_types[i]);
-            if (m != fv_types_filter_match_type(g, probe_types[i]))
+            if (same_case_meaning && m != fv_types_filter_match_type(g, probe_types[i]))
                 abort();
             if (m && !fv_subject_matches(sfx, probe_types[i]))
                 abort();

@@ -399,20 +399,31 @@ static void test_types_filter_error_message_sanitizes_item(void **state)
     assert_non_null(strstr(msg, "position 2"));
 }
 
-static void test_types_filter_accepts_typo_like_category_by_grammar(void **state)
+static void test_types_filter_rejects_near_miss_of_keyword_with_suggestion(void **state)
 {
-    /* `tokenz` is a well-formed one-token type: by the grammar it is a category, not an error */
-    fv_types_filter *f = ok("tokenz", FV_TYPES_DEFAULT_ALL);
-    assert_true(fv_types_filter_match_type(f, "tokenz"));
-    assert_true(kinds_are(f, false, false, false, false));
+    const char *msg = bad("data,tokenz");
+    assert_non_null(strstr(msg, "'tokenz' at position 2"));
+    assert_non_null(strstr(msg, "did you mean 'token'"));
+    assert_non_null(strstr(bad("event"), "did you mean 'events'"));
+    assert_non_null(strstr(bad("progres"), "did you mean 'progress'"));
+    assert_non_null(strstr(bad("erorr"), "did you mean 'error'"));
+    /* real categories further away stay categories */
+    fv_types_filter *f = ok("task,state,retry,timer", FV_TYPES_DEFAULT_ALL);
+    assert_true(fv_types_filter_match_type(f, "state.updated"));
     fv_types_filter_destroy(f);
 }
 
-static void test_types_filter_legacy_screaming_names_are_lowercase_categories(void **state)
+static void test_types_filter_legacy_screaming_names_select_converted_types(void **state)
 {
-    /* Case-insensitivity lowers TASK_CREATED to the one-token type `task_created`, which is not
-     * `task.created`: legacy names are converted on ingest, not in filters. */
-    fv_types_filter *f = ok("TASK_CREATED", FV_TYPES_DEFAULT_ALL);
+    /* Flovyn's upper-case names select the converted type, as on ingest; lower-case stays a
+     * one-token category */
+    fv_types_filter *f = ok("TASK_CREATED, CHILD_WORKFLOW_CANCELLATION_REQUESTED", FV_TYPES_DEFAULT_ALL);
+    assert_true(fv_types_filter_match_type(f, "task.created"));
+    assert_true(fv_types_filter_match_type(f, "child_workflow.cancellation_requested"));
+    assert_false(fv_types_filter_match_type(f, "task_created"));
+    assert_false(fv_types_filter_match_type(f, "task.completed"));
+    fv_types_filter_destroy(f);
+    f = ok("task_created", FV_TYPES_DEFAULT_ALL);
     assert_true(fv_types_filter_match_type(f, "task_created"));
     assert_false(fv_types_filter_match_type(f, "task.created"));
     fv_types_filter_destroy(f);
@@ -558,8 +569,8 @@ int main(void)
         cmocka_unit_test(test_types_filter_limits_item_count_and_length),
         cmocka_unit_test(test_types_filter_eight_tokens_allowed_nine_refused),
         cmocka_unit_test(test_types_filter_error_message_sanitizes_item),
-        cmocka_unit_test(test_types_filter_accepts_typo_like_category_by_grammar),
-        cmocka_unit_test(test_types_filter_legacy_screaming_names_are_lowercase_categories),
+        cmocka_unit_test(test_types_filter_rejects_near_miss_of_keyword_with_suggestion),
+        cmocka_unit_test(test_types_filter_legacy_screaming_names_select_converted_types),
         cmocka_unit_test(test_types_filter_suffix_is_narrowest_common_filter),
         cmocka_unit_test(test_types_filter_suffix_never_narrower_than_filter),
         cmocka_unit_test(test_types_filter_suffix_refuses_small_buffer),
