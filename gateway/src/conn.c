@@ -174,12 +174,10 @@ size_t fv_conn_queued(fv_conn *c)
     return b;
 }
 
-static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+/* copies queued bytes into buf; called with the lock held */
+static size_t copy_locked(fv_conn *c, char *buf, size_t max)
 {
-    fv_conn *c = cls;
-    (void)pos;
     size_t w = 0;
-    pthread_mutex_lock(&c->mu);
     while (c->head && w < max) {
         fv_conn_item *it = c->head;
         size_t total = it->head_len + (it->body ? it->body->len : 0);
@@ -210,6 +208,24 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
         fv_frame_unref(it->body);
         free(it);
     }
+    return w;
+}
+
+long fv_conn_take(fv_conn *c, char *buf, size_t max)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t w = copy_locked(c, buf, max);
+    bool end = w == 0 && (c->done || c->closed);
+    pthread_mutex_unlock(&c->mu);
+    return end ? -1 : (long)w;
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    fv_conn *c = cls;
+    (void)pos;
+    pthread_mutex_lock(&c->mu);
+    size_t w = copy_locked(c, buf, max);
     if (w > 0) {
         c->bytes_sent += w;
         atomic_fetch_add_explicit(&fv_gw_metrics.bytes_sent, w, memory_order_relaxed);

@@ -78,6 +78,10 @@ bool fv_conn_is_done(fv_conn *c);
 bool fv_conn_is_paused_with_room(fv_conn *c);
 size_t fv_conn_queued(fv_conn *c);
 
+/* Copies queued bytes out without MHD (tests, diagnostics): the byte count, 0 when empty, -1 at
+ * the end of a finished stream. */
+long fv_conn_take(fv_conn *c, char *buf, size_t max);
+
 /* The MHD response for this connection; takes MHD's reference. */
 struct MHD_Response *fv_conn_response(fv_conn *c, struct MHD_Connection *mc);
 
