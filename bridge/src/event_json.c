@@ -221,9 +221,10 @@ static fv_status flovyn_payload(fv_stream_event *se, const field *f, const fv_li
 {
     char *text;
     size_t n;
-    fv_status st = fv_json_string_decode_alloc(f->val, &text, &n, err);
-    if (st != FV_OK)
-        return fv_err_prefix(err, st, "payload: ");
+    /* a string that cannot be unwrapped (it holds \u0000) is kept as the string it is */
+    if (fv_json_string_decode_alloc(f->val, &text, &n, NULL) != FV_OK)
+        return fv_stream_event_set_payload(se, f->val.p, f->val.n, lim, err);
+    fv_status st;
     if (n > 0 && fv_json_validate(text, n, FV_JSON_MAX_DEPTH, NULL, NULL) == FV_OK)
         st = fv_stream_event_set_payload(se, text, n, lim, err);
     else

@@ -565,6 +565,11 @@ static void test_stream_event_accepts_flovyn_camel_case(void **state)
     assert_int_equal(fv_stream_event_from_json(&se, t, strlen(t), NULL, &err), FV_OK);
     assert_string_equal(se.payload, "\"Hello\"");
     fv_stream_event_clear(&se);
+    const char *z = "{\"workflowExecutionId\":\"wf\",\"sequence\":5,\"type\":\"token\","
+                    "\"payload\":\"a\\u0000b\"}";
+    assert_int_equal(fv_stream_event_from_json(&se, z, strlen(z), NULL, &err), FV_OK);
+    assert_string_equal(se.payload, "\"a\\u0000b\"");
+    fv_stream_event_clear(&se);
 
     /* snake form: a string payload is a string value, never unwrapped */
     const char *s = "{\"workflow_execution_id\":\"wf\",\"sequence\":4,\"type\":\"data\","
