@@ -343,13 +343,21 @@
 
   // --- selected workflow (merged stream) ----------------------------------------------------
   let wfStream = null;
-  const outputs = new Map(); // "workflow/task" -> {box, text, bar, data}
+  const outputs = new Map(); // "workflow/task" -> {box, text, bar, data, name}
+  const taskNames = new Map(); // task id -> task_type learned from its lifecycle events
+
+  function outputName(wf, task) {
+    const t = taskNames.get(task);
+    const name = task ? (t ? t + ' · ' : 'task ') + shortId(task) : 'workflow';
+    return name + (wf !== selected ? ' (wf ' + shortId(wf) + ')' : '');
+  }
 
   function select(id, byUser) {
     if (byUser) pinned = true;
     if (wfStream) wfStream.close();
     selected = id;
     outputs.clear();
+    taskNames.clear();
     $('timeline').textContent = '';
     $('outputs').textContent = '';
     $('detail-body').hidden = false;
@@ -395,8 +403,9 @@
     if (!o) {
       const box = el('div', 'out');
       const head = el('div', 'out-head');
-      const name = task ? 'task ' + shortId(task) : 'workflow';
-      head.append(el('span', 'out-name', name + (wf !== selected ? ' (wf ' + shortId(wf) + ')' : '')));
+      const name = el('span', 'out-name', outputName(wf, task));
+      name.title = task || wf;
+      head.append(name);
       const bar = el('div', 'progress');
       const fill = el('div', 'fill');
       bar.append(fill);
@@ -407,7 +416,7 @@
       const data = el('ul', 'data');
       box.append(head, bar, text, data);
       $('outputs').append(box);
-      o = { box: box, text: text, bar: bar, fill: fill, pct: pct, data: data };
+      o = { box: box, text: text, bar: bar, fill: fill, pct: pct, data: data, name: name, wf: wf, task: task };
       outputs.set(key, o);
     }
     return o;
@@ -465,6 +474,13 @@
     } else if (type === 'overloaded' || type === 'auth_expired') {
       addTimeline('control', type, null, 'reconnecting');
     } else if (ev && typeof ev === 'object') {
+      const tt = ev.data && typeof ev.data === 'object' ? ev.data.task_type : null;
+      if (ev.task_execution_id && typeof tt === 'string' && !taskNames.has(ev.task_execution_id)) {
+        taskNames.set(ev.task_execution_id, tt);
+        for (const o of outputs.values()) {
+          if (o.task === ev.task_execution_id) o.name.textContent = outputName(o.wf, o.task);
+        }
+      }
       addTimeline(statusOf(type), type, ev, summary(ev.data));
       // the tenant stream may have started after this workflow did; learn it from here too
       if (type.startsWith('workflow') && ev.workflow_execution_id) onTenantEvent(type, ev);
