@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,18 @@ static bool registry_hint(void *ud, const char *tenant, const char *workflow, ui
     return true;
 }
 
+/* MHD's own diagnostics go through the project logger, so stderr stays one JSON object per line */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    fv_log(FV_LOG_DEBUG, "mhd", msg, NULL);
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -103,7 +116,9 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)
         goto fail;
     if (cfg->provision && !fv_bus_is_memory(gw->bus) &&
-        (st = fv_bus_provision(gw->bus, err)) != FV_OK)
+        ((st = fv_bus_provision(gw->bus, err)) != FV_OK ||
+         (st = fv_registry_provision(gw->bus, cfg->events_max_age_ms, (int)cfg->replicas, err)) !=
+             FV_OK))
         goto fail;
     if (!fv_bus_is_memory(gw->bus)) {
         fv_err rerr = {{0}};
@@ -190,7 +205,8 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw->cfg.connection_memory,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed, gw, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     if (!gw->mhd)
         return fv_err_set(err, FV_EIO, "listen: cannot serve on %s (address in use?)",
                           gw->cfg.listen);
