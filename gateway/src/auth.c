@@ -310,14 +310,8 @@ static bool numeric_date(json_t *v, double *out)
     return true;
 }
 
-static fv_status check_claims(const char *claims_json, fv_principal *p, fv_err *err)
+static fv_status check_claims(json_t *c, fv_principal *p, fv_err *err)
 {
-    json_error_t jerr;
-    json_t *c = json_loads(claims_json, JSON_REJECT_DUPLICATES, &jerr);
-    if (!c || !json_is_object(c)) {
-        json_decref(c);
-        return fv_err_set(err, FV_EAUTH, "token: claims are not a JSON object");
-    }
     fv_status st = FV_OK;
     double now = (double)fv_now_ms() / 1000.0;
     double exp = 0, nbf = 0;
@@ -353,8 +347,52 @@ static fv_status check_claims(const char *claims_json, fv_principal *p, fv_err *
     }
     if (st == FV_OK)
         st = read_types(json_object_get(c, "types"), p, err);
-    json_decref(c);
     return st;
+}
+
+static int b64url_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* One JOSE segment (base64url, no padding) as a JSON object, duplicate members refused: a
+ * token whose `alg` or `tenant_id` appears twice means different things to different parsers. */
+static json_t *segment_object(const char *s, size_t n)
+{
+    if (n == 0 || n % 4 == 1)
+        return NULL;
+    unsigned char *buf = malloc(n / 4 * 3 + 3);
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64url_val((unsigned char)s[i]);
+        if (v < 0) {
+            free(buf);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    json_t *j = json_loadb((const char *)buf, o, JSON_REJECT_DUPLICATES, NULL);
+    free(buf);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 fv_status fv_auth_verify(fv_auth *a, const char *token, fv_principal *out, fv_err *err)
@@ -378,38 +416,39 @@ fv_status fv_auth_verify(fv_auth *a, const char *token, fv_principal *out, fv_er
     if (dots != 2)
         return fv_err_set(err, FV_EAUTH, "token: not a compact JWT (needs 3 parts)");
 
-    /* Header first, unverified, only to refuse a foreign algorithm before any key is used. */
+    const char *d1 = strchr(token, '.');
+    const char *d2 = strchr(d1 + 1, '.');
+    /* Header first, unverified, only to refuse a foreign algorithm before any key is used. Read
+     * here rather than from libjwt, which reports alg none for any token decoded without a key. */
+    json_t *hdr = segment_object(token, (size_t)(d1 - token));
+    if (!hdr)
+        return fv_err_set(err, FV_EAUTH, "token: header is not a JSON object");
+    const char *alg = json_string_value(json_object_get(hdr, "alg"));
+    const char *want = jwt_alg_str(a->alg);
+    fv_status st = FV_OK;
+    if (json_object_get(hdr, "crit"))
+        st = fv_err_set(err, FV_EAUTH, "token: critical header extensions are not supported");
+    else if (!alg || strcmp(alg, want) != 0)
+        st = fv_err_set(err, FV_EAUTH, "token: alg %.16s, the gateway accepts only %s",
+                        alg ? alg : "missing", want);
+    json_decref(hdr);
+    if (st != FV_OK)
+        return st;
+
     jwt_t *j = NULL;
-    if (jwt_decode(&j, token, NULL, 0) != 0 || !j)
-        return fv_err_set(err, FV_EAUTH, "token: malformed");
-    /* from the header itself: without a key libjwt reports every token as alg none */
-    const char *alg_s = jwt_get_header(j, "alg");
-    jwt_alg_t alg = alg_s ? jwt_str_alg(alg_s) : JWT_ALG_INVAL;
-    char *crit = jwt_get_headers_json(j, "crit");
-    jwt_free(j);
-    j = NULL;
-    if (crit) {
-        free(crit);
-        return fv_err_set(err, FV_EAUTH, "token: critical header extensions are not supported");
-    }
-    if (alg != a->alg) {
-        const char *got = jwt_alg_str(alg);
-        return fv_err_set(err, FV_EAUTH, "token: alg %s, the gateway accepts only %s",
-                          got ? got : "unknown", jwt_alg_str(a->alg));
-    }
     if (jwt_decode(&j, token, a->key, (int)a->key_len) != 0 || !j)
         return fv_err_set(err, FV_EAUTH, "token: signature does not verify");
     /* belt and braces: the verified object must carry the same algorithm */
-    if (jwt_get_alg(j) != a->alg) {
-        jwt_free(j);
-        return fv_err_set(err, FV_EAUTH, "token: algorithm changed during verification");
-    }
-    char *claims = jwt_get_grants_json(j, NULL);
+    jwt_alg_t got = jwt_get_alg(j);
     jwt_free(j);
+    if (got != a->alg)
+        return fv_err_set(err, FV_EAUTH, "token: algorithm changed during verification");
+    json_t *claims = segment_object(d1 + 1, (size_t)(d2 - d1 - 1));
     if (!claims)
-        return fv_err_set(err, FV_EAUTH, "token: no claims");
-    fv_status st = check_claims(claims, out, err);
-    free(claims);
+        return fv_err_set(err, FV_EAUTH,
+                          "token: claims are not a JSON object (or repeat a member)");
+    st = check_claims(claims, out, err);
+    json_decref(claims);
     if (st != FV_OK)
         fv_principal_clear(out);
     return st;

@@ -20,6 +20,7 @@
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -347,6 +348,71 @@ static char *es256_by_hand(const char *claims_json)
     free(c);
     free(s);
     return tok;
+}
+
+/* An HS256 token with a hand-written header and claims, correctly signed with SECRET. */
+static char *hs_raw(const char *header, const char *claims_json)
+{
+    char *h = b64url((const unsigned char *)header, strlen(header));
+    char *c = b64url((const unsigned char *)claims_json, strlen(claims_json));
+    char input[4096];
+    snprintf(input, sizeof input, "%s.%s", h, c);
+    unsigned char mac[32];
+    unsigned int maclen = sizeof mac;
+    assert_non_null(HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (unsigned char *)input,
+                         strlen(input), mac, &maclen));
+    char *sig = b64url(mac, maclen);
+    char *tok = malloc(strlen(input) + strlen(sig) + 2);
+    sprintf(tok, "%s.%s", input, sig);
+    free(h);
+    free(c);
+    free(sig);
+    return tok;
+}
+
+static void test_signed_tokens_with_repeated_or_odd_members_are_rejected(void **state)
+{
+    fv_auth *a = auth_hs();
+    char ok_claims[256];
+    snprintf(ok_claims, sizeof ok_claims, "{\"tenant_id\":\"acme\",\"exp\":%lld}",
+             (long long)(fv_now_ms() / 1000 + 3600));
+    fv_principal p;
+    char msg[FV_ERR_MSG_MAX];
+    /* the hand signer is right: a plain header verifies */
+    char *tok = hs_raw("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", ok_claims);
+    if (verify(a, tok, &p, msg) != FV_OK)
+        fail_msg("hand-signed HS256: %s", msg);
+    fv_principal_clear(&p);
+    free(tok);
+    const char *headers[] = {
+        "{\"alg\":\"none\",\"alg\":\"HS256\"}", /* which alg? each parser picks another */
+        "{\"typ\":\"JWT\"}",                     /* no alg */
+        "{\"alg\":\"hs256\"}",                   /* algorithms are case-sensitive */
+        "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", /* an extension we do not implement */
+        "[\"HS256\"]",
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof *headers; i++) {
+        tok = hs_raw(headers[i], ok_claims);
+        if (verify(a, tok, &p, msg) != FV_EAUTH)
+            fail_msg("header %s accepted", headers[i]);
+        free(tok);
+    }
+    char dup[256];
+    snprintf(dup, sizeof dup,
+             "{\"tenant_id\":\"acme\",\"tenant_id\":\"other\",\"exp\":%lld}",
+             (long long)(fv_now_ms() / 1000 + 3600));
+    tok = hs_raw("{\"alg\":\"HS256\"}", dup);
+    assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
+    assert_string_equal(p.tenant_id, "");
+    free(tok);
+    tok = hs_raw("{\"alg\":\"HS256\"}", "[1,2]");
+    assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
+    free(tok);
+    /* exp far beyond any clock: accepted as a number but never overflows exp_ms */
+    tok = hs_raw("{\"alg\":\"HS256\"}", "{\"tenant_id\":\"acme\",\"exp\":1e300}");
+    assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
+    free(tok);
+    fv_auth_destroy(a);
 }
 
 static void test_es256_tokens_verify_and_rs256_token_is_rejected(void **state)
@@ -810,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_hs256_signed_with_rs256_public_key_pem_is_rejected),
         cmocka_unit_test(test_rs256_token_verifies_and_other_rsa_key_is_rejected),
         cmocka_unit_test(test_es256_tokens_verify_and_rs256_token_is_rejected),
+        cmocka_unit_test(test_signed_tokens_with_repeated_or_odd_members_are_rejected),
         cmocka_unit_test(test_missing_or_hostile_tenant_id_is_rejected),
         cmocka_unit_test(test_scope_claim_grants_read_and_write_separately),
         cmocka_unit_test(test_types_claim_limits_what_the_token_reads),
