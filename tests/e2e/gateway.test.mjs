@@ -10,6 +10,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -20,12 +21,20 @@ import {
 
 const TENANT = 'e2e-' + randomUUID().slice(0, 8);
 // the gateway checks token expiry on its heartbeat timer; a short one keeps the test short
-const GW_ARGS = ['--heartbeat', '1s'];
+let GW_ARGS = ['--heartbeat', '1s'];
 
-let dir, nats, gw, ingest, secret, token, context, page;
+let dir, nats, gw, ingest, secret, token, context, page, other;
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  // another origin for the CORS test: http://127.0.0.1:P is allowed, http://localhost:P is not
+  other = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>another origin</title>');
+  });
+  await new Promise((r) => other.listen(0, '127.0.0.1', r));
+  other.port = other.address().port;
+  GW_ARGS = [...GW_ARGS, '--cors-origins', `http://127.0.0.1:${other.port}`];
   dir = tmpdir('gw');
   nats = await startNats(dir);
   bridgeInit(nats.url, dir);
@@ -41,6 +50,7 @@ before(async () => {
 after(async () => {
   if (context) await context.close().catch(() => {});
   for (const p of [gw, ingest, nats]) if (p) await p.stop('SIGTERM');
+  if (other) other.close();
   if (dir && !process.env.FV_E2E_KEEP) fs.rmSync(dir, { recursive: true, force: true });
   else if (dir) console.error('e2e work dir kept:', dir);
 });
@@ -222,5 +232,47 @@ describe('token expiry', () => {
       (await received('tenant')).some((e) => e.type === 'auth_expired'), 15000);
     await until('the page asks for a token', async () =>
       /token expired or rejected/.test(await page.textContent('#status')), 10000);
+  });
+});
+
+describe('CORS', () => {
+  // In the page of another origin: an EventSource on the gateway and a POST with a bearer token
+  // (which needs a preflight). Resolves with what happened.
+  const crossOrigin = (base, tok, wf) => page.evaluate(async ({ base, tok, wf }) => {
+    const out = { events: [], sseError: null, post: null };
+    const es = new EventSource(`${base}/v1/workflow-executions/${wf}/stream?access_token=${encodeURIComponent(tok)}`);
+    es.addEventListener('workflow.started', (e) => out.events.push(e.data));
+    es.onerror = () => { if (es.readyState === EventSource.CLOSED) out.sseError = 'closed'; };
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const r = await fetch(`${base}/v1/events`, {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + tok, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ workflow_execution_id: wf, event_type: 'workflow.started', source: 'cors', data: {} }),
+      });
+      out.post = r.status;
+    } catch (e) {
+      out.post = 'blocked';
+    }
+    const end = Date.now() + 5000;
+    while (Date.now() < end && !out.events.length && !out.sseError) await new Promise((r) => setTimeout(r, 50));
+    es.close();
+    return out;
+  }, { base, tok, wf });
+
+  test('an allowed origin streams and posts; another origin is blocked by the browser', async () => {
+    await page.goto(`http://127.0.0.1:${other.port}/`);
+    const wf = randomUUID();
+    const ok = await crossOrigin(gw.base, token, wf);
+    assert.ok(ok.post >= 200 && ok.post < 300, `POST from allowed origin: ${ok.post}`);
+    assert.equal(ok.events.length, 1, JSON.stringify(ok));
+    assert.equal(JSON.parse(ok.events[0]).workflow_execution_id, wf);
+
+    await page.goto(`http://localhost:${other.port}/`);
+    const wf2 = randomUUID();
+    const no = await crossOrigin(gw.base, token, wf2);
+    assert.equal(no.post, 'blocked');
+    assert.equal(no.events.length, 0);
+    assert.equal(no.sseError, 'closed');
   });
 });
