@@ -134,6 +134,15 @@ describe('demo page', () => {
     assert.ok(timeline.indexOf('task.failed') < timeline.lastIndexOf('task.started'));
     assert.match(await page.textContent('#outputs'), /cursor/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-producer.png') });
+
+    // with children: the consolidated stream brings the child's and grandchild's output in too
+    await page.check('#consolidated');
+    await until('descendants\' output', async () => {
+      const o = await page.textContent('#outputs');
+      return o.includes('Two sources agree') && o.includes('Deux sources concordent');
+    }, 15000);
+    assert.match(await page.textContent('#timeline'), new RegExp('wf ' + run.descendants[1].slice(0, 8)));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-consolidated.png') });
   });
 });
 
