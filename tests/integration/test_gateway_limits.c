@@ -1,0 +1,217 @@
+/* test_gateway_limits.c - flow control and limits of the gateway, on the memory bus: a stalled
+ * peer on the live path is cut off (with `overloaded`) without slowing a healthy client, a stalled
+ * peer in catch-up is paused and loses nothing, and connection limits answer SSE clients with
+ * 200 + retry: + `overloaded`. */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "flovyn/buf.h"
+#include "gateway_fixture.h"
+
+static const char *const H_JSON[] = {"X-Flovyn-Tenant: lim", "Content-Type: application/x-ndjson",
+                                     NULL};
+static const char *const H_LIM[] = {"X-Flovyn-Tenant: lim", NULL};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* n lifecycle events of workflow wf with ~pad bytes of data each, in NDJSON batches */
+static void publish_n(const fv_gateway *g, const char *wf, int from, int n, int pad, int batch,
+                      int pause_ms)
+{
+    char *padding = malloc((size_t)pad + 1);
+    memset(padding, 'p', (size_t)pad);
+    padding[pad] = '\0';
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events", g->base);
+    for (int i = from; i < from + n;) {
+        fv_buf b = FV_BUF_INIT;
+        for (int k = 0; k < batch && i < from + n; k++, i++)
+            fv_buf_printf(&b,
+                          "{\"workflow_execution_id\":\"%s\",\"event_type\":\"task.progressed\","
+                          "\"source\":\"s\",\"data\":{\"i\":%d,\"pad\":\"%s\"}}\n",
+                          wf, i, padding);
+        fv_http_resp r;
+        assert_int_equal(fv_http_request("POST", url, H_JSON, b.data, b.len, &r), 0);
+        if (r.status != 202)
+            fail_msg("publish: %ld %s", r.status, r.body);
+        fv_http_resp_free(&r);
+        fv_buf_free(&b);
+        if (pause_ms) {
+            struct timespec ts = {0, pause_ms * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(padding);
+}
+
+static int count_occurrences(const char *hay, size_t n, const char *needle)
+{
+    int c = 0;
+    size_t k = strlen(needle);
+    for (const char *p = hay; (p = memmem(p, n - (size_t)(p - hay), needle, k)); p += k)
+        c++;
+    return c;
+}
+
+/* reads what a raw socket has until `stop` shows up `want` times or timeout_ms */
+static char *drain_socket(int fd, const char *stop, int want, int timeout_ms, size_t *len)
+{
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap);
+    int64_t deadline = now_ms() + timeout_ms;
+    while (now_ms() < deadline) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if (n + 65536 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t r = read(fd, buf + n, 65536);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (count_occurrences(buf, n, stop) >= want)
+            break;
+    }
+    *len = n;
+    return buf;
+}
+
+static void test_stalled_live_client_is_cut_off_without_delaying_a_healthy_one(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--queue-bytes", "64K", "--heartbeat", "1s", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    int stalled = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
+    assert_true(stalled >= 0);
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
+    fv_sse_client *healthy = fv_sse_open(url, H_LIM);
+    for (int i = 0; i < 250 && fv_sse_first_retry(healthy) < 0; i++)
+        fv_sse_wait(healthy, 1, 20);
+    int64_t t0 = now_ms();
+    /* ~1.5 MB in bursts of ~20 KB: far more than the stalled peer takes, while each burst fits
+     * a healthy client's queue */
+    publish_n(&g, "wf-live", 0, 3000, 400, 50, 5);
+    int64_t published = now_ms();
+    assert_int_equal(fv_sse_wait(healthy, 3000, 20000), 3000);
+    int64_t lag = now_ms() - published;
+    /* the healthy client is not held back by the stalled one: everything is there within one
+     * heartbeat of the last publish (generous margin for a loaded machine) */
+    if (lag > 1000 + 2000)
+        fail_msg("healthy client got the last event %lld ms after publishing (publish took %lld)",
+                 (long long)lag, (long long)(published - t0));
+    /* the stalled client was closed as slow, and learns why once it reads */
+    fv_http_resp r;
+    snprintf(url, sizeof url, "%s/metrics", g.base);
+    assert_int_equal(fv_http_request("GET", url, NULL, NULL, 0, &r), 0);
+    assert_non_null(strstr(r.body, "flovyn_gateway_slow_client_disconnects_total 1"));
+    fv_http_resp_free(&r);
+    size_t n;
+    char *got = drain_socket(stalled, "event: overloaded", 1, 10000, &n);
+    assert_int_equal(count_occurrences(got, n, "event: overloaded"), 1);
+    assert_true(count_occurrences(got, n, "event: task.progressed") < 3000);
+    free(got);
+    close(stalled);
+    fv_sse_close(healthy);
+    fv_gateway_cleanup(&g);
+}
+
+static void test_stalled_client_in_catch_up_is_paused_not_closed(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--queue-bytes", "16K", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    publish_n(&g, "wf-catch", 0, 1500, 1000, 200, 0); /* history first */
+    int fd = fv_test_stalled_client(g.port, "/v1/workflow-executions/wf-catch/stream", H_LIM);
+    assert_true(fd >= 0);
+    struct timespec ts = {2, 0};
+    nanosleep(&ts, NULL); /* never reads for a while: the replay must wait, not give up */
+    size_t n;
+    char *got = drain_socket(fd, "event: task.progressed", 1500, 20000, &n);
+    assert_int_equal(count_occurrences(got, n, "event: task.progressed"), 1500);
+    assert_int_equal(count_occurrences(got, n, "event: overloaded"), 0);
+    for (int i = 0; i < 1500; i += 499) { /* in order, none missing */
+        char needle[32];
+        snprintf(needle, sizeof needle, "{\"i\":%d,", i);
+        assert_non_null(memmem(got, n, needle, strlen(needle)));
+    }
+    free(got);
+    close(fd);
+    fv_gateway_cleanup(&g);
+}
+
+static void test_connection_limits_answer_sse_with_overloaded_and_retry(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--max-connections", "3",
+                          "--max-connections-per-tenant", "2", "--heartbeat", "300ms", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
+    const char *ha[] = {"X-Flovyn-Tenant: a", NULL};
+    const char *hb[] = {"X-Flovyn-Tenant: b", NULL};
+    const char *hc[] = {"X-Flovyn-Tenant: c", NULL};
+    fv_sse_client *a1 = fv_sse_open(url, ha), *a2 = fv_sse_open(url, ha);
+    for (int i = 0; i < 250 && (fv_sse_first_retry(a1) < 0 || fv_sse_first_retry(a2) < 0); i++)
+        fv_sse_wait(a1, 1, 20);
+    fv_sse_client *a3 = fv_sse_open(url, ha); /* over the per-tenant limit */
+    assert_true(fv_sse_wait_closed(a3, 5000));
+    assert_int_equal(fv_sse_status(a3), 200);
+    assert_true(fv_sse_find(a3, "overloaded", 0) == 0);
+    assert_true(fv_sse_first_retry(a3) >= 1000);
+    fv_sse_client *b1 = fv_sse_open(url, hb); /* another tenant still fits */
+    for (int i = 0; i < 250 && fv_sse_first_retry(b1) < 0; i++)
+        fv_sse_wait(b1, 1, 20);
+    assert_false(fv_sse_closed(b1));
+    assert_int_equal(fv_sse_count(b1), 0);
+    fv_sse_client *c1 = fv_sse_open(url, hc); /* over the total */
+    assert_true(fv_sse_wait_closed(c1, 5000));
+    assert_true(fv_sse_find(c1, "overloaded", 0) == 0);
+    /* a closed stream frees its place once the next keep-alive finds the peer gone (a suspended
+     * connection sees a disconnect only on write) */
+    fv_sse_close(a1);
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    fv_sse_client *a4 = fv_sse_open(url, ha);
+    for (int i = 0; i < 250 && fv_sse_first_retry(a4) < 0 && !fv_sse_closed(a4); i++)
+        fv_sse_wait(a4, 1, 20);
+    assert_false(fv_sse_closed(a4));
+    assert_int_equal(fv_sse_find(a4, "overloaded", 0), -1);
+    fv_sse_close(a2);
+    fv_sse_close(a3);
+    fv_sse_close(a4);
+    fv_sse_close(b1);
+    fv_sse_close(c1);
+    fv_gateway_cleanup(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stalled_live_client_is_cut_off_without_delaying_a_healthy_one),
+        cmocka_unit_test(test_stalled_client_in_catch_up_is_paused_not_closed),
+        cmocka_unit_test(test_connection_limits_answer_sse_with_overloaded_and_retry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
