@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "flovyn/json.h"
+#include "flovyn/legacy.h"
 
 static const char *const kind_names[FV_KIND_COUNT] = {"token", "progress", "data", "error"};
 
@@ -163,6 +164,21 @@ fv_status fv_event_fill_defaults(fv_event *ev)
     return FV_OK;
 }
 
+/* Producers moving from Flovyn send TASK_CREATED; name the type they meant. */
+static bool legacy_hint(const char *type, size_t len, fv_err *err)
+{
+    char in[FV_TYPE_MAX + 1], out[FV_TYPE_MAX + 1];
+    if (len > FV_TYPE_MAX || memchr(type, '\0', len))
+        return false;
+    memcpy(in, type, len);
+    in[len] = '\0';
+    if (fv_legacy_to_type(in, out, sizeof out, NULL) != FV_OK)
+        return false;
+    fv_err_set(err, FV_EINVAL, "event_type: '%s' is a legacy Flovyn name; write it as '%s'", in,
+               out);
+    return true;
+}
+
 fv_status fv_event_type_validate(const char *type, size_t len, fv_err *err)
 {
     if (!type || len == 0)
@@ -187,6 +203,8 @@ fv_status fv_event_type_validate(const char *type, size_t len, fv_err *err)
         }
         if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
             continue;
+        if (c >= 'A' && c <= 'Z' && legacy_hint(type, len, err))
+            return FV_EINVAL;
         if (c > 0x20 && c < 0x7F)
             return fv_err_set(err, FV_EINVAL, "event_type: '%c' at position %zu is not allowed %s",
                               c, i, TYPE_RULE);

@@ -64,6 +64,9 @@ static void test_event_type_rejects_hostile_and_malformed(void **state)
     assert_int_equal(fv_event_type_validate(longer, sizeof longer, NULL), FV_EINVAL);
     assert_int_equal(fv_event_type_validate("a\0b", 3, NULL), FV_EINVAL);
     fv_err err = {{0}};
+    assert_int_equal(fv_event_type_validate("TASK_CREATED", 12, &err), FV_EINVAL);
+    assert_string_equal(err.msg,
+                        "event_type: 'TASK_CREATED' is a legacy Flovyn name; write it as 'task.created'");
     fv_event_type_validate("task..x", 7, &err);
     assert_non_null(strstr(err.msg, "empty token at position 5"));
 }
