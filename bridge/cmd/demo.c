@@ -33,7 +33,8 @@ typedef struct demo_cfg {
 #define D(f) offsetof(demo_cfg, f)
 static const fv_option demo_options[] = {
     {"tenant", FV_OPT_STRING, D(tenant), "demo", "tenant the demo workflows belong to"},
-    {"workflows", FV_OPT_INT, D(workflows), "3", "workflow runs to produce (per round with --loop)"},
+    {"workflows", FV_OPT_INT, D(workflows), "3",
+     "workflow runs to produce (per round with --loop)"},
     {"rate", FV_OPT_INT, D(rate), "25", "token events per second (0 = as fast as possible)"},
     {"pause", FV_OPT_DURATION, D(pause_ms), "1s", "pause between runs"},
     {"loop", FV_OPT_BOOL, D(loop), NULL, "keep producing until interrupted"},
@@ -48,7 +49,10 @@ static const char usage[] =
     "retried task, a child and a grandchild workflow). Prints one JSON line per finished run.\n";
 
 static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { g_stop = 1; }
+static void on_signal(int sig)
+{
+    g_stop = 1;
+}
 
 typedef struct run {
     fv_bus *bus;
@@ -69,7 +73,10 @@ static void nap(int64_t ms)
     }
 }
 
-static bool live(const run *r) { return r->st == FV_OK && !g_stop; }
+static bool live(const run *r)
+{
+    return r->st == FV_OK && !g_stop;
+}
 
 static void lifecycle(run *r, const char *wf, const char *task, const char *parent,
                       const char *type, const char *data)
@@ -181,8 +188,7 @@ static const char *const ANSWERS[] = {
 };
 
 /* a task that streams its output */
-static void generate(run *r, const char *wf, const char *parent, const char *name,
-                     const char *text)
+static void generate(run *r, const char *wf, const char *parent, const char *name, const char *text)
 {
     char task[40], data[160];
     if (fv_uuid4(task, sizeof task) != FV_OK) {
@@ -276,12 +282,12 @@ static void one_run(run *r, int n)
     lifecycle(r, wf, plan, NULL, "task.created", "{\"task_type\":\"plan\"}");
     lifecycle(r, wf, plan, NULL, "task.started", "{\"attempt\":1}");
     for (int i = 1; i <= 4 && live(r); i++) {
-        snprintf(data, sizeof data, "{\"progress\":%.2f,\"message\":\"step %d of 4\"}", i / 4.0,
-                 i);
+        snprintf(data, sizeof data, "{\"progress\":%.2f,\"message\":\"step %d of 4\"}", i / 4.0, i);
         stream(r, &pp, FV_KIND_PROGRESS, data);
         nap(100);
     }
-    lifecycle(r, wf, plan, NULL, "task.completed", "{\"steps\":[\"fetch\",\"answer\",\"summarize\"]}");
+    lifecycle(r, wf, plan, NULL, "task.completed",
+              "{\"steps\":[\"fetch\",\"answer\",\"summarize\"]}");
 
     flaky_fetch(r, wf);
     generate(r, wf, NULL, "answer", ANSWERS[q]);

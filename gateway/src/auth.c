@@ -40,8 +40,8 @@
 
 struct fv_auth {
     bool none;
-    jwt_alg_t alg;        /* JWT_ALG_HS256, JWT_ALG_RS256 or JWT_ALG_ES256 */
-    unsigned char *key;   /* secret bytes or PEM text (NUL-terminated) */
+    jwt_alg_t alg;      /* JWT_ALG_HS256, JWT_ALG_RS256 or JWT_ALG_ES256 */
+    unsigned char *key; /* secret bytes or PEM text (NUL-terminated) */
     size_t key_len;
 };
 
@@ -146,8 +146,8 @@ fv_status fv_auth_create(const fv_auth_config *cfg, fv_auth **out, fv_err *err)
     *out = NULL;
     const char *mode = cfg && cfg->mode && *cfg->mode ? cfg->mode : "jwt";
     const char *secret = cfg && cfg->secret_file && *cfg->secret_file ? cfg->secret_file : NULL;
-    const char *pub = cfg && cfg->public_key_file && *cfg->public_key_file ? cfg->public_key_file
-                                                                          : NULL;
+    const char *pub =
+        cfg && cfg->public_key_file && *cfg->public_key_file ? cfg->public_key_file : NULL;
     fv_auth *a = calloc(1, sizeof *a);
     if (!a)
         return fv_err_set(err, FV_ENOMEM, "auth: out of memory");
@@ -197,7 +197,10 @@ void fv_auth_destroy(fv_auth *a)
     free(a);
 }
 
-bool fv_auth_is_none(const fv_auth *a) { return a && a->none; }
+bool fv_auth_is_none(const fv_auth *a)
+{
+    return a && a->none;
+}
 
 void fv_principal_clear(fv_principal *p)
 {
@@ -454,8 +457,8 @@ fv_status fv_auth_verify(fv_auth *a, const char *token, fv_principal *out, fv_er
     return st;
 }
 
-fv_status fv_auth_request(fv_auth *a, struct MHD_Connection *conn, bool is_get,
-                          fv_principal *out, fv_err *err)
+fv_status fv_auth_request(fv_auth *a, struct MHD_Connection *conn, bool is_get, fv_principal *out,
+                          fv_err *err)
 {
     memset(out, 0, sizeof *out);
     if (a->none) {
@@ -472,7 +475,8 @@ fv_status fv_auth_request(fv_auth *a, struct MHD_Connection *conn, bool is_get,
         return FV_OK;
     }
     const char *token = NULL;
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h) {
         /* A present but unusable Authorization header is an error, not a cue to look elsewhere:
          * falling back would let a stale cookie silently win over what the client sent. */

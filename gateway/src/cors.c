@@ -54,8 +54,8 @@ static fv_status normalize(const char *s, size_t n, char *out, fv_err *err)
     if (!*host)
         return fv_err_set(err, FV_EINVAL, "cors-origins: '%.*s' has no host", (int)n, s);
     for (const char *c = host; *c; c++) {
-        bool ok = isalnum((unsigned char)*c) || *c == '.' || *c == '-' || *c == ':' ||
-                  *c == '[' || *c == ']';
+        bool ok = isalnum((unsigned char)*c) || *c == '.' || *c == '-' || *c == ':' || *c == '[' ||
+                  *c == ']';
         if (!ok)
             return fv_err_set(err, FV_EINVAL,
                               "cors-origins: '%.*s' is not an origin (no path, query or "
@@ -105,7 +105,10 @@ fv_status fv_cors_create(const char *list, fv_cors **out, fv_err *err)
     return FV_OK;
 }
 
-void fv_cors_destroy(fv_cors *c) { free(c); }
+void fv_cors_destroy(fv_cors *c)
+{
+    free(c);
+}
 
 static bool listed(const fv_cors *c, const char *origin)
 {
@@ -160,6 +163,5 @@ bool fv_cors_is_preflight(struct MHD_Connection *conn, const char *method)
 {
     return method && !strcmp(method, MHD_HTTP_METHOD_OPTIONS) &&
            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN) &&
-           MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                       "Access-Control-Request-Method");
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method");
 }

@@ -13,7 +13,8 @@
 #include "flovyn/buf.h"
 #include "flovyn/units.h"
 
-/* The page talks only to its own origin; inline scripts and styles are not needed, so not allowed. */
+/* The page talks only to its own origin; inline scripts and styles are not needed, so not allowed.
+ */
 static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
                           "form-action 'self'; frame-ancestors 'none'";
@@ -35,7 +36,10 @@ const fv_static_asset *fv_static_find(const char *url)
     return NULL;
 }
 
-const fv_static_asset *fv_static_asset_find(const char *url) { return fv_static_find(url); }
+const fv_static_asset *fv_static_asset_find(const char *url)
+{
+    return fv_static_find(url);
+}
 
 int fv_static_serve(struct MHD_Connection *conn, const char *method, const char *url)
 {
@@ -43,7 +47,8 @@ int fv_static_serve(struct MHD_Connection *conn, const char *method, const char 
     if (!a)
         return -1;
     bool head = method && !strcmp(method, MHD_HTTP_METHOD_HEAD);
-    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    const char *inm =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     bool fresh = inm && strstr(inm, a->etag) != NULL;
     struct MHD_Response *r;
     if (fresh || head)

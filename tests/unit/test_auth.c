@@ -122,7 +122,10 @@ static char *sign(jwt_alg_t alg, const void *key, size_t keylen, const char *cla
     return t;
 }
 
-static char *hs(const char *claims) { return sign(JWT_ALG_HS256, SECRET, strlen(SECRET), claims); }
+static char *hs(const char *claims)
+{
+    return sign(JWT_ALG_HS256, SECRET, strlen(SECRET), claims);
+}
 
 /* claims valid for an hour for tenant t plus extra members */
 static const char *claims(const char *extra)
@@ -169,9 +172,8 @@ static void test_hs256_minted_token_verifies_with_tenant_scopes_and_exp(void **s
     char *tok = NULL;
     fv_err err = {{0}};
     int64_t before = fv_now_ms();
-    assert_int_equal(fv_auth_mint_hs256(SECRET, strlen(SECRET), "acme", 3600000, NULL, NULL, &tok,
-                                        &err),
-                     FV_OK);
+    assert_int_equal(
+        fv_auth_mint_hs256(SECRET, strlen(SECRET), "acme", 3600000, NULL, NULL, &tok, &err), FV_OK);
     fv_principal p;
     assert_int_equal(verify(a, tok, &p, NULL), FV_OK);
     assert_string_equal(p.tenant_id, "acme");
@@ -385,9 +387,9 @@ static void test_signed_tokens_with_repeated_or_odd_members_are_rejected(void **
     fv_principal_clear(&p);
     free(tok);
     const char *headers[] = {
-        "{\"alg\":\"none\",\"alg\":\"HS256\"}", /* which alg? each parser picks another */
-        "{\"typ\":\"JWT\"}",                     /* no alg */
-        "{\"alg\":\"hs256\"}",                   /* algorithms are case-sensitive */
+        "{\"alg\":\"none\",\"alg\":\"HS256\"}",   /* which alg? each parser picks another */
+        "{\"typ\":\"JWT\"}",                      /* no alg */
+        "{\"alg\":\"hs256\"}",                    /* algorithms are case-sensitive */
         "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", /* an extension we do not implement */
         "[\"HS256\"]",
     };
@@ -398,8 +400,7 @@ static void test_signed_tokens_with_repeated_or_odd_members_are_rejected(void **
         free(tok);
     }
     char dup[256];
-    snprintf(dup, sizeof dup,
-             "{\"tenant_id\":\"acme\",\"tenant_id\":\"other\",\"exp\":%lld}",
+    snprintf(dup, sizeof dup, "{\"tenant_id\":\"acme\",\"tenant_id\":\"other\",\"exp\":%lld}",
              (long long)(fv_now_ms() / 1000 + 3600));
     tok = hs_raw("{\"alg\":\"HS256\"}", dup);
     assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
@@ -447,8 +448,11 @@ static void test_missing_or_hostile_tenant_id_is_rejected(void **state)
 {
     fv_auth *a = auth_hs();
     long long exp = fv_now_ms() / 1000 + 3600;
-    const char *bad[] = {"\"a.>\"", "\"*\"", "\"\"", "\"_\"", "\"a b\"", "42", "null",
-                         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""};
+    const char *bad[] = {
+        "\"a.>\"", "\"*\"",
+        "\"\"",    "\"_\"",
+        "\"a b\"", "42",
+        "null",    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char c[256];
         snprintf(c, sizeof c, "{\"tenant_id\":%s,\"exp\":%lld}", bad[i], exp);
@@ -527,8 +531,8 @@ static void test_types_claim_limits_what_the_token_reads(void **state)
         assert_null(p.allowed);
         free(tok);
     }
-    const char *bad[] = {"\"types\":\"ta*\"", "\"types\":\"\"", "\"types\":[]",
-                         "\"types\":[\"a,b\"]", "\"types\":[1]", "\"types\":{}"};
+    const char *bad[] = {"\"types\":\"ta*\"",   "\"types\":\"\"", "\"types\":[]",
+                         "\"types\":[\"a,b\"]", "\"types\":[1]",  "\"types\":{}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *tok = hs(claims(bad[i]));
         fv_principal p;
@@ -553,8 +557,8 @@ static void test_malformed_tokens_are_rejected(void **state)
     snprintf(spaced, sizeof spaced, "%s x", good);
     char four[4096];
     snprintf(four, sizeof four, "%s.abc", good);
-    const char *bad[] = {"",         "abc",   "a.b",  "a.b.c",  "...",
-                         "eyJhbGciOiJIUzI1NiJ9.e30.", "!!!.???.***", big, spaced, four,
+    const char *bad[] = {"", "abc", "a.b", "a.b.c", "...", "eyJhbGciOiJIUzI1NiJ9.e30.",
+                         "!!!.???.***", big, spaced, four,
                          /* header that is not JSON */
                          "bm90IGpzb24.eyJ0ZW5hbnRfaWQiOiJhY21lIn0.c2ln"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -644,7 +648,8 @@ static void test_redact_url_hides_every_access_token(void **state)
                     "/v1/events/stream?access_token=REDACTED");
     expect_redacted("/s?types=token&access_token=SECRET&last_event_id=v1.1.2.3",
                     "/s?types=token&access_token=REDACTED&last_event_id=v1.1.2.3");
-    expect_redacted("/s?access_token=A&access_token=B", "/s?access_token=REDACTED&access_token=REDACTED");
+    expect_redacted("/s?access_token=A&access_token=B",
+                    "/s?access_token=REDACTED&access_token=REDACTED");
     expect_redacted("/s?access%5Ftoken=SECRET", "/s?access%5Ftoken=REDACTED");
     expect_redacted("/s?x_access_token=keep", "/s?x_access_token=keep");
     expect_redacted("/s?access_token", "/s?access_token");
@@ -700,8 +705,8 @@ static void srv_start(srv *s, fv_auth *a)
 {
     s->auth = a;
     s->port = fv_test_free_port();
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                            (uint16_t)s->port, NULL, NULL, handler, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)s->port,
+                            NULL, NULL, handler, s, MHD_OPTION_END);
     assert_non_null(s->d);
 }
 
@@ -723,7 +728,8 @@ static long req(srv *s, const char *method, const char *query, const char *heade
 {
     CURL *c = curl_easy_init();
     char url[4096];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/events/stream%s", s->port, query ? query : "");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/events/stream%s", s->port,
+             query ? query : "");
     out[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -821,8 +827,8 @@ static int run_token(char *out, size_t cap, int argc, char **argv)
 static void test_token_command_prints_a_token_the_gateway_accepts(void **state)
 {
     char out[4096];
-    char *argv[] = {"--tenant", "acme", "--ttl", "2m", "--jwt-secret-file", K.secret_path,
-                    "--scope", "events:read", "--types", "workflow,token"};
+    char *argv[] = {"--tenant",    "acme",    "--ttl",       "2m",      "--jwt-secret-file",
+                    K.secret_path, "--scope", "events:read", "--types", "workflow,token"};
     assert_int_equal(run_token(out, sizeof out, 10, argv), 0);
     char *nl = strchr(out, '\n');
     assert_non_null(nl);
@@ -849,8 +855,8 @@ static void test_token_command_exits_2_on_bad_usage(void **state)
     assert_string_equal(out, "");
     char *bad_tenant[] = {"--tenant", "a.>", "--jwt-secret-file", K.secret_path};
     assert_int_equal(run_token(out, sizeof out, 4, bad_tenant), 2);
-    char *bad_scope[] = {"--tenant", "acme", "--jwt-secret-file", K.secret_path, "--scope",
-                         "events:admin"};
+    char *bad_scope[] = {"--tenant",    "acme",    "--jwt-secret-file",
+                         K.secret_path, "--scope", "events:admin"};
     assert_int_equal(run_token(out, sizeof out, 6, bad_scope), 2);
     char *bad_types[] = {"--tenant", "acme", "--jwt-secret-file", K.secret_path, "--types", "ta*"};
     assert_int_equal(run_token(out, sizeof out, 6, bad_types), 2);

@@ -1,5 +1,6 @@
 /* Unit tests of the CORS module: origin list parsing and normalization, the headers added to
- * ordinary responses and to preflight answers, and the rule that `*` never goes with credentials. */
+ * ordinary responses and to preflight answers, and the rule that `*` never goes with credentials.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,10 @@ static struct MHD_Response *resp_for(const fv_cors *c, const char *origin)
     return r;
 }
 
-static const char *hdr(struct MHD_Response *r, const char *k) { return MHD_get_response_header(r, k); }
+static const char *hdr(struct MHD_Response *r, const char *k)
+{
+    return MHD_get_response_header(r, k);
+}
 
 static void test_cors_allows_only_listed_origins_normalized(void **state)
 {
@@ -50,8 +54,10 @@ static void test_cors_allows_only_listed_origins_normalized(void **state)
 
 static void test_cors_rejects_entries_that_are_not_origins(void **state)
 {
-    const char *bad[] = {"app.example.com", "https://a.test/path", "https://*.a.test",
-                         "ftp://a.test", "https://", "null", "https://a.test?x=1"};
+    const char *bad[] = {"app.example.com",   "https://a.test/path",
+                         "https://*.a.test",  "ftp://a.test",
+                         "https://",          "null",
+                         "https://a.test?x=1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         fv_cors *c = NULL;
         fv_err err = {{0}};

@@ -53,8 +53,9 @@ static void test_static_find_maps_root_and_ignores_query(void **state)
     assert_non_null(a);
     assert_string_equal(a->content_type, "text/javascript; charset=utf-8");
     assert_string_equal(fv_static_find("/style.css")->content_type, "text/css; charset=utf-8");
-    const char *none[] = {"/nope", "", "/index.html/", "/../index.html", "//index.html",
-                          "/INDEX.HTML", "index.html", "/app.js.map"};
+    const char *none[] = {
+        "/nope",       "",           "/index.html/", "/../index.html", "//index.html",
+        "/INDEX.HTML", "index.html", "/app.js.map"};
     for (size_t i = 0; i < sizeof none / sizeof *none; i++)
         if (fv_static_find(none[i]))
             fail_msg("'%s' found", none[i]);
