@@ -282,6 +282,13 @@ static void test_event_from_json_rejects_hostile_ids_naming_field(void **state)
         {"[1]", "invalid JSON at byte 0: expected an object"},
         {"", "invalid JSON at byte 0"},
         {"{\"tenant_id\":\"a\"} {}", "invalid JSON at byte 18: unexpected data"},
+        {"{\"source\":\"w\xff\"}", "invalid JSON at byte 12: invalid UTF-8 in string"},
+        {"{\"source\":\"\xed\xa0\x80\"}", "invalid JSON at byte 11: invalid UTF-8"},
+        {"{\"data\":\"\\uDC00\"}", "invalid JSON at byte 9: unpaired low surrogate"},
+        {"{\"event_type\":\"task.completed\",\"event_type\":\"x.y\"}",
+         "event_type: appears more than once (at byte 31)"},
+        {"{\"eventType\":\"a.>\"}", "event_type: '>' at position 2"},
+        {"{\"id\":\"a:b\"}", "id: ':' at position 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         fv_event ev;
@@ -293,6 +300,18 @@ static void test_event_from_json_rejects_hostile_ids_naming_field(void **state)
             fail_msg("%s: got '%s', want '%s'", cases[i].json, err.msg, cases[i].msg);
         assert_null(ev.data);
     }
+}
+
+static void test_event_from_json_rejects_raw_nul_byte(void **state)
+{
+    const char j[] = "{\"tenant_id\":\"acme\",\"data\":\"a\0b\"}";
+    fv_event ev;
+    fv_err err = {{0}};
+    assert_int_equal(fv_event_from_json(&ev, j, sizeof j - 1, NULL, &err), FV_EINVAL);
+    assert_string_equal(err.msg,
+                        "invalid JSON at byte 29: control character in string (must be escaped)");
+    const char t[] = "{\"tenant_id\":\"acme\"}\0";
+    assert_int_equal(fv_event_from_json(&ev, t, sizeof t - 1, NULL, &err), FV_EINVAL);
 }
 
 static void test_event_from_json_rejects_deep_and_oversized_data(void **state)
@@ -680,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_event_from_json_reads_every_field_and_keeps_data_bytes),
         cmocka_unit_test(test_event_from_json_accepts_camel_case_and_nulls),
         cmocka_unit_test(test_event_from_json_rejects_hostile_ids_naming_field),
+        cmocka_unit_test(test_event_from_json_rejects_raw_nul_byte),
         cmocka_unit_test(test_event_from_json_rejects_deep_and_oversized_data),
         cmocka_unit_test(test_event_to_json_writes_contract_shape_on_one_line),
         cmocka_unit_test(test_event_data_survives_json_proto_json_byte_for_byte),
