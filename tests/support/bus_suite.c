@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdatomic.h>
 #include <cmocka.h>
 
 #include "bus_suite.h"
@@ -96,8 +98,11 @@ int fv_collector_on_msg(void *ud, const fv_msg *m)
             c->n_data++;
     }
     c->in_cb--;
+    bool slow = data && c->slow_us && c->n_data < c->slow_until;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    if (slow)
+        usleep(c->slow_us);
     return FV_SUB_OK;
 }
 
@@ -273,6 +278,12 @@ uint64_t fv_bus_suite_publish_stream(fv_bus *bus, const fv_stream_event *se)
 }
 
 /* --- helpers of the tests ------------------------------------------------------------------ */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
 
 static int tmo(const fv_bus_suite *s) { return s->timeout_ms > 0 ? s->timeout_ms : 15000; }
 
@@ -736,6 +747,7 @@ typedef struct publisher {
     size_t from, to;
     size_t failures;
     uint64_t last_seq;
+    atomic_size_t done;
 } publisher;
 
 static void *publisher_main(void *arg)
@@ -757,6 +769,7 @@ static void *publisher_main(void *arg)
         else
             pb->last_seq = r.seq;
         fv_event_clear(&ev);
+        atomic_store(&pb->done, i + 1 - pb->from);
     }
     return NULL;
 }
@@ -791,8 +804,15 @@ void fv_bus_suite_test_resume_from_cursor_during_concurrent_publish(void **state
     publisher pb = {.bus = bus, .tenant = t, .from = pre, .to = n};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, publisher_main, &pb), 0);
+    /* subscribe once publishing is under way, and consume the catch-up slowly, so that the
+     * hand-over to live happens while events keep arriving */
+    int64_t give_up = fv_monotonic_ms() + tmo(s);
+    while (atomic_load(&pb.done) < (n - pre) / 10 && fv_monotonic_ms() < give_up)
+        sleep_ms(1);
     fv_collector c;
     watch(&c);
+    c.slow_us = 20;
+    c.slow_until = 2 * half;
     fv_start st = {.kind = FV_START_CURSOR, .cursor = cur};
     fv_sub *sub = sub_start(bus, &p, &st, &c, 16); /* small batches: a long catch-up */
     bool got = fv_collector_wait(&c, n - half, tmo(s) + (int)n);
@@ -939,12 +959,6 @@ void fv_bus_suite_test_start_first_of_a_workflow(void **state)
     fv_collector_destroy(&r);
     fv_collector_destroy(&c);
     drop(s, bus);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 void fv_bus_suite_test_start_time(void **state)

@@ -108,6 +108,8 @@ typedef struct fv_collector {
     pthread_t forbidden;
     bool check_forbidden;
     size_t calls_after_release; /* callbacks that began after on_release (must stay 0) */
+    unsigned slow_us;  /* a slow consumer: sleep this long after each of the first */
+    size_t slow_until; /* slow_until event/stream messages */
 } fv_collector;
 
 void fv_collector_init(fv_collector *c);
