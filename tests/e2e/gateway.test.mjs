@@ -244,6 +244,46 @@ describe('token expiry', () => {
   });
 });
 
+describe('token renewal', () => {
+  test('on auth_expired the page fetches /demo/token and resumes the stream where it was', async () => {
+    const wf = randomUUID();
+    const task = randomUUID();
+    const fresh = mintToken(secret, TENANT, '1h');
+    let served = 0;
+    // stands in for a gateway in demo mode: the page's renewal path is what is under test
+    await page.route('**/demo/token', (route) => {
+      served++;
+      route.fulfill({ status: 200, contentType: 'application/json',
+        body: JSON.stringify({ token: fresh, tenant_id: TENANT, expires_ms: Date.now() + 3600000 }) });
+    });
+    try {
+      const short = mintToken(secret, TENANT, '3s');
+      await page.goto(`${gw.base}/?token=${encodeURIComponent(short)}&workflow=${wf}`);
+      await page.waitForSelector('#conn-workflow.live', { timeout: 15000 });
+      await ingestEvents(ingest.base, token, [lifecycle(wf, 'workflow.started'), lifecycle(wf, 'task.started', { task })]);
+      await ingestStream(ingest.base, token, wf, tokens(wf, task, 0, ['a', 'b', 'c']));
+      await until('auth_expired on the workflow stream', async () =>
+        (await received('workflow')).some((e) => e.type === 'auth_expired'), 15000);
+      await ingestStream(ingest.base, token, wf, tokens(wf, task, 3, ['d', 'e']));
+      await ingestEvents(ingest.base, token, [lifecycle(wf, 'workflow.completed')]);
+      await until('events after the renewal', async () =>
+        (await received('workflow')).filter((e) => !isControl(e.type)).length >= 8, 15000);
+      await sleep(300);
+      const got = (await received('workflow')).filter((e) => !isControl(e.type));
+      assert.equal(got.length, 8);
+      assert.equal(new Set(got.map((e) => e.id)).size, 8);
+      assert.deepEqual(got.filter((e) => e.type === 'token').map((e) => JSON.parse(e.data).payload.text),
+        ['a ', 'b ', 'c ', 'd ', 'e ']);
+      assert.ok(served >= 1);
+      const opens = await page.evaluate(() => window.__flovyn.opens.filter((o) => o.stream === 'workflow'));
+      assert.ok(opens.length >= 2 && opens.at(-1).lastId, 'reopened from a cursor: ' + JSON.stringify(opens));
+      assert.equal(await page.inputValue('#token-input'), fresh);
+    } finally {
+      await page.unroute('**/demo/token');
+    }
+  });
+});
+
 describe('CORS', () => {
   // In the page of another origin: an EventSource on the gateway and a POST with a bearer token
   // (which needs a preflight). Resolves with what happened.
