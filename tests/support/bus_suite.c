@@ -820,6 +820,7 @@ void fv_bus_suite_test_resume_from_cursor_during_concurrent_publish(void **state
     assert_int_equal(pb.failures, 0);
     if (!got)
         fail_msg("received %zu of %zu events", fv_collector_count(&c), n - half);
+    assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, tmo(s))); /* the hand-over happened */
     fv_collector_stop(&c, sub, tmo(s));
     assert_clean(&c);
     assert_int_equal(c.n_data, n - half);
