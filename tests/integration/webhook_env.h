@@ -32,6 +32,7 @@ typedef struct wh_env {
     char dir[256];
     char secret_file[300];
     int seq; /* unique names per call */
+    pid_t bridges[8]; /* running bridges, killed by wh_env_kill_bridges when a test fails */
 } wh_env;
 
 static inline void wh_sleep_ms(int ms)
@@ -172,7 +173,31 @@ static inline pid_t wh_bridge_start(wh_env *e, bool allow_private, int *http_por
     }
     if (http_port)
         *http_port = port;
+    for (int i = 0; i < 8; i++)
+        if (!e->bridges[i]) {
+            e->bridges[i] = pid;
+            break;
+        }
     return pid;
+}
+
+/* stops a bridge this env started; returns the waitpid status */
+static inline int wh_bridge_stop(wh_env *e, pid_t pid, int sig)
+{
+    for (int i = 0; i < 8; i++)
+        if (e->bridges[i] == pid)
+            e->bridges[i] = 0;
+    return fv_test_stop_pid(pid, sig, 15000);
+}
+
+/* per-test teardown: a failed assertion skips the test's own stops */
+static inline void wh_env_kill_bridges(wh_env *e)
+{
+    for (int i = 0; i < 8; i++)
+        if (e->bridges[i]) {
+            fv_test_stop_pid(e->bridges[i], SIGKILL, 5000);
+            e->bridges[i] = 0;
+        }
 }
 
 /* GETs the bridge's /metrics and returns the value of `metric{subscription="name"}` or -1. */

@@ -52,6 +52,8 @@ bool fv_wh_receiver_has_event(fv_wh_receiver *r, const char *event_id);
 /* polls until accepted_distinct >= n (true) or timeout */
 bool fv_wh_receiver_wait_distinct(fv_wh_receiver *r, size_t n, int timeout_ms);
 bool fv_wh_receiver_wait_requests(fv_wh_receiver *r, size_t n, int timeout_ms);
+/* requests whose body arrived (counted before a set_delay sleep: "in flight") */
+size_t fv_wh_receiver_arrivals(fv_wh_receiver *r);
 /* requests whose signature did not verify */
 size_t fv_wh_receiver_bad_signatures(fv_wh_receiver *r);
 
