@@ -49,7 +49,10 @@ static fv_status read_members(const char *json, size_t len, const fv_limits *lim
     fv_span key, val;
     fv_json_kind kind;
     int r;
-    while ((r = fv_json_next_member(&it, &key, &val, &kind, err)) == 1) {
+    for (;;) {
+        key.p = NULL;
+        if ((r = fv_json_next_member(&it, &key, &val, &kind, err)) != 1)
+            break;
         for (size_t f = 0; f < nfields; f++) {
             bool camel = fields[f].camel && fv_json_key_is(key, fields[f].camel);
             if (!camel && !fv_json_key_is(key, fields[f].snake))
@@ -64,6 +67,17 @@ static fv_status read_members(const char *json, size_t len, const fv_limits *lim
             if (camel)
                 *camel_seen = true;
             break;
+        }
+    }
+    if (r < 0 && key.p) {
+        /* the value of this member is malformed: name it when it is one we know */
+        for (size_t f = 0; f < nfields; f++) {
+            if (fv_json_key_is(key, fields[f].snake) ||
+                (fields[f].camel && fv_json_key_is(key, fields[f].camel))) {
+                char prefix[64];
+                snprintf(prefix, sizeof prefix, "%s: ", fields[f].snake);
+                return fv_err_prefix(err, r, prefix);
+            }
         }
     }
     return r < 0 ? r : FV_OK;

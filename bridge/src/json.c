@@ -385,6 +385,7 @@ int fv_json_next_member(fv_json_iter *it, fv_span *key, fv_span *val, fv_json_ki
     fv_status st = scan_string(&s);
     if (st != FV_OK)
         return iter_finish(it, &s, st);
+    /* set before the value is walked, so a caller can name the member whose value is bad */
     if (key) {
         key->p = s.p + k0 + 1;
         key->n = s.i - k0 - 2;

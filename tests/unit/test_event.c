@@ -278,13 +278,13 @@ static void test_event_from_json_rejects_hostile_ids_naming_field(void **state)
         {"{\"source\":\"a\\nb\"}", "source: control character"},
         {"{\"tenant_id\":\"a\",\"tenantId\":\"b\"}", "tenant_id: appears more than once"},
         {"{\"data\":1,\"data\":2}", "data: appears more than once"},
-        {"{\"tenant_id\":\"a\",\"data\":[1,}", "invalid JSON at byte 27: expected a value"},
+        {"{\"tenant_id\":\"a\",\"data\":[1,}", "data: invalid JSON at byte 27: expected a value"},
         {"[1]", "invalid JSON at byte 0: expected an object"},
         {"", "invalid JSON at byte 0"},
         {"{\"tenant_id\":\"a\"} {}", "invalid JSON at byte 18: unexpected data"},
-        {"{\"source\":\"w\xff\"}", "invalid JSON at byte 12: invalid UTF-8 in string"},
+        {"{\"source\":\"w\xff\"}", "source: invalid JSON at byte 12: invalid UTF-8 in string"},
         {"{\"source\":\"\xed\xa0\x80\"}", "invalid JSON at byte 11: invalid UTF-8"},
-        {"{\"data\":\"\\uDC00\"}", "invalid JSON at byte 9: unpaired low surrogate"},
+        {"{\"data\":\"\\uDC00\"}", "data: invalid JSON at byte 9: unpaired low surrogate"},
         {"{\"event_type\":\"task.completed\",\"event_type\":\"x.y\"}",
          "event_type: appears more than once (at byte 31)"},
         {"{\"eventType\":\"a.>\"}", "event_type: '>' at position 2"},
@@ -309,7 +309,7 @@ static void test_event_from_json_rejects_raw_nul_byte(void **state)
     fv_err err = {{0}};
     assert_int_equal(fv_event_from_json(&ev, j, sizeof j - 1, NULL, &err), FV_EINVAL);
     assert_string_equal(err.msg,
-                        "invalid JSON at byte 29: control character in string (must be escaped)");
+                        "data: invalid JSON at byte 29: control character in string (must be escaped)");
     const char t[] = "{\"tenant_id\":\"acme\"}\0";
     assert_int_equal(fv_event_from_json(&ev, t, sizeof t - 1, NULL, &err), FV_EINVAL);
 }

@@ -175,6 +175,14 @@ static void test_json_member_iteration_rejects_bad_envelopes(void **state)
     fv_json_iter it;
     fv_json_iter_init(&it, "{}", 2);
     assert_int_equal(fv_json_next_member(&it, NULL, NULL, NULL, NULL), 0);
+
+    /* a bad value leaves its member's key in `key`, so callers can name the member */
+    const char *s = "{\"ok\":1,\"data\":[1,}";
+    fv_span k = {NULL, 0};
+    fv_json_iter_init(&it, s, strlen(s));
+    assert_int_equal(fv_json_next_member(&it, &k, NULL, NULL, NULL), 1);
+    assert_true(fv_json_next_member(&it, &k, NULL, NULL, NULL) < 0);
+    assert_true(fv_json_key_is(k, "data"));
 }
 
 static void test_json_elements_iterate_arrays(void **state)

@@ -43,7 +43,8 @@ fv_status fv_json_validate(const char *buf, size_t len, int max_depth, fv_json_k
  *   while ((st = fv_json_next_member(&it, &key, &val, &kind, err)) == 1) {...}
  * Returns 1 for a member, 0 at the end, negative on error. `key` is the raw span between the
  * quotes (escapes not decoded); `val` is the whole value's span (strings include quotes).
- * Values are validated as they are walked (depth limit FV_JSON_MAX_DEPTH). */
+ * Values are validated as they are walked (depth limit FV_JSON_MAX_DEPTH). When a value is
+ * invalid, `key` already holds that member's key (it is left untouched for other errors). */
 typedef struct fv_json_iter {
     const char *buf;
     size_t len;
