@@ -59,9 +59,12 @@ typedef struct mem_rec {
     struct mem_rec *prev, *next; /* per-source history list, oldest first (max-age sweep) */
     struct mem_rec *live_next;
     bool in_history;
-    char subject[FV_SUBJECT_MAX];
-    fv_event ev;
-    fv_stream_event se;
+    size_t bytes; /* what it costs, for the max-bytes bound */
+    char *subject;
+    union { /* by src */
+        fv_event ev;
+        fv_stream_event se;
+    };
 } mem_rec;
 
 typedef struct mem_ring {
@@ -129,6 +132,7 @@ struct mem_bus {
     uint64_t last_seq[2], order;
     int64_t clock_floor; /* stored_ms never goes backwards */
     int64_t max_age[2], dedup_window[2];
+    uint64_t bytes[2], max_bytes[2]; /* retained bytes per source, bounded like the streams */
     size_t history;
     mem_rec *hist_head[2], *hist_tail[2];
     mem_rec *live_head, *live_tail;
@@ -173,8 +177,11 @@ static void rec_unref(mem_rec *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
-    fv_event_clear(&r->ev);
-    fv_stream_event_clear(&r->se);
+    if (r->src == FV_SRC_EVENTS)
+        fv_event_clear(&r->ev);
+    else
+        fv_stream_event_clear(&r->se);
+    free(r->subject);
     free(r);
 }
 
@@ -378,6 +385,7 @@ static void evict(mem_bus *b, mem_rec *r)
     else
         b->hist_tail[s] = r->prev;
     r->in_history = false;
+    b->bytes[s] -= r->bytes;
     t->evicted_seq[s] = r->seq;
     t->evicted_ms[s] = r->stored_ms;
     tenant_unuse(b, t);
@@ -821,27 +829,34 @@ static fv_status rec_build(mem_bus *b, const fv_publish_item *it, mem_rec **out,
     if (!r)
         return fv_err_set(err, FV_ENOMEM, "publish: out of memory");
     atomic_init(&r->refs, 1);
-    fv_event_init(&r->ev);
-    fv_stream_event_init(&r->se);
+    char subject[FV_SUBJECT_MAX];
     fv_status st;
     if (it->ev) {
         r->src = FV_SRC_EVENTS;
+        fv_event_init(&r->ev);
         st = fv_event_copy(&r->ev, it->ev);
         if (st == FV_OK && (!r->ev.id[0] || !r->ev.timestamp_ms))
             st = fv_event_fill_defaults(&r->ev);
         if (st == FV_OK)
             st = fv_event_dedup_key(&r->ev, key, key_cap);
         if (st == FV_OK)
-            st = fv_subject_for_event(b->base.prefix, &r->ev, r->subject, sizeof r->subject, err);
+            st = fv_subject_for_event(b->base.prefix, &r->ev, subject, sizeof subject, err);
+        r->bytes = r->ev.data_len;
     } else {
         r->src = FV_SRC_STREAMS;
+        fv_stream_event_init(&r->se);
         st = fv_stream_event_copy(&r->se, it->se);
         if (st == FV_OK)
             st = fv_stream_event_dedup_key(&r->se, key, key_cap);
         if (st == FV_OK)
-            st = fv_subject_for_stream_event(b->base.prefix, &r->se, r->subject,
-                                             sizeof r->subject, err);
+            st = fv_subject_for_stream_event(b->base.prefix, &r->se, subject, sizeof subject,
+                                             err);
+        r->bytes = r->se.payload_len;
     }
+    if (st == FV_OK && !(r->subject = strdup(subject)))
+        st = FV_ENOMEM;
+    if (st == FV_OK)
+        r->bytes += sizeof *r + strlen(subject) + 1;
     if (st != FV_OK) {
         if (err && !err->msg[0])
             fv_err_set(err, st, "publish: cannot store event (%s)", fv_status_name(st));
@@ -896,6 +911,9 @@ static fv_status store_locked(mem_bus *b, mem_rec *r, const char *key, fv_publis
     else
         b->hist_head[s] = r;
     b->hist_tail[s] = r;
+    b->bytes[s] += r->bytes;
+    while (b->bytes[s] > b->max_bytes[s] && b->hist_head[s] != r)
+        evict(b, b->hist_head[s]);
     /* the live queue's reference and use */
     rec_ref(r);
     t->users++;
@@ -1269,6 +1287,8 @@ fv_status fv_bus_memory_create(const fv_bus_config *cfg, fv_bus **out, fv_err *e
     b->history = b->base.cfg.memory_history_per_tenant;
     b->max_age[0] = b->base.cfg.events_max_age_ms;
     b->max_age[1] = b->base.cfg.streams_max_age_ms;
+    b->max_bytes[0] = (uint64_t)b->base.cfg.events_max_bytes;
+    b->max_bytes[1] = (uint64_t)b->base.cfg.streams_max_bytes;
     for (int s = 0; s < 2; s++) {
         b->dedup_window[s] = b->max_age[s] < MEM_DEDUP_WINDOW_MS ? b->max_age[s]
                                                                  : MEM_DEDUP_WINDOW_MS;

@@ -170,6 +170,44 @@ static void test_memory_bus_max_age_drops_old_events(void **state)
     fv_bus_destroy(bus);
 }
 
+static void test_memory_bus_max_bytes_bounds_history_across_tenants(void **state)
+{
+    fv_bus_config cfg;
+    fv_bus_config_init(&cfg);
+    cfg.events_max_bytes = 64 * 1024;
+    fv_bus *bus = NULL;
+    assert_int_equal(fv_bus_create(&cfg, &bus, NULL), FV_OK);
+    char data[2048];
+    memset(data, 'x', sizeof data);
+    data[0] = '"';
+    data[sizeof data - 2] = '"';
+    data[sizeof data - 1] = '\0';
+    uint64_t last = 0;
+    for (int i = 0; i < 200; i++) {
+        fv_event ev;
+        fv_bus_suite_event(&ev, i % 2 ? "t-x" : "t-y", NULL, NULL, "task.completed", NULL, data);
+        last = fv_bus_suite_publish(bus, &ev);
+        fv_event_clear(&ev);
+    }
+    size_t kept = 0;
+    const char *tenants[] = {"t-x", "t-y"};
+    for (int k = 0; k < 2; k++) {
+        fv_pattern p;
+        fv_pattern_init(&p, tenants[k]);
+        fv_collector c;
+        fv_collector_init(&c);
+        fv_bus_read(bus, &p, &(fv_start){.kind = FV_START_FIRST}, 1000, fv_collector_on_msg, &c,
+                    NULL, NULL);
+        kept += c.n_data;
+        if (k == 0) /* the newest survive */
+            assert_int_equal(c.items[c.n - 2].seq, last);
+        fv_collector_destroy(&c);
+    }
+    assert_true(kept > 0);
+    assert_true(kept * sizeof data <= 64 * 1024); /* ~2 KiB each, 64 KiB in all */
+    fv_bus_destroy(bus);
+}
+
 static void test_memory_bus_epoch_is_random_per_bus(void **state)
 {
     fv_bus *a = make_bus_with(0, 0), *b = make_bus_with(0, 0);
@@ -405,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_memory_bus_old_cursor_past_bounded_history_gets_gap),
         cmocka_unit_test(test_memory_bus_paused_subscription_that_falls_out_of_history_gets_gap),
         cmocka_unit_test(test_memory_bus_max_age_drops_old_events),
+        cmocka_unit_test(test_memory_bus_max_bytes_bounds_history_across_tenants),
         cmocka_unit_test(test_memory_bus_epoch_is_random_per_bus),
         cmocka_unit_test(test_memory_bus_merges_sources_in_exact_arrival_order),
         cmocka_unit_test(test_memory_bus_live_message_shares_one_frame_slot),
