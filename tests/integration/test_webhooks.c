@@ -144,6 +144,39 @@ static void test_webhook_retries_after_failures_with_same_webhook_id_then_acks(v
     fv_wh_receiver_stop(r);
 }
 
+static void test_webhook_ordered_retries_in_place_and_keeps_order(void **state)
+{
+    fv_wh_receiver *r = receiver();
+    fv_wh_receiver_fail_next(r, 2, 503, -1);
+    const char *extra[] = {"--ordered", "--batch", "2", NULL};
+    assert_int_equal(wh_add_sub(&env, "tord", "ordered", fv_wh_receiver_url(r), NULL, extra), 0);
+    pid_t b = wh_bridge_start(&env, false, NULL);
+    assert_true(wh_wait_durable(&env, "ordered", true, 10000));
+    enum { N = 8 };
+    char ids[N][40];
+    for (int i = 0; i < N; i++)
+        wh_publish(&env, "tord", "workflow.started", "wf-o", "{}", ids[i]);
+    assert_true(fv_wh_receiver_wait_distinct(r, N, 15000));
+    wh_sleep_ms(300);
+    /* nothing overtook the failing batch, and each event was accepted once */
+    assert_int_equal(fv_wh_receiver_accepted(r), N);
+    for (int i = 0; i < N; i++) {
+        char got[64];
+        assert_true(fv_wh_receiver_accepted_id(r, (size_t)i, got, sizeof got));
+        assert_string_equal(got, ids[i]);
+    }
+    fv_wh_request q0, q2;
+    assert_true(fv_wh_receiver_request(r, 0, &q0));
+    assert_true(fv_wh_receiver_request(r, 2, &q2));
+    assert_int_equal(q0.status, 503);
+    assert_int_equal(q2.status, 200);
+    assert_string_equal(q0.webhook_id, q2.webhook_id); /* the same batch, retried in place */
+    fv_wh_request_free(&q0);
+    fv_wh_request_free(&q2);
+    stop_bridge(b, SIGTERM);
+    fv_wh_receiver_stop(r);
+}
+
 static void test_webhook_honours_retry_after(void **state)
 {
     fv_wh_receiver *r = receiver();
@@ -419,6 +452,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_webhook_delivers_signed_cloudevents_batch_of_matching_types, test_teardown),
         cmocka_unit_test_teardown(test_webhook_retries_after_failures_with_same_webhook_id_then_acks, test_teardown),
+        cmocka_unit_test_teardown(test_webhook_ordered_retries_in_place_and_keeps_order,
+                                  test_teardown),
         cmocka_unit_test_teardown(test_webhook_honours_retry_after, test_teardown),
         cmocka_unit_test_teardown(test_webhook_always_failing_dead_letters_then_replay_delivers, test_teardown),
         cmocka_unit_test_teardown(test_webhook_permanent_4xx_dead_letters_without_retry, test_teardown),

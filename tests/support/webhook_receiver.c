@@ -406,3 +406,13 @@ size_t fv_wh_receiver_arrivals(fv_wh_receiver *r)
     pthread_mutex_unlock(&r->mu);
     return n;
 }
+
+bool fv_wh_receiver_accepted_id(fv_wh_receiver *r, size_t i, char *out, size_t cap)
+{
+    pthread_mutex_lock(&r->mu);
+    bool ok = i < r->nids;
+    if (ok)
+        snprintf(out, cap, "%s", r->ids[i]);
+    pthread_mutex_unlock(&r->mu);
+    return ok;
+}

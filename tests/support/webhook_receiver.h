@@ -48,6 +48,8 @@ void fv_wh_request_free(fv_wh_request *q);
 /* events in accepted (2xx) batches, counting repeats, and distinct ids among them */
 size_t fv_wh_receiver_accepted(fv_wh_receiver *r);
 size_t fv_wh_receiver_accepted_distinct(fv_wh_receiver *r);
+/* the i-th accepted event id, in the order the receiver accepted them */
+bool fv_wh_receiver_accepted_id(fv_wh_receiver *r, size_t i, char *out, size_t cap);
 bool fv_wh_receiver_has_event(fv_wh_receiver *r, const char *event_id);
 /* polls until accepted_distinct >= n (true) or timeout */
 bool fv_wh_receiver_wait_distinct(fv_wh_receiver *r, size_t n, int timeout_ms);
