@@ -22,8 +22,8 @@ static const char *const kind_names[FV_KIND_COUNT] = {"token", "progress", "data
 
 /* First tokens that would collide with the SSE event names the gateway itself sends. */
 static const char *const reserved_first[] = {
-    "token", "tokens", "progress", "data", "error", "errors", "stream_error",
-    "events", "gap", "end", "overloaded", "auth_expired", "message", "open",
+    "token",  "tokens", "progress", "data",       "error",        "errors",  "stream_error",
+    "events", "gap",    "end",      "overloaded", "auth_expired", "message", "open",
 };
 
 #define TYPE_RULE "(types are 1-8 dot-separated tokens of a-z 0-9 _ -, e.g. task.completed)"
@@ -59,8 +59,8 @@ static fv_status store_json(const char *what, const char *json, size_t len, cons
         return FV_OK;
     size_t max = limit_of(lim);
     if (len > max)
-        return fv_err_set(err, FV_ETOOBIG, "%s: %zu bytes, more than the limit of %zu", what,
-                          len, max);
+        return fv_err_set(err, FV_ETOOBIG, "%s: %zu bytes, more than the limit of %zu", what, len,
+                          max);
     fv_status st = fv_json_validate(json, len, FV_JSON_MAX_DEPTH, NULL, err);
     if (st != FV_OK) {
         char prefix[32];
@@ -70,8 +70,8 @@ static fv_status store_json(const char *what, const char *json, size_t len, cons
     size_t a = 0, b = len;
     while (a < b && (json[a] == ' ' || json[a] == '\t' || json[a] == '\n' || json[a] == '\r'))
         a++;
-    while (b > a &&
-           (json[b - 1] == ' ' || json[b - 1] == '\t' || json[b - 1] == '\n' || json[b - 1] == '\r'))
+    while (b > a && (json[b - 1] == ' ' || json[b - 1] == '\t' || json[b - 1] == '\n' ||
+                     json[b - 1] == '\r'))
         b--;
     if (b - a == 4 && memcmp(json + a, "null", 4) == 0)
         return FV_OK;
@@ -99,8 +99,8 @@ static fv_status text_validate(const char *field, const char *s, size_t cap, fv_
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7F)
             return fv_err_set(err, FV_EINVAL,
-                              "%s: control character 0x%02x at position %zu is not allowed",
-                              field, c, i);
+                              "%s: control character 0x%02x at position %zu is not allowed", field,
+                              c, i);
     }
     if (!fv_utf8_valid(s, n))
         return fv_err_set(err, FV_EINVAL, "%s: not valid UTF-8", field);
@@ -114,7 +114,10 @@ static fv_status opt_id_validate(const char *field, const char *id, fv_err *err)
 
 /* --- lifecycle events ---------------------------------------------------------------------- */
 
-void fv_event_init(fv_event *ev) { memset(ev, 0, sizeof *ev); }
+void fv_event_init(fv_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+}
 
 void fv_event_clear(fv_event *ev)
 {
@@ -184,15 +187,14 @@ fv_status fv_event_type_validate(const char *type, size_t len, fv_err *err)
     if (!type || len == 0)
         return fv_err_set(err, FV_EINVAL, "event_type: empty %s", TYPE_RULE);
     if (len > FV_TYPE_MAX)
-        return fv_err_set(err, FV_EINVAL, "event_type: %zu bytes, more than %d", len,
-                          FV_TYPE_MAX);
+        return fv_err_set(err, FV_EINVAL, "event_type: %zu bytes, more than %d", len, FV_TYPE_MAX);
     size_t tokens = 1, tok_start = 0, first_len = 0;
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)type[i] : '.';
         if (c == '.') {
             if (i == tok_start)
-                return fv_err_set(err, FV_EINVAL, "event_type: empty token at position %zu %s",
-                                  i, TYPE_RULE);
+                return fv_err_set(err, FV_EINVAL, "event_type: empty token at position %zu %s", i,
+                                  TYPE_RULE);
             if (tokens == 1)
                 first_len = i;
             if (i < len && ++tokens > FV_TYPE_TOKENS_MAX)
@@ -223,8 +225,7 @@ fv_status fv_event_type_validate(const char *type, size_t len, fv_err *err)
     return FV_OK;
 }
 
-static fv_status event_validate(const fv_event *ev, const fv_limits *lim, bool partial,
-                                fv_err *err)
+static fv_status event_validate(const fv_event *ev, const fv_limits *lim, bool partial, fv_err *err)
 {
     fv_status st;
     if (!ev->id[0] && !partial)
@@ -247,7 +248,8 @@ static fv_status event_validate(const fv_event *ev, const fv_limits *lim, bool p
                                      err)) != FV_OK)
         return st;
     if ((st = text_validate("source", ev->source, sizeof ev->source, err)) != FV_OK ||
-        (st = text_validate("correlation_id", ev->correlation_id, sizeof ev->correlation_id, err)) != FV_OK)
+        (st = text_validate("correlation_id", ev->correlation_id, sizeof ev->correlation_id,
+                            err)) != FV_OK)
         return st;
     if (ev->timestamp_ms < 0)
         return fv_err_set(err, FV_EINVAL, "timestamp_ms: negative");
@@ -275,7 +277,10 @@ fv_status fv_event_dedup_key(const fv_event *ev, char *out, size_t cap)
 
 /* --- stream events ------------------------------------------------------------------------- */
 
-void fv_stream_event_init(fv_stream_event *se) { memset(se, 0, sizeof *se); }
+void fv_stream_event_init(fv_stream_event *se)
+{
+    memset(se, 0, sizeof *se);
+}
 
 void fv_stream_event_clear(fv_stream_event *se)
 {
@@ -316,8 +321,8 @@ fv_status fv_stream_event_set_payload(fv_stream_event *se, const char *json, siz
 fv_status fv_stream_event_validate(const fv_stream_event *se, const fv_limits *lim, fv_err *err)
 {
     fv_status st;
-    if ((st = fv_id_validate("tenant_id", se->tenant_id, strnlen(se->tenant_id, sizeof se->tenant_id),
-                             err)) != FV_OK)
+    if ((st = fv_id_validate("tenant_id", se->tenant_id,
+                             strnlen(se->tenant_id, sizeof se->tenant_id), err)) != FV_OK)
         return st;
     if ((st = fv_id_validate("workflow_execution_id", se->workflow_execution_id,
                              strnlen(se->workflow_execution_id, sizeof se->workflow_execution_id),
@@ -326,10 +331,12 @@ fv_status fv_stream_event_validate(const fv_stream_event *se, const fv_limits *l
     if ((st = opt_id_validate("task_execution_id", se->task_execution_id, err)) != FV_OK)
         return st;
     if (se->sequence < 0)
-        return fv_err_set(err, FV_EINVAL,
-                          "sequence: missing or negative (the producer's sequence is the dedup key)");
+        return fv_err_set(
+            err, FV_EINVAL,
+            "sequence: missing or negative (the producer's sequence is the dedup key)");
     if ((unsigned)se->kind >= FV_KIND_COUNT)
-        return fv_err_set(err, FV_EINVAL, "type: missing or not one of token, progress, data, error");
+        return fv_err_set(err, FV_EINVAL,
+                          "type: missing or not one of token, progress, data, error");
     if (se->timestamp_ms < 0)
         return fv_err_set(err, FV_EINVAL, "timestamp_ms: negative");
     if (se->payload && se->payload_len > limit_of(lim))
@@ -340,9 +347,9 @@ fv_status fv_stream_event_validate(const fv_stream_event *se, const fv_limits *l
 
 fv_status fv_stream_event_dedup_key(const fv_stream_event *se, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s:%s:%s:%lld", se->tenant_id, se->workflow_execution_id,
-                     se->task_execution_id[0] ? se->task_execution_id : "_",
-                     (long long)se->sequence);
+    int n =
+        snprintf(out, cap, "%s:%s:%s:%lld", se->tenant_id, se->workflow_execution_id,
+                 se->task_execution_id[0] ? se->task_execution_id : "_", (long long)se->sequence);
     return n < 0 || (size_t)n >= cap ? FV_ETOOBIG : FV_OK;
 }
 

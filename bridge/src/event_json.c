@@ -58,9 +58,8 @@ static fv_status read_members(const char *json, size_t len, const fv_limits *lim
             if (!camel && !fv_json_key_is(key, fields[f].snake))
                 continue;
             if (fields[f].seen)
-                return fv_err_set(err, FV_EINVAL,
-                                  "%s: appears more than once (at byte %zu)", fields[f].snake,
-                                  (size_t)(key.p - json) - 1);
+                return fv_err_set(err, FV_EINVAL, "%s: appears more than once (at byte %zu)",
+                                  fields[f].snake, (size_t)(key.p - json) - 1);
             fields[f].seen = true;
             fields[f].val = val;
             fields[f].kind = kind;
@@ -153,7 +152,8 @@ fv_status fv_event_from_json(fv_event *ev, const char *json, size_t len, const f
         [E_TENANT] = {.snake = "tenant_id", .camel = "tenantId"},
         [E_WF] = {.snake = "workflow_execution_id", .camel = "workflowExecutionId"},
         [E_TASK] = {.snake = "task_execution_id", .camel = "taskExecutionId"},
-        [E_PARENT] = {.snake = "parent_workflow_execution_id", .camel = "parentWorkflowExecutionId"},
+        [E_PARENT] = {.snake = "parent_workflow_execution_id",
+                      .camel = "parentWorkflowExecutionId"},
         [E_TYPE] = {.snake = "event_type", .camel = "eventType"},
         [E_SOURCE] = {.snake = "source", .camel = NULL},
         [E_DATA] = {.snake = "data", .camel = NULL},
@@ -291,8 +291,7 @@ fv_status fv_stream_event_from_json(fv_stream_event *se, const char *json, size_
         if (camel && f[S_PAYLOAD].kind == FV_JSON_STRING)
             st = flovyn_payload(se, &f[S_PAYLOAD], lim, err);
         else
-            st = fv_stream_event_set_payload(se, f[S_PAYLOAD].val.p, f[S_PAYLOAD].val.n, lim,
-                                             err);
+            st = fv_stream_event_set_payload(se, f[S_PAYLOAD].val.p, f[S_PAYLOAD].val.n, lim, err);
         if (st != FV_OK)
             goto fail;
     }

@@ -109,8 +109,9 @@ static fv_status wire_check(const uint8_t *p, size_t n, const char *const *strin
             i += (size_t)v;
             break;
         default:
-            return fv_err_set(err, FV_EINVAL, "invalid protobuf at byte %zu: unsupported wire type %u",
-                              at, (unsigned)(tag & 7));
+            return fv_err_set(err, FV_EINVAL,
+                              "invalid protobuf at byte %zu: unsupported wire type %u", at,
+                              (unsigned)(tag & 7));
         }
     }
     return FV_OK;
@@ -154,8 +155,17 @@ static fv_status pack_into(const ProtobufCMessage *m, fv_buf *out)
 /* --- FlovynEvent ---------------------------------------------------------------------------- */
 
 static const char *const event_strings[] = {
-    NULL, "id", "tenant_id", "workflow_execution_id", "task_execution_id",
-    "parent_workflow_execution_id", "event_type", "source", NULL, NULL, "correlation_id",
+    NULL,
+    "id",
+    "tenant_id",
+    "workflow_execution_id",
+    "task_execution_id",
+    "parent_workflow_execution_id",
+    "event_type",
+    "source",
+    NULL,
+    NULL,
+    "correlation_id",
 };
 
 fv_status fv_event_to_proto(const fv_event *ev, fv_buf *out)
@@ -203,8 +213,8 @@ fv_status fv_event_from_proto(fv_event *ev, const void *buf, size_t len, const f
         (st = copy_text("parent_workflow_execution_id", m->parent_workflow_execution_id,
                         ev->parent_workflow_execution_id, sizeof ev->parent_workflow_execution_id,
                         err)) != FV_OK ||
-        (st = copy_text("event_type", m->event_type, ev->event_type, sizeof ev->event_type,
-                        err)) != FV_OK ||
+        (st = copy_text("event_type", m->event_type, ev->event_type, sizeof ev->event_type, err)) !=
+            FV_OK ||
         (st = copy_text("source", m->source, ev->source, sizeof ev->source, err)) != FV_OK ||
         (st = copy_text("correlation_id", m->correlation_id, ev->correlation_id,
                         sizeof ev->correlation_id, err)) != FV_OK)
@@ -214,9 +224,8 @@ fv_status fv_event_from_proto(fv_event *ev, const void *buf, size_t len, const f
         goto done;
     }
     ev->timestamp_ms = m->timestamp_ms;
-    if (m->data_json.len &&
-        (st = fv_event_set_data(ev, (const char *)m->data_json.data, m->data_json.len, lim,
-                                err)) != FV_OK)
+    if (m->data_json.len && (st = fv_event_set_data(ev, (const char *)m->data_json.data,
+                                                    m->data_json.len, lim, err)) != FV_OK)
         goto done;
     st = fv_event_validate_present(ev, lim, err);
 done:
@@ -229,7 +238,10 @@ done:
 /* --- StreamEvent ---------------------------------------------------------------------------- */
 
 static const char *const stream_strings[] = {
-    NULL, "tenant_id", "workflow_execution_id", "task_execution_id",
+    NULL,
+    "tenant_id",
+    "workflow_execution_id",
+    "task_execution_id",
 };
 
 fv_status fv_stream_event_to_proto(const fv_stream_event *se, fv_buf *out)
@@ -281,7 +293,8 @@ fv_status fv_stream_event_from_proto(fv_stream_event *se, const void *buf, size_
         (st = opt_id("task_execution_id", se->task_execution_id, err)) != FV_OK)
         goto done;
     if (m->sequence < 0 || m->timestamp_ms < 0) {
-        st = fv_err_set(err, FV_EINVAL, "%s: negative", m->sequence < 0 ? "sequence" : "timestamp_ms");
+        st = fv_err_set(err, FV_EINVAL, "%s: negative",
+                        m->sequence < 0 ? "sequence" : "timestamp_ms");
         goto done;
     }
     if ((unsigned)m->kind >= FV_KIND_COUNT) {

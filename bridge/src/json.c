@@ -130,9 +130,14 @@ static fv_status scan_string(scan *s)
                 return fail(s, s->n, "unterminated string");
             char e = s->p[s->i + 1];
             switch (e) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                s->i += 2;
-                continue;
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't': s->i += 2; continue;
             case 'u': break;
             default: return fail(s, at, "invalid escape in string");
             }
@@ -166,7 +171,10 @@ static fv_status scan_string(scan *s)
     return fail(s, s->n, "unterminated string");
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static fv_status scan_number(scan *s)
 {
@@ -264,12 +272,30 @@ static fv_status scan_value(scan *s, int depth, fv_json_kind *kind)
     fv_json_kind k;
     fv_status st;
     switch (s->p[s->i]) {
-    case '{': k = FV_JSON_OBJECT; st = scan_container(s, depth, true); break;
-    case '[': k = FV_JSON_ARRAY; st = scan_container(s, depth, false); break;
-    case '"': k = FV_JSON_STRING; st = scan_string(s); break;
-    case 't': k = FV_JSON_TRUE; st = scan_literal(s, "true"); break;
-    case 'f': k = FV_JSON_FALSE; st = scan_literal(s, "false"); break;
-    case 'n': k = FV_JSON_NULL; st = scan_literal(s, "null"); break;
+    case '{':
+        k = FV_JSON_OBJECT;
+        st = scan_container(s, depth, true);
+        break;
+    case '[':
+        k = FV_JSON_ARRAY;
+        st = scan_container(s, depth, false);
+        break;
+    case '"':
+        k = FV_JSON_STRING;
+        st = scan_string(s);
+        break;
+    case 't':
+        k = FV_JSON_TRUE;
+        st = scan_literal(s, "true");
+        break;
+    case 'f':
+        k = FV_JSON_FALSE;
+        st = scan_literal(s, "false");
+        break;
+    case 'n':
+        k = FV_JSON_NULL;
+        st = scan_literal(s, "null");
+        break;
     default:
         if (s->p[s->i] == '-' || is_digit(s->p[s->i])) {
             k = FV_JSON_NUMBER;

@@ -15,7 +15,7 @@
 #include "flovyn/event.h"
 
 static const char *const categories[] = {
-    "WORKFLOW", "TASK", "TIMER", "PROMISE", "CHILD_WORKFLOW",
+    "WORKFLOW",  "TASK",  "TIMER", "PROMISE",      "CHILD_WORKFLOW",
     "OPERATION", "STATE", "RETRY", "CANCELLATION",
 };
 #define NCAT (sizeof categories / sizeof *categories)
@@ -39,8 +39,7 @@ fv_status fv_legacy_to_type(const char *legacy, char *out, size_t out_cap, fv_er
     size_t best = 0;
     for (size_t k = 0; k < NCAT; k++) {
         size_t cl = strlen(categories[k]);
-        if (cl > best && n > cl + 1 && memcmp(legacy, categories[k], cl) == 0 &&
-            legacy[cl] == '_')
+        if (cl > best && n > cl + 1 && memcmp(legacy, categories[k], cl) == 0 && legacy[cl] == '_')
             best = cl;
     }
     if (!best)
@@ -81,8 +80,8 @@ fv_status fv_legacy_from_type(const char *type, char *out, size_t out_cap, fv_er
     for (size_t k = 0; k < NCAT && !known; k++)
         known = strlen(categories[k]) == cl && strncasecmp(type, categories[k], cl) == 0;
     if (!known)
-        return fv_err_set(err, FV_EINVAL, "event_type: category '%.*s' has no legacy name",
-                          (int)cl, type);
+        return fv_err_set(err, FV_EINVAL, "event_type: category '%.*s' has no legacy name", (int)cl,
+                          type);
     for (size_t i = cl + 1; i < n; i++)
         if (type[i] == '-')
             return fv_err_set(err, FV_EINVAL,

@@ -48,7 +48,8 @@ static void event_case(const uint8_t *p, size_t n, bool sniff, const fv_limits *
     if (fv_event_validate_present(&ev, lim, &err) != FV_OK)
         abort();
     fv_buf pb = FV_BUF_INIT, js = FV_BUF_INIT;
-    if (fv_event_to_proto(&ev, &pb) != FV_OK || fv_event_from_proto(&back, pb.data, pb.len, lim, &err) != FV_OK)
+    if (fv_event_to_proto(&ev, &pb) != FV_OK ||
+        fv_event_from_proto(&back, pb.data, pb.len, lim, &err) != FV_OK)
         abort();
     same_event(&ev, &back);
     fv_event_clear(&back);

@@ -26,9 +26,9 @@ static bool ref_id(const char *s, size_t n)
 
 static bool ref_type(const char *s, size_t n)
 {
-    static const char *reserved[] = {"token", "tokens", "progress", "data", "error", "errors",
-                                     "stream_error", "events", "gap", "end", "overloaded",
-                                     "auth_expired", "message", "open"};
+    static const char *reserved[] = {"token",      "tokens",       "progress", "data", "error",
+                                     "errors",     "stream_error", "events",   "gap",  "end",
+                                     "overloaded", "auth_expired", "message",  "open"};
     if (n < 1 || n > 128)
         return false;
     size_t tokens = 0, start = 0;

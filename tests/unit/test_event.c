@@ -12,7 +12,8 @@
 #include "flovyn/event.h"
 #include "flovyn/json.h"
 
-#define DATA_EXACT "{\"z\":0.1,\"a\":1e400,\"n\":12345678901234567890,\"s\":\"\\u00e9\\n\",\"l\":[ 1 ,2 ]}"
+#define DATA_EXACT                                                                                 \
+    "{\"z\":0.1,\"a\":1e400,\"n\":12345678901234567890,\"s\":\"\\u00e9\\n\",\"l\":[ 1 ,2 ]}"
 
 static const char *full_json =
     "{\"id\":\"550e8400-e29b-41d4-a716-446655440000\",\"tenant_id\":\"acme\","
@@ -34,9 +35,9 @@ static void make_event(fv_event *ev)
 
 static void test_event_type_accepts_dotted_lowercase_tokens(void **state)
 {
-    const char *ok[] = {"task.completed", "workflow", "child_workflow.cancellation_requested",
-                        "a.b.c.d.e.f.g.h", "x-1.y_2", "task.error", "my.data", "tokenizer.ran",
-                        "0"};
+    const char *ok[] = {"task.completed",  "workflow",      "child_workflow.cancellation_requested",
+                        "a.b.c.d.e.f.g.h", "x-1.y_2",       "task.error",
+                        "my.data",         "tokenizer.ran", "0"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         fv_err err = {{0}};
         if (fv_event_type_validate(ok[i], strlen(ok[i]), &err) != FV_OK)
@@ -50,9 +51,20 @@ static void test_event_type_accepts_dotted_lowercase_tokens(void **state)
 
 static void test_event_type_rejects_hostile_and_malformed(void **state)
 {
-    const char *bad[] = {"",        "Task.created", "task..created", ".task", "task.",
-                         "a.>",     "*",            "task.*",        ">",     "task created",
-                         "a.b.c.d.e.f.g.h.i", "task/completed", "t\xc3\xa9", "TASK_CREATED"};
+    const char *bad[] = {"",
+                         "Task.created",
+                         "task..created",
+                         ".task",
+                         "task.",
+                         "a.>",
+                         "*",
+                         "task.*",
+                         ">",
+                         "task created",
+                         "a.b.c.d.e.f.g.h.i",
+                         "task/completed",
+                         "t\xc3\xa9",
+                         "TASK_CREATED"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         fv_err err = {{0}};
         if (fv_event_type_validate(bad[i], strlen(bad[i]), &err) == FV_OK)
@@ -65,22 +77,21 @@ static void test_event_type_rejects_hostile_and_malformed(void **state)
     assert_int_equal(fv_event_type_validate("a\0b", 3, NULL), FV_EINVAL);
     fv_err err = {{0}};
     assert_int_equal(fv_event_type_validate("TASK_CREATED", 12, &err), FV_EINVAL);
-    assert_string_equal(err.msg,
-                        "event_type: 'TASK_CREATED' is a legacy Flovyn name; write it as 'task.created'");
+    assert_string_equal(
+        err.msg, "event_type: 'TASK_CREATED' is a legacy Flovyn name; write it as 'task.created'");
     fv_event_type_validate("task..x", 7, &err);
     assert_non_null(strstr(err.msg, "empty token at position 5"));
 }
 
 static void test_event_type_rejects_reserved_first_token(void **state)
 {
-    const char *reserved[] = {"token", "tokens", "progress", "data", "error", "errors",
-                              "stream_error", "events", "gap", "end", "overloaded",
-                              "auth_expired", "message", "open"};
+    const char *reserved[] = {"token",      "tokens",       "progress", "data", "error",
+                              "errors",     "stream_error", "events",   "gap",  "end",
+                              "overloaded", "auth_expired", "message",  "open"};
     for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++) {
         char t[64];
         fv_err err = {{0}};
-        assert_int_equal(fv_event_type_validate(reserved[i], strlen(reserved[i]), &err),
-                         FV_EINVAL);
+        assert_int_equal(fv_event_type_validate(reserved[i], strlen(reserved[i]), &err), FV_EINVAL);
         assert_non_null(strstr(err.msg, "reserved"));
         snprintf(t, sizeof t, "%s.x", reserved[i]);
         assert_int_equal(fv_event_type_validate(t, strlen(t), NULL), FV_EINVAL);
@@ -238,9 +249,10 @@ static void test_event_from_json_reads_every_field_and_keeps_data_bytes(void **s
 
 static void test_event_from_json_accepts_camel_case_and_nulls(void **state)
 {
-    const char *j = "{\"tenantId\":\"acme\",\"workflowExecutionId\":\"wf\",\"taskExecutionId\":null,"
-                    "\"parentWorkflowExecutionId\":\"p\",\"eventType\":\"workflow.started\","
-                    "\"timestampMs\":7,\"correlationId\":null,\"unknown\":{\"deep\":[1]}}";
+    const char *j =
+        "{\"tenantId\":\"acme\",\"workflowExecutionId\":\"wf\",\"taskExecutionId\":null,"
+        "\"parentWorkflowExecutionId\":\"p\",\"eventType\":\"workflow.started\","
+        "\"timestampMs\":7,\"correlationId\":null,\"unknown\":{\"deep\":[1]}}";
     fv_event ev;
     fv_err err = {{0}};
     assert_int_equal(fv_event_from_json(&ev, j, strlen(j), NULL, &err), FV_OK);
@@ -308,8 +320,8 @@ static void test_event_from_json_rejects_raw_nul_byte(void **state)
     fv_event ev;
     fv_err err = {{0}};
     assert_int_equal(fv_event_from_json(&ev, j, sizeof j - 1, NULL, &err), FV_EINVAL);
-    assert_string_equal(err.msg,
-                        "data: invalid JSON at byte 29: control character in string (must be escaped)");
+    assert_string_equal(
+        err.msg, "data: invalid JSON at byte 29: control character in string (must be escaped)");
     const char t[] = "{\"tenant_id\":\"acme\"}\0";
     assert_int_equal(fv_event_from_json(&ev, t, sizeof t - 1, NULL, &err), FV_EINVAL);
 }
@@ -422,7 +434,8 @@ static void test_event_from_proto_rejects_truncated_and_garbage(void **state)
     }
     assert_int_equal(fv_event_from_proto(&b, pb.data, pb.len - 1, NULL, &err), FV_EINVAL);
     assert_non_null(strstr(err.msg, "protobuf"));
-    const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                     0xff, 0xff, 0xff, 0xff, 0x01};
     assert_int_equal(fv_event_from_proto(&b, garbage, sizeof garbage, NULL, &err), FV_EINVAL);
     const unsigned char group[] = {0x0b, 0x0c};
     assert_int_equal(fv_event_from_proto(&b, group, sizeof group, NULL, &err), FV_EINVAL);
@@ -455,7 +468,8 @@ static void test_event_from_proto_validates_fields(void **state)
     const unsigned char baddata[] = {0x42, 0x03, '{', '1', '}'};
     assert_int_equal(fv_event_from_proto(&b, baddata, sizeof baddata, NULL, &err), FV_EINVAL);
     assert_memory_equal(err.msg, "data: invalid JSON at byte 1", 28);
-    const unsigned char negts[] = {0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const unsigned char negts[] = {0x48, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff, 0x01};
     assert_int_equal(fv_event_from_proto(&b, negts, sizeof negts, NULL, &err), FV_EINVAL);
     /* an empty message is a (not yet publishable) event */
     assert_int_equal(fv_event_from_proto(&b, "", 0, NULL, &err), FV_OK);
@@ -489,9 +503,9 @@ static void test_event_decode_picks_codec_from_content_type(void **state)
     assert_int_equal(fv_event_decode(&b, "", full_json, strlen(full_json), NULL, &err), FV_OK);
     fv_event_clear(&b);
     /* JSON bytes announced as protobuf are not guessed at */
-    assert_int_equal(fv_event_decode(&b, "application/x-protobuf", full_json, strlen(full_json),
-                                     NULL, &err),
-                     FV_EINVAL);
+    assert_int_equal(
+        fv_event_decode(&b, "application/x-protobuf", full_json, strlen(full_json), NULL, &err),
+        FV_EINVAL);
     assert_int_equal(fv_event_decode(&b, "text/plain", full_json, strlen(full_json), NULL, &err),
                      FV_EINVAL);
     assert_non_null(strstr(err.msg, "unsupported Content-Type 'text/plain'"));
@@ -532,9 +546,10 @@ static void test_kind_names_parse_case_insensitively(void **state)
 
 static void test_stream_event_snake_case_round_trips(void **state)
 {
-    const char *j = "{\"workflow_execution_id\":\"wf\",\"task_execution_id\":\"t1\",\"sequence\":12,"
-                    "\"type\":\"token\",\"payload\":{\"text\":\"Hel\",\"p\":0.10},"
-                    "\"timestamp_ms\":1767139200000}";
+    const char *j =
+        "{\"workflow_execution_id\":\"wf\",\"task_execution_id\":\"t1\",\"sequence\":12,"
+        "\"type\":\"token\",\"payload\":{\"text\":\"Hel\",\"p\":0.10},"
+        "\"timestamp_ms\":1767139200000}";
     fv_stream_event se, back;
     fv_stream_event_init(&se);
     strcpy(se.tenant_id, "acme");
@@ -551,9 +566,9 @@ static void test_stream_event_snake_case_round_trips(void **state)
     assert_int_equal(fv_stream_event_to_json(&se, &js), FV_OK);
     assert_string_equal(js.data, j);
     assert_int_equal(fv_stream_event_to_proto(&se, &pb), FV_OK);
-    assert_int_equal(fv_stream_event_decode(&back, "application/x-protobuf", pb.data, pb.len, NULL,
-                                            &err),
-                     FV_OK);
+    assert_int_equal(
+        fv_stream_event_decode(&back, "application/x-protobuf", pb.data, pb.len, NULL, &err),
+        FV_OK);
     assert_string_equal(back.tenant_id, "acme");
     assert_string_equal(back.workflow_execution_id, "wf");
     assert_int_equal(back.sequence, 12);
@@ -678,7 +693,8 @@ static void test_stream_event_from_proto_rejects_hostile_input(void **state)
     assert_memory_equal(err.msg, "payload: invalid JSON", 21);
     const unsigned char trunc[] = {0x32, 0x05, '1'};
     assert_int_equal(fv_stream_event_from_proto(&se, trunc, sizeof trunc, NULL, &err), FV_EINVAL);
-    const unsigned char negseq[] = {0x20, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const unsigned char negseq[] = {0x20, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xff, 0xff, 0xff, 0x01};
     assert_int_equal(fv_stream_event_from_proto(&se, negseq, sizeof negseq, NULL, &err), FV_EINVAL);
     assert_string_equal(err.msg, "sequence: negative");
     fv_limits lim = {.max_data = 4};

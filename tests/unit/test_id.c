@@ -10,8 +10,9 @@
 
 static void test_id_accepts_uuids_and_allowed_bytes(void **state)
 {
-    const char *ok[] = {"a", "Z", "0", "-", "__", "a_b-C9", "550e8400-e29b-41d4-a716-446655440000",
-                        "tenant_1", "_x"};
+    const char *ok[] = {
+        "a",        "Z", "0", "-", "__", "a_b-C9", "550e8400-e29b-41d4-a716-446655440000",
+        "tenant_1", "_x"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         assert_int_equal(fv_id_validate("tenant_id", ok[i], strlen(ok[i]), NULL), FV_OK);
     char max[FV_ID_MAX];
@@ -22,8 +23,8 @@ static void test_id_accepts_uuids_and_allowed_bytes(void **state)
 
 static void test_id_rejects_subject_specials_and_names_the_field(void **state)
 {
-    const char *bad[] = {"a.>", "*", ">", "..", "a.b", "a b", " ", "a\tb", "a/b", "a:b",
-                         "\xc3\xa9", "a\x7f"};
+    const char *bad[] = {"a.>", "*",    ">",   "..",  "a.b",      "a b",
+                         " ",   "a\tb", "a/b", "a:b", "\xc3\xa9", "a\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         fv_err err = {{0}};
         assert_int_equal(fv_id_validate("workflow_execution_id", bad[i], strlen(bad[i]), &err),

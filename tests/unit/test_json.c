@@ -33,10 +33,24 @@ static void assert_invalid(const char *s)
 static void test_json_accepts_every_value_kind(void **state)
 {
     const char *ok[] = {
-        "{}", "[]", "\"\"", "0", "-0", "0.1", "1e400", "-1.5E-7", "12345678901234567890123",
-        "true", "false", "null", " \t\r\n{ \"a\" : [ 1 , 2 , { } ] } \n",
-        "{\"a\":{\"b\":[null,true,false,\"x\"]}}", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
-        "\"\\u00e9\\uD83D\\uDE00\"", "\"h\xc3\xa9llo \xf0\x9f\x98\x80\"", "[1,[2,[3]]]",
+        "{}",
+        "[]",
+        "\"\"",
+        "0",
+        "-0",
+        "0.1",
+        "1e400",
+        "-1.5E-7",
+        "12345678901234567890123",
+        "true",
+        "false",
+        "null",
+        " \t\r\n{ \"a\" : [ 1 , 2 , { } ] } \n",
+        "{\"a\":{\"b\":[null,true,false,\"x\"]}}",
+        "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+        "\"\\u00e9\\uD83D\\uDE00\"",
+        "\"h\xc3\xa9llo \xf0\x9f\x98\x80\"",
+        "[1,[2,[3]]]",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         assert_valid(ok[i]);
@@ -50,9 +64,11 @@ static void test_json_accepts_every_value_kind(void **state)
 static void test_json_rejects_grammar_violations(void **state)
 {
     const char *bad[] = {
-        "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{'a':1}", "[1 2]",
-        "01", "-", "1.", ".5", "1e", "1e+", "+1", "0x10", "NaN", "Infinity", "tru", "nul",
-        "\"abc", "\"a\\x\"", "\"\\u12\"", "\"\\uZZZZ\"", "{} {}", "1 2", "[]]", "\"tab\there\"",
+        "",           " ",           "{",       "}",     "[1,]",  "{\"a\":1,}",
+        "{\"a\" 1}",  "{a:1}",       "{'a':1}", "[1 2]", "01",    "-",
+        "1.",         ".5",          "1e",      "1e+",   "+1",    "0x10",
+        "NaN",        "Infinity",    "tru",     "nul",   "\"abc", "\"a\\x\"",
+        "\"\\u12\"",  "\"\\uZZZZ\"", "{} {}",   "1 2",   "[]]",   "\"tab\there\"",
         "{\"a\":1}x", "[1]\x01",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -67,10 +83,13 @@ static void test_json_rejects_invalid_utf8_and_surrogates(void **state)
         "\"\xf0\x80\x80\xaf\"", /* overlong 4-byte */
         "\"\xed\xa0\x80\"",     /* encoded surrogate U+D800 */
         "\"\xf4\x90\x80\x80\"", /* > U+10FFFF */
-        "\"\xff\"", "\"\x80\"", "\"\xc3\"", "\"\xe2\x82\"",
-        "\"\\uD800\"",          /* lone high surrogate */
-        "\"\\uDC00\"",          /* lone low surrogate */
-        "\"\\uD800\\u0041\"",   /* high followed by a non-low */
+        "\"\xff\"",
+        "\"\x80\"",
+        "\"\xc3\"",
+        "\"\xe2\x82\"",
+        "\"\\uD800\"",        /* lone high surrogate */
+        "\"\\uDC00\"",        /* lone low surrogate */
+        "\"\\uD800\\u0041\"", /* high followed by a non-low */
         "\"\\uD800x\"",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -157,8 +176,8 @@ static void test_json_members_report_raw_spans_in_order(void **state)
 
 static void test_json_member_iteration_rejects_bad_envelopes(void **state)
 {
-    const char *bad[] = {"[1]", "{\"a\":1", "{\"a\":1}}", "{\"a\":01}", "{\"a\":1,}", "",
-                         "{\"a\":[1,}", "{\"a\":1} 2"};
+    const char *bad[] = {"[1]",        "{\"a\":1", "{\"a\":1}}",  "{\"a\":01}",
+                         "{\"a\":1,}", "",         "{\"a\":[1,}", "{\"a\":1} 2"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         fv_json_iter it;
         fv_json_iter_init(&it, bad[i], strlen(bad[i]));

@@ -48,9 +48,18 @@ static void test_legacy_from_type_inverts_to_type(void **state)
 
 static void test_legacy_rejects_unknown_category_and_malformed_names(void **state)
 {
-    const char *bad[] = {"", "CREATED", "FOO_BAR", "TASK", "TASK_", "CHILD_INITIATED",
-                         "task_created", "TASK-CREATED", "TASK CREATED", "TASK.CREATED",
-                         "WORKFLOWCOMPLETED", "TASK_\xc3\x89"};
+    const char *bad[] = {"",
+                         "CREATED",
+                         "FOO_BAR",
+                         "TASK",
+                         "TASK_",
+                         "CHILD_INITIATED",
+                         "task_created",
+                         "TASK-CREATED",
+                         "TASK CREATED",
+                         "TASK.CREATED",
+                         "WORKFLOWCOMPLETED",
+                         "TASK_\xc3\x89"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char out[129] = "unchanged";
         fv_err err = {{0}};
@@ -68,8 +77,8 @@ static void test_legacy_rejects_unknown_category_and_malformed_names(void **stat
 
 static void test_legacy_from_type_rejects_unmappable_types(void **state)
 {
-    const char *bad[] = {"task", "foo.bar", "task.created.extra", "task.re-tried", "Task.Created",
-                         "error.x", ""};
+    const char *bad[] = {
+        "task", "foo.bar", "task.created.extra", "task.re-tried", "Task.Created", "error.x", ""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char out[129];
         if (fv_legacy_from_type(bad[i], out, sizeof out, NULL) == FV_OK)
