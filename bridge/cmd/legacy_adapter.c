@@ -529,9 +529,12 @@ static bool dead_letter(fv_legacy_adapter *a, item *it, const char *reason)
     };
     fv_err err = {{0}};
     fv_status st = fv_dlq_publish(a->bus, &e, &err);
-    fv_log(st == FV_OK ? FV_LOG_WARN : FV_LOG_ERROR, "legacy",
-           st == FV_OK ? "dead-lettered" : "dead-lettering failed", "subject", it->subject,
-           "reason", reason, "error", st == FV_OK ? "" : err.msg, NULL);
+    if (st == FV_OK)
+        fv_log(FV_LOG_WARN, "legacy", "dead-lettered", "subject", it->subject, "reason", reason,
+               NULL);
+    else
+        fv_log(FV_LOG_ERROR, "legacy", "dead-lettering failed", "subject", it->subject, "reason",
+               reason, "error", err.msg, NULL);
     if (st == FV_OK)
         bump(a, &a->stats.dead_lettered);
     else
