@@ -43,6 +43,22 @@ before(async () => {
   gw = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, name: 'gateway', args: GW_ARGS });
   ingest = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, name: 'ingest', args: GW_ARGS });
   context = await launchBrowser(dir);
+  // count EventSources open at once, independently of the page's own bookkeeping
+  await context.addInitScript(() => {
+    const Native = window.EventSource;
+    const open = new Set();
+    window.__esMax = 0;
+    window.EventSource = class extends Native {
+      constructor(...args) {
+        super(...args);
+        for (const e of open) if (e.readyState === Native.CLOSED) open.delete(e);
+        open.add(this);
+        window.__esMax = Math.max(window.__esMax, open.size);
+        this.addEventListener('error', () => { if (this.readyState === Native.CLOSED) open.delete(this); });
+      }
+      close() { super.close(); open.delete(this); }
+    };
+  });
   page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => console.error('page error:', e.message));
 });
@@ -134,6 +150,16 @@ describe('demo page', () => {
     assert.ok(timeline.indexOf('task.failed') < timeline.lastIndexOf('task.started'));
     assert.match(await page.textContent('#outputs'), /cursor/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-producer.png') });
+
+    // clicking through the workflows swaps the second stream: never more than two open
+    for (const id of [...run.descendants, run.workflow_execution_id]) {
+      await page.click(`li.wf[data-id="${id}"]`);
+      await page.waitForSelector(`li.wf.selected[data-id="${id}"]`);
+      await until('timeline of ' + id, async () =>
+        (await page.textContent('#timeline')).includes('workflow.completed'), 15000);
+    }
+    // (tenant + selected workflow: exactly two, which also shows the counter works)
+    assert.equal(await page.evaluate(() => window.__esMax), 2, 'at most two EventSources');
 
     // with children: the consolidated stream brings the child's and grandchild's output in too
     await page.check('#consolidated');
