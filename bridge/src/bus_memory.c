@@ -22,7 +22,15 @@
  *
  * Pausing keeps the position; resuming simply goes back to catch-up from history (and to `gap`
  * if the held record was dropped meanwhile). Subscriptions are reference-counted (the user's
- * handle, the work queue, an in-progress fan-out); on_release runs when the last one goes.
+ * handle, the work queue, an in-progress fan-out); on_release runs when the last one goes. A
+ * callback counts as started once the dispatcher committed to it under the lock, so
+ * fv_sub_close never waits for anything; the user's data stays valid until on_release anyway.
+ *
+ * Bounds: history per tenant and source (count), per source (bytes, age); dedup keys for the
+ * window but at most MEM_DEDUP_MAX per source (beyond that rate a retry may store twice, as after
+ * the window); the live queue (publishers wait, except a callback publishing on the dispatcher).
+ * A tenant with nothing retained and no subscription is freed; what it lost is kept as a bus-wide
+ * floor so its old cursors still get `gap`.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,7 +45,7 @@
 #include "flovyn/units.h"
 
 #define MEM_DEDUP_WINDOW_MS (2LL * 60 * 1000) /* JetStream's default, also our streams' */
-#define MEM_DEDUP_MAX 262144                 /* per source: bounds memory at high rates */
+#define MEM_DEDUP_MAX 262144                  /* per source: bounds memory at high rates */
 #define MEM_DEDUP_BUCKETS 65536
 #define MEM_TENANT_BUCKETS 1024
 #define MEM_LIVE_QUEUE_MAX 65536 /* records published but not yet fanned out */
@@ -50,11 +58,11 @@ typedef struct mem_tenant mem_tenant;
 typedef struct mem_sub mem_sub;
 
 typedef struct mem_rec {
-    atomic_int refs;   /* history + live queue + readers/deliveries in progress */
+    atomic_int refs; /* history + live queue + readers/deliveries in progress */
     fv_source src;
-    uint64_t seq;      /* per source */
-    uint64_t order;    /* arrival number across both sources */
-    int64_t stored_ms; /* monotonic per bus */
+    uint64_t seq;       /* per source */
+    uint64_t order;     /* arrival number across both sources */
+    int64_t stored_ms;  /* monotonic per bus */
     mem_tenant *tenant; /* valid while in history or the live queue (both count as users) */
     struct mem_rec *prev, *next; /* per-source history list, oldest first (max-age sweep) */
     struct mem_rec *live_next;
@@ -116,7 +124,7 @@ struct mem_sub {
     bool closed, queued, in_cb, resume_early;
     bool gap_pending, live_sent, end_pending;
     fv_cursor gap_req, gap_from;
-    int refs; /* under the bus lock */
+    int refs;               /* under the bus lock */
     mem_sub *tprev, *tnext; /* tenant's open subscriptions */
     mem_sub *aprev, *anext; /* all open subscriptions */
     mem_sub *wnext;         /* work queue */
@@ -171,7 +179,10 @@ static int64_t clock_now_locked(mem_bus *b)
     return now;
 }
 
-static void rec_ref(mem_rec *r) { atomic_fetch_add(&r->refs, 1); }
+static void rec_ref(mem_rec *r)
+{
+    atomic_fetch_add(&r->refs, 1);
+}
 
 static void rec_unref(mem_rec *r)
 {
@@ -193,7 +204,10 @@ static fv_cursor cursor_of(const mem_bus *b, const uint64_t pos[2])
 
 /* --- rings --------------------------------------------------------------------------------- */
 
-static mem_rec *ring_at(const mem_ring *r, size_t i) { return r->items[(r->head + i) % r->cap]; }
+static mem_rec *ring_at(const mem_ring *r, size_t i)
+{
+    return r->items[(r->head + i) % r->cap];
+}
 
 /* first index whose sequence is > seq */
 static size_t ring_upper_seq(const mem_ring *r, uint64_t seq)
@@ -251,7 +265,10 @@ static void ring_push(mem_ring *r, mem_rec *x)
     r->n++;
 }
 
-static mem_rec *ring_front(const mem_ring *r) { return r->n ? r->items[r->head] : NULL; }
+static mem_rec *ring_front(const mem_ring *r)
+{
+    return r->n ? r->items[r->head] : NULL;
+}
 
 static void ring_pop(mem_ring *r)
 {
@@ -443,8 +460,8 @@ typedef struct mem_start {
 } mem_start;
 
 /* Where a subscription or read starts (CONTRACT §4), under the lock. */
-static void start_positions(mem_bus *b, const mem_tenant *t, const fv_start *st,
-                            const bool want[2], mem_start *out)
+static void start_positions(mem_bus *b, const mem_tenant *t, const fv_start *st, const bool want[2],
+                            mem_start *out)
 {
     memset(out, 0, sizeof *out);
     out->min_ms = INT64_MIN;
@@ -849,8 +866,7 @@ static fv_status rec_build(mem_bus *b, const fv_publish_item *it, mem_rec **out,
         if (st == FV_OK)
             st = fv_stream_event_dedup_key(&r->se, key, key_cap);
         if (st == FV_OK)
-            st = fv_subject_for_stream_event(b->base.prefix, &r->se, subject, sizeof subject,
-                                             err);
+            st = fv_subject_for_stream_event(b->base.prefix, &r->se, subject, sizeof subject, err);
         r->bytes = r->se.payload_len;
     }
     if (st == FV_OK && !(r->subject = strdup(subject)))
@@ -1175,9 +1191,18 @@ static fv_status mem_read(fv_bus *bus, const fv_pattern *p, const fv_start *star
 
 /* --- the rest of the vtable ---------------------------------------------------------------- */
 
-static fv_status mem_provision(fv_bus *bus, fv_err *err) { return FV_OK; }
-static bool mem_ready(fv_bus *bus) { return true; }
-static uint64_t mem_epoch(fv_bus *bus) { return ((mem_bus *)bus)->epoch; }
+static fv_status mem_provision(fv_bus *bus, fv_err *err)
+{
+    return FV_OK;
+}
+static bool mem_ready(fv_bus *bus)
+{
+    return true;
+}
+static uint64_t mem_epoch(fv_bus *bus)
+{
+    return ((mem_bus *)bus)->epoch;
+}
 
 static fv_status mem_last_seq(fv_bus *bus, fv_source src, uint64_t *out, fv_err *err)
 {
@@ -1290,8 +1315,8 @@ fv_status fv_bus_memory_create(const fv_bus_config *cfg, fv_bus **out, fv_err *e
     b->max_bytes[0] = (uint64_t)b->base.cfg.events_max_bytes;
     b->max_bytes[1] = (uint64_t)b->base.cfg.streams_max_bytes;
     for (int s = 0; s < 2; s++) {
-        b->dedup_window[s] = b->max_age[s] < MEM_DEDUP_WINDOW_MS ? b->max_age[s]
-                                                                 : MEM_DEDUP_WINDOW_MS;
+        b->dedup_window[s] =
+            b->max_age[s] < MEM_DEDUP_WINDOW_MS ? b->max_age[s] : MEM_DEDUP_WINDOW_MS;
         b->dedup[s].buckets = calloc(MEM_DEDUP_BUCKETS, sizeof *b->dedup[s].buckets);
         if (!b->dedup[s].buckets) {
             free(b->dedup[0].buckets);

@@ -285,7 +285,10 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int tmo(const fv_bus_suite *s) { return s->timeout_ms > 0 ? s->timeout_ms : 15000; }
+static int tmo(const fv_bus_suite *s)
+{
+    return s->timeout_ms > 0 ? s->timeout_ms : 15000;
+}
 
 static fv_bus *mk(const fv_bus_suite *s)
 {
@@ -302,8 +305,8 @@ static void drop(const fv_bus_suite *s, fv_bus *bus)
         fv_bus_destroy(bus);
 }
 
-static void pub(fv_bus *bus, const char *tenant, const char *wf, const char *task,
-                const char *type, const char *id, uint64_t *seq)
+static void pub(fv_bus *bus, const char *tenant, const char *wf, const char *task, const char *type,
+                const char *id, uint64_t *seq)
 {
     fv_event ev;
     fv_bus_suite_event(&ev, tenant, wf, task, type, id, "{}");
@@ -1327,8 +1330,7 @@ int fv_bus_suite_run(const char *group_name, fv_bus_suite *suite)
         cmocka_unit_test_prestate(fv_bus_suite_test_gap_on_foreign_epoch_cursor, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_merged_sources_keep_order_per_source, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_read_pages_with_next_cursor, suite),
-        cmocka_unit_test_prestate(fv_bus_suite_test_close_releases_once_and_stops_callbacks,
-                                  suite),
+        cmocka_unit_test_prestate(fv_bus_suite_test_close_releases_once_and_stops_callbacks, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_until_ends_the_stream, suite),
     };
     return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof *tests, NULL, NULL);

@@ -38,8 +38,8 @@
 #include "flovyn/subject.h"
 
 typedef struct fv_bus_suite {
-    fv_bus *(*make)(void *ctx);                 /* a new bus; NULL fails the test */
-    void (*teardown)(fv_bus *bus, void *ctx);   /* NULL -> fv_bus_destroy */
+    fv_bus *(*make)(void *ctx);               /* a new bus; NULL fails the test */
+    void (*teardown)(fv_bus *bus, void *ctx); /* NULL -> fv_bus_destroy */
     void *ctx;
     size_t concurrent_events; /* events published during the concurrent resume; 0 -> 2000 */
     int timeout_ms;           /* longest wait for expected messages; 0 -> 15000 */
@@ -87,8 +87,8 @@ typedef struct fv_collected {
     int64_t stored_ms;
     fv_cursor cursor;
     fv_cursor gap_requested, gap_resumed_from;
-    fv_event ev;         /* FV_MSG_EVENT */
-    fv_stream_event se;  /* FV_MSG_STREAM */
+    fv_event ev;        /* FV_MSG_EVENT */
+    fv_stream_event se; /* FV_MSG_STREAM */
     char subject[FV_SUBJECT_MAX];
 } fv_collected;
 
@@ -97,19 +97,19 @@ typedef struct fv_collector {
     pthread_cond_t cv;
     fv_collected *items; /* every message, in delivery order (read after fv_collector_stop) */
     size_t n, cap;
-    size_t n_data;      /* FV_MSG_EVENT + FV_MSG_STREAM recorded */
-    size_t pause_at;    /* when set and n_data == pause_at: answer FV_SUB_PAUSE once, record
-                           nothing, set paused */
+    size_t n_data;   /* FV_MSG_EVENT + FV_MSG_STREAM recorded */
+    size_t pause_at; /* when set and n_data == pause_at: answer FV_SUB_PAUSE once, record
+                        nothing, set paused */
     bool paused;
-    int releases;       /* on_release calls (must end as exactly 1) */
+    int releases; /* on_release calls (must end as exactly 1) */
     int in_cb;
-    bool overlapped;    /* a callback started while another one ran */
-    bool on_forbidden;  /* a callback ran on `forbidden` (the publishing thread) */
+    bool overlapped;   /* a callback started while another one ran */
+    bool on_forbidden; /* a callback ran on `forbidden` (the publishing thread) */
     pthread_t forbidden;
     bool check_forbidden;
     size_t calls_after_release; /* callbacks that began after on_release (must stay 0) */
-    unsigned slow_us;  /* a slow consumer: sleep this long after each of the first */
-    size_t slow_until; /* slow_until event/stream messages */
+    unsigned slow_us;           /* a slow consumer: sleep this long after each of the first */
+    size_t slow_until;          /* slow_until event/stream messages */
 } fv_collector;
 
 void fv_collector_init(fv_collector *c);

@@ -31,7 +31,10 @@ static fv_bus *make_bus_with(size_t history, int64_t events_max_age_ms)
     return bus;
 }
 
-static fv_bus *make_default(void *ctx) { return make_bus_with(0, 0); }
+static fv_bus *make_default(void *ctx)
+{
+    return make_bus_with(0, 0);
+}
 
 static void sleep_ms(int ms)
 {
@@ -108,8 +111,8 @@ static void test_memory_bus_old_cursor_past_bounded_history_gets_gap(void **stat
     fv_pattern_init(&pb, "tenant-b");
     fv_collector b;
     fv_collector_init(&b);
-    fv_bus_read(bus, &pb, &(fv_start){.kind = FV_START_FIRST}, 100, fv_collector_on_msg, &b,
-                NULL, NULL);
+    fv_bus_read(bus, &pb, &(fv_start){.kind = FV_START_FIRST}, 100, fv_collector_on_msg, &b, NULL,
+                NULL);
     assert_int_equal(b.n_data, 3);
     assert_int_equal(fv_collector_find(&b, FV_MSG_GAP, 0), b.n);
     fv_collector_destroy(&b);
@@ -223,8 +226,8 @@ static void test_memory_bus_epoch_is_random_per_bus(void **state)
     fv_collector_init(&c);
     fv_cursor ca = {1, 0, fv_bus_epoch(a)};
     fv_cursor next;
-    fv_bus_read(b, &p, &(fv_start){.kind = FV_START_CURSOR, .cursor = ca}, 10,
-                fv_collector_on_msg, &c, &next, NULL);
+    fv_bus_read(b, &p, &(fv_start){.kind = FV_START_CURSOR, .cursor = ca}, 10, fv_collector_on_msg,
+                &c, &next, NULL);
     assert_int_equal(c.items[0].kind, FV_MSG_GAP);
     assert_int_equal(c.n_data, 1);
     assert_int_equal(next.epoch, fv_bus_epoch(b));
