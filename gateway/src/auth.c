@@ -260,7 +260,11 @@ static fv_status read_types(json_t *types, fv_principal *p, fv_err *err)
     fv_buf spec = FV_BUF_INIT;
     fv_status st = FV_OK;
     if (json_is_string(types)) {
-        fv_buf_append(&spec, json_string_value(types), json_string_length(types));
+        /* a NUL inside would silently cut the list short */
+        if (strlen(json_string_value(types)) != json_string_length(types))
+            st = fv_err_set(err, FV_EAUTH, "token: types claim holds a NUL byte");
+        else
+            fv_buf_append(&spec, json_string_value(types), json_string_length(types));
     } else if (json_is_array(types)) {
         size_t i;
         json_t *v;
@@ -268,7 +272,7 @@ static fv_status read_types(json_t *types, fv_principal *p, fv_err *err)
         {
             const char *s = json_string_value(v);
             /* an item may not smuggle a second item in: the array is the list */
-            if (!s || strchr(s, ',') || !*s) {
+            if (!s || strchr(s, ',') || !*s || strlen(s) != json_string_length(v)) {
                 st = fv_err_set(err, FV_EAUTH, "token: types item %zu is not a single type", i + 1);
                 break;
             }

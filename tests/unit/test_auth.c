@@ -531,8 +531,14 @@ static void test_types_claim_limits_what_the_token_reads(void **state)
         assert_null(p.allowed);
         free(tok);
     }
-    const char *bad[] = {"\"types\":\"ta*\"",   "\"types\":\"\"", "\"types\":[]",
-                         "\"types\":[\"a,b\"]", "\"types\":[1]",  "\"types\":{}"};
+    const char *bad[] = {"\"types\":\"ta*\"",
+                         "\"types\":\"\"",
+                         "\"types\":[]",
+                         "\"types\":[\"a,b\"]",
+                         "\"types\":[1]",
+                         "\"types\":{}",
+                         "\"types\":\"workflow\\u0000,task\"",
+                         "\"types\":[\"workflow\\u0000x\"]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *tok = hs(claims(bad[i]));
         fv_principal p;
