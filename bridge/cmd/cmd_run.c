@@ -9,6 +9,7 @@
  * the middle of a NATS or MHD call.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,10 @@ typedef struct daemon_parts {
     fv_webhooks *webhooks;
     fv_http_status *http;
     int64_t started_ms;
+    /* set once every part above is started, cleared before they stop: the HTTP thread (up from
+     * the first moment, so /healthz answers while NATS is still awaited) reads the parts only
+     * while it is set */
+    atomic_bool up;
 } daemon_parts;
 
 static sigset_t stop_signals(void)
@@ -118,7 +123,7 @@ static fv_status registry_dead_letter(void *ud, const char *subject, const void 
 static bool ready(void *ud)
 {
     daemon_parts *p = ud;
-    return fv_bus_ready(p->bus);
+    return atomic_load(&p->up) && fv_bus_ready(p->bus);
 }
 
 static void counter(fv_buf *b, const char *name, const char *type, uint64_t v)
@@ -130,10 +135,13 @@ static void counter(fv_buf *b, const char *name, const char *type, uint64_t v)
 static void metrics(void *ud, fv_buf *b)
 {
     daemon_parts *p = ud;
+    bool up = atomic_load(&p->up);
+    counter(b, "up", "gauge", up);
+    counter(b, "uptime_seconds", "gauge", (uint64_t)((fv_monotonic_ms() - p->started_ms) / 1000));
+    if (!up)
+        return;
     fv_bus_stats bs;
     fv_bus_get_stats(p->bus, &bs);
-    counter(b, "up", "gauge", 1);
-    counter(b, "uptime_seconds", "gauge", (uint64_t)((fv_monotonic_ms() - p->started_ms) / 1000));
     counter(b, "nats_connected", "gauge", bs.connected);
     counter(b, "nats_reconnects_total", "counter", bs.reconnects);
     counter(b, "published_total", "counter", bs.published);
@@ -157,6 +165,7 @@ static void metrics(void *ud, fv_buf *b)
 
 static void stop_all(daemon_parts *p)
 {
+    atomic_store(&p->up, false);
     fv_http_status_stop(p->http);
     if (p->webhooks)
         fv_webhooks_stop(p->webhooks);
@@ -164,7 +173,6 @@ static void stop_all(daemon_parts *p)
     fv_registry_maintainer_stop(p->maint);
     fv_registry_close(p->reg);
     fv_bus_destroy(p->bus);
-    memset(p, 0, sizeof *p);
 }
 
 typedef fv_status (*step_fn)(daemon_parts *p, const run_cfg *cfg, fv_err *err);
@@ -225,6 +233,19 @@ static fv_status step_legacy(daemon_parts *p, const run_cfg *cfg, fv_err *err)
     return fv_legacy_start(p->bus, p->reg, &lc, &p->legacy, err);
 }
 
+static fv_status step_webhooks(daemon_parts *p, const run_cfg *cfg, fv_err *err)
+{
+    fv_webhooks_config wc = {.allow_private = cfg->webhook_allow_private,
+                             .timeout_ms = cfg->webhook_timeout_ms};
+    fv_status st = fv_webhooks_start(p->bus, &wc, &p->webhooks, err);
+    if (st == FV_ENOTSUP) {
+        fv_log(FV_LOG_WARN, "bridge", "webhooks disabled", "reason", err->msg, NULL);
+        p->webhooks = NULL;
+        return FV_OK;
+    }
+    return st;
+}
+
 int fv_cmd_run(int argc, char **argv)
 {
     run_cfg cfg = {0};
@@ -244,8 +265,13 @@ int fv_cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     daemon_parts p = {.started_ms = fv_monotonic_ms()};
+    atomic_init(&p.up, false);
     fv_err err = {{0}};
-    fv_status st = retry_step(step_connect, &p, &cfg, "connect", &err);
+    fv_http_status_config hc = {
+        .addr = cfg.c.http_addr, .metrics = metrics, .ready = ready, .ud = &p};
+    fv_status st = fv_http_status_start(&hc, &p.http, &err);
+    if (st == FV_OK)
+        st = retry_step(step_connect, &p, &cfg, "connect", &err);
     if (st == FV_OK) {
         fv_log(FV_LOG_INFO, "bridge", "connected", "nats", cfg.c.nats_url, NULL);
         st = retry_step(step_provision, &p, &cfg, "provision", &err);
@@ -254,26 +280,11 @@ int fv_cmd_run(int argc, char **argv)
         st = retry_step(step_registry, &p, &cfg, "registry", &err);
     if (st == FV_OK && cfg.legacy)
         st = retry_step(step_legacy, &p, &cfg, "legacy", &err);
+    if (st == FV_OK && cfg.webhooks)
+        st = retry_step(step_webhooks, &p, &cfg, "webhooks", &err);
     if (st != FV_OK)
         goto out;
-
-    if (cfg.webhooks) {
-        fv_webhooks_config wc = {.allow_private = cfg.webhook_allow_private,
-                                 .timeout_ms = cfg.webhook_timeout_ms};
-        st = fv_webhooks_start(p.bus, &wc, &p.webhooks, &err);
-        if (st == FV_ENOTSUP) {
-            fv_log(FV_LOG_WARN, "bridge", "webhooks disabled", "reason", err.msg, NULL);
-            p.webhooks = NULL;
-        } else if (st != FV_OK) {
-            goto out;
-        }
-    }
-
-    fv_http_status_config hc = {
-        .addr = cfg.c.http_addr, .metrics = metrics, .ready = ready, .ud = &p};
-    st = fv_http_status_start(&hc, &p.http, &err);
-    if (st != FV_OK)
-        goto out;
+    atomic_store(&p.up, true);
     fv_log(FV_LOG_INFO, "bridge", "running", "http", cfg.c.http_addr, "legacy",
            cfg.legacy ? (cfg.legacy_capture ? "capture" : "core") : "off", NULL);
 

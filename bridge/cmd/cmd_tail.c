@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "flovyn/registry.h"
 #include "flovyn/types_filter.h"
 #include "flovyn/units.h"
 
@@ -293,6 +294,18 @@ int fv_cmd_tail(int argc, char **argv)
     if ((rc = fv_bridge_connect(&cfg.c, "flovyn-bridge tail", &bus)) >= 0) {
         fv_types_filter_destroy(tf);
         return rc;
+    }
+    /* a workflow's first stored sequences (registry) spare scanning the streams from the start */
+    if (cfg.workflow && start.kind == FV_START_FIRST) {
+        fv_registry *reg = NULL;
+        fv_registry_entry e;
+        if (fv_registry_open(bus, &reg, &err) == FV_OK &&
+            fv_registry_get(reg, cfg.workflow, &e, &err) == FV_OK &&
+            !strcmp(e.tenant_id, cfg.tenant)) {
+            start.events_seq = e.first_events_seq;
+            start.streams_seq = e.first_streams_seq;
+        }
+        fv_registry_close(reg);
     }
     tail_state s = {.limit = (uint64_t)cfg.limit};
     pthread_mutex_init(&s.mu, NULL);

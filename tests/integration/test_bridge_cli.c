@@ -2,7 +2,9 @@
  * against a real nats-server, stdout and stderr captured, exit codes checked (0 ok, 2 bad input,
  * 1 runtime failure). One server for the group; each test uses a tenant of its own.
  */
+#include <curl/curl.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -104,20 +106,25 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static bool stream_exists(const char *name)
+/* true if the stream exists on the server at url; its MaxAge in ms into *max_age_ms */
+static bool stream_info(const char *url, const char *name, int64_t *max_age_ms)
 {
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    bool ok = natsConnection_ConnectTo(&nc, srv.url) == NATS_OK &&
+    bool ok = natsConnection_ConnectTo(&nc, url) == NATS_OK &&
               natsConnection_JetStream(&js, nc, NULL) == NATS_OK &&
               js_GetStreamInfo(&si, js, name, NULL, &jerr) == NATS_OK;
+    if (ok && max_age_ms)
+        *max_age_ms = si->Config->MaxAge / 1000000;
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     return ok;
 }
+
+static bool stream_exists(const char *name) { return stream_info(srv.url, name, NULL); }
 
 static void test_init_creates_everything_and_is_idempotent(void **state)
 {
@@ -132,8 +139,18 @@ static void test_init_creates_everything_and_is_idempotent(void **state)
     assert_true(stream_exists("KV_FLOVYN_WORKFLOWS"));
     assert_true(stream_exists("KV_FLOVYN_SUBSCRIPTIONS"));
     /* a changed limit is applied in place, not refused */
-    cli(&r, NULL, "init", "--dlq-max-age", "2d", "--streams-max-age", "30m", NULL);
+    cli(&r, NULL, "init", "--dlq-max-age", "2d", "--events-max-age", "3d", NULL);
     assert_int_equal(r.code, 0);
+    int64_t age = 0;
+    assert_true(stream_info(srv.url, "FLOVYN_DLQ", &age));
+    assert_int_equal(age, 2LL * 86400 * 1000);
+    /* the registry's TTL follows the events' retention (one TTL per bucket) */
+    assert_true(stream_info(srv.url, "KV_FLOVYN_WORKFLOWS", &age));
+    assert_int_equal(age, 3LL * 86400 * 1000);
+    cli(&r, NULL, "init", NULL);
+    assert_int_equal(r.code, 0);
+    assert_true(stream_info(srv.url, "KV_FLOVYN_WORKFLOWS", &age));
+    assert_int_equal(age, 7LL * 86400 * 1000);
 }
 
 static void test_publish_prints_sequence_and_duplicate_prints_same(void **state)
@@ -375,6 +392,57 @@ static void test_workflows_get_prints_entry_or_fails(void **state)
     assert_int_equal(r.code, 2);
 }
 
+static size_t on_body(char *p, size_t size, size_t n, void *ud) { return size * n; }
+
+static long http_code(int port, const char *path)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    long code = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    return code;
+}
+
+static void test_run_started_before_nats_connects_when_it_comes_up(void **state)
+{
+    fv_nats_server late;
+    assert_int_equal(fv_nats_start(&late), 0);
+    fv_nats_stop(&late);
+    char url[128], http[64], logp[300];
+    snprintf(url, sizeof url, "--nats-url=%s", late.url);
+    int port = fv_test_free_port();
+    snprintf(http, sizeof http, "--http-addr=127.0.0.1:%d", port);
+    snprintf(logp, sizeof logp, "%s/run-late.log", tmpdir);
+    char *argv[] = {(char *)fv_test_bin("flovyn-bridge"), "run", url, http, "--webhooks=false",
+                    NULL};
+    pid_t pid = fv_test_spawn(argv, NULL, logp);
+    assert_true(pid > 0);
+    assert_true(fv_test_wait_port(port, 10000));
+    /* alive but not ready while NATS is away */
+    assert_int_equal(http_code(port, "/healthz"), 200);
+    assert_int_equal(http_code(port, "/readyz"), 503);
+    assert_int_equal(http_code(port, "/nope"), 404);
+    assert_int_equal(fv_nats_restart(&late), 0);
+    long code = 0;
+    for (int i = 0; i < 150 && code != 200; i++) {
+        usleep(100000);
+        code = http_code(port, "/readyz");
+    }
+    assert_int_equal(code, 200);
+    assert_true(stream_info(late.url, "FLOVYN_DLQ", NULL));
+    assert_true(stream_info(late.url, "KV_FLOVYN_WORKFLOWS", NULL));
+    int status = fv_test_stop_pid(pid, SIGTERM, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    fv_nats_cleanup(&late);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_stream_event_publish_and_tail_shows_kind),
         cmocka_unit_test(test_tail_follow_prints_new_events_until_terminated),
         cmocka_unit_test(test_workflows_get_prints_entry_or_fails),
+        cmocka_unit_test(test_run_started_before_nats_connects_when_it_comes_up),
     };
     return cmocka_run_group_tests_name("bridge_cli", tests, group_setup, group_teardown);
 }
