@@ -120,6 +120,25 @@ describe('demo page', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-page.png') });
   });
 
+  test('takes its token from the flovyn_token cookie, and asks for one when there is none', async () => {
+    await context.addCookies([{ name: 'flovyn_token', value: token, url: gw.base }]);
+    try {
+      await page.goto(`${gw.base}/`);
+      await page.waitForSelector('#conn-tenant.live', { timeout: 15000 });
+      assert.equal(await page.textContent('#tenant'), TENANT);
+    } finally {
+      await context.clearCookies();
+    }
+    await page.goto(`${gw.base}/`);
+    await until('a request for a token', async () =>
+      /no token/.test(await page.textContent('#status')), 10000);
+    assert.equal(await page.evaluate(() => window.__flovyn.opens.length), 0);
+    // typing one in connects
+    await page.fill('#token-input', token);
+    await page.click('#token-form button');
+    await page.waitForSelector('#conn-tenant.live', { timeout: 15000 });
+  });
+
   test('shows the demo producer\'s run with its child and grandchild workflows', async () => {
     const tenant = 'demo-' + randomUUID().slice(0, 8);
     const tok = mintToken(secret, tenant, '1h');
