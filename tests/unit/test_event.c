@@ -476,6 +476,40 @@ static void test_event_from_proto_validates_fields(void **state)
     assert_int_equal(fv_event_validate(&b, NULL, &err), FV_EINVAL);
 }
 
+static void test_event_from_proto_caps_unpack_memory(void **state)
+{
+    /* 60,000 unknown 2-byte fields: protobuf-c would keep ~25 bytes for each */
+    size_t n = 120000;
+    unsigned char *p = malloc(n);
+    for (size_t i = 0; i < n; i += 2) {
+        p[i] = 0x78; /* field 15, varint */
+        p[i + 1] = 0x00;
+    }
+    fv_event ev;
+    fv_err err = {{0}};
+    assert_int_equal(fv_event_from_proto(&ev, p, n, NULL, &err), FV_EINVAL);
+    assert_non_null(strstr(err.msg, "too large"));
+    free(p);
+
+    /* data at the limit still decodes: the budget scales with the input */
+    fv_event a, b;
+    make_event(&a);
+    size_t dn = FV_DATA_MAX_DEFAULT;
+    char *d = malloc(dn);
+    memset(d, ' ', dn);
+    d[0] = '[';
+    d[dn - 1] = ']';
+    assert_int_equal(fv_event_set_data(&a, d, dn, NULL, &err), FV_OK);
+    fv_buf pb = FV_BUF_INIT;
+    assert_int_equal(fv_event_to_proto(&a, &pb), FV_OK);
+    assert_int_equal(fv_event_from_proto(&b, pb.data, pb.len, NULL, &err), FV_OK);
+    assert_int_equal(b.data_len, dn);
+    fv_buf_free(&pb);
+    free(d);
+    fv_event_clear(&a);
+    fv_event_clear(&b);
+}
+
 static void test_event_decode_picks_codec_from_content_type(void **state)
 {
     fv_event a, b;
@@ -721,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_event_data_survives_json_proto_json_byte_for_byte),
         cmocka_unit_test(test_event_from_proto_rejects_truncated_and_garbage),
         cmocka_unit_test(test_event_from_proto_validates_fields),
+        cmocka_unit_test(test_event_from_proto_caps_unpack_memory),
         cmocka_unit_test(test_event_decode_picks_codec_from_content_type),
         cmocka_unit_test(test_event_copy_is_deep),
         cmocka_unit_test(test_kind_names_parse_case_insensitively),
