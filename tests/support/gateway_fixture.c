@@ -64,12 +64,11 @@ static int launch(fv_gateway *g)
             return -1;
         }
         fv_http_resp r;
-        if (fv_http_request("GET", url, NULL, NULL, 0, &r) == 0) {
-            long st = r.status;
-            fv_http_resp_free(&r);
-            if (st == 200)
-                return 0;
-        }
+        int rc = fv_http_request("GET", url, NULL, NULL, 0, &r);
+        long st = r.status;
+        fv_http_resp_free(&r);
+        if (rc == 0 && st == 200)
+            return 0;
         sleep_ms(20);
     }
     fv_test_stop_pid(g->pid, SIGKILL, 1000);
@@ -125,8 +124,14 @@ int fv_gateway_stop(fv_gateway *g, int sig, int timeout_ms)
 
 void fv_gateway_cleanup(fv_gateway *g)
 {
-    if (g->pid > 0)
-        fv_gateway_stop(g, SIGKILL, 5000);
+    if (g->pid > 0) {
+        /* a clean stop, so a sanitizer build reports leaks and errors; shown if it was not */
+        int st = fv_gateway_stop(g, SIGTERM, 10000);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "gateway did not exit cleanly (status %d)\n", st);
+            fv_gateway_dump_log(g);
+        }
+    }
     for (int i = 0; i < g->nargs; i++)
         free(g->args[i]);
     g->nargs = 0;

@@ -29,7 +29,8 @@ int fv_gateway_start(fv_gateway *g, const char *const *args);
 int fv_gateway_restart(fv_gateway *g);
 /* Sends sig (SIGTERM, SIGKILL) and reaps; returns the waitpid status, -1 if not running. */
 int fv_gateway_stop(fv_gateway *g, int sig, int timeout_ms);
-/* Stops if running, removes the temp dir, frees args. */
+/* Stops if running (SIGTERM; the log is printed if the exit was not clean), removes the temp
+ * dir, frees args. */
 void fv_gateway_cleanup(fv_gateway *g);
 /* Writes a secret file into g->dir (call before start, or use any dir); returns its path. */
 const char *fv_gateway_write_secret(fv_gateway *g, const char *secret);
