@@ -16,6 +16,8 @@
  *   other status (404 when demo mode is off) makes the page ask the user for a token instead; it
  *   also takes ?token= in its own URL and the flovyn_token cookie. The page calls /demo/token at
  *   load when it has no token, and again on `auth_expired`.
+ * The page needs jwt mode: with --auth none the tenant comes from the X-Flovyn-Tenant header,
+ * which an EventSource cannot send.
  */
 #ifndef FLOVYN_GW_STATIC_ASSETS_H
 #define FLOVYN_GW_STATIC_ASSETS_H
