@@ -287,7 +287,12 @@
     w.status = s;
     if (s !== 'running') w.finished = ev.timestamp_ms;
     renderWorkflows();
-    if (!selected && !pinned && !w.parent) select(id, false);
+    // follow the newest run until the user picks one, without leaving a run that is still going
+    if (pinned || w.parent || id === selected) return;
+    const cur = selected ? workflows.get(selected) : null;
+    if (!selected || ((!cur || cur.status !== 'running') && type === 'workflow.started')) {
+      select(id, false);
+    }
   }
 
   function depthOf(w) {
