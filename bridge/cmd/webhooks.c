@@ -406,6 +406,14 @@ static void build_and_submit(wh_runner *r, fv_durable_msg **msgs, size_t n)
         size_t len = 0;
         const void *data = fv_durable_msg_data(m, &len);
         fv_err err = {{0}};
+        if (delivered_count(m) > (uint64_t)r->sub.max_attempts) {
+            /* only after a bridge died during the last attempt (the consumer's MaxDeliver is
+             * unlimited so that such a message comes back here instead of vanishing) */
+            dead_letter(r, m, delivered_count(m) - 1,
+                        "delivery attempts exhausted (a bridge stopped during the last one)");
+            fv_durable_msg_destroy(m);
+            continue;
+        }
         fv_event *ev = &evs[b->n];
         fv_event_init(ev);
         if (fv_event_decode(ev, fv_durable_msg_header(m, "Content-Type"), data, len, NULL,
@@ -564,7 +572,10 @@ static fv_status runner_start(fv_webhooks *w, const fv_subscription *s, wh_runne
     dc.stream = FV_STREAM_EVENTS;
     dc.name = r->durable;
     dc.filter_subject = filter;
-    dc.max_deliver = s->max_attempts;
+    /* Unlimited on the server: the bridge dead-letters after max_attempts itself. With
+     * MaxDeliver = max_attempts, a bridge killed during the last attempt would leave the event
+     * neither delivered nor dead-lettered. */
+    dc.max_deliver = 0;
     /* long enough for one request (a batch goes out as soon as it is fetched), short enough
      * that a crashed replica's batches come back soon */
     int64_t aw = 2 * w->cfg.timeout_ms + 1000;
