@@ -37,7 +37,8 @@
 #include "stream.h"
 
 #define TIMER_TICK_MS 100
-#define DRAIN_WAIT_MS 5000
+#define DRAIN_WAIT_MS 5000  /* longest wait for suspended connections to wake up */
+#define DRAIN_FLUSH_MS 1000 /* longest wait for open streams to flush their last bytes */
 #define MAX_RATE_TENANTS 100000
 
 static fv_gw *g_gw; /* for the response-header hook (CORS needs the configuration) */
@@ -240,13 +241,16 @@ void fv_gw_shutdown(fv_gw *gw)
     fv_streams_drain(gw->streams);
     /* every stream is finished: readers end instead of suspending, and finishing resumed the
      * suspended ones. Give them a moment to flush, but never stop with one still suspended. */
-    int64_t deadline = fv_monotonic_ms() + DRAIN_WAIT_MS;
-    while (fv_monotonic_ms() < deadline &&
-           (fv_conn_suspended_count() > 0 || fv_streams_open(gw->streams) > 0)) {
+    int64_t start = fv_monotonic_ms();
+    for (;;) {
+        int64_t waited = fv_monotonic_ms() - start;
+        bool suspended = fv_conn_suspended_count() > 0;
+        /* streams still open after a second are writing to slow peers: the stop closes them */
+        if (waited >= DRAIN_WAIT_MS || (!suspended && (fv_streams_open(gw->streams) == 0 ||
+                                                       waited >= DRAIN_FLUSH_MS)))
+            break;
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
-        if (fv_conn_suspended_count() == 0 && fv_monotonic_ms() > deadline - DRAIN_WAIT_MS + 1000)
-            break; /* streams still open are writing to slow peers: the stop closes them */
     }
     if (gw->timer_started) {
         atomic_store(&gw->timer_stop, true);

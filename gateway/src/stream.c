@@ -633,6 +633,14 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
         fv_conn_unref(&s->conn);
         return fv_stream_refuse_overloaded(mc, "too_many_streams");
     }
+    /* Shutdown sets `stopping` before it snapshots the registry: a stream registered after the
+     * snapshot sees the flag here, so no stream escapes the drain (a suspended connection at
+     * MHD_stop_daemon would abort the process). */
+    if (atomic_load(&gw->stopping)) {
+        reg_remove(gw->streams, s);
+        fv_conn_unref(&s->conn);
+        return fv_stream_refuse_overloaded(mc, "shutting_down");
+    }
     struct MHD_Response *resp = fv_conn_response(&s->conn, mc);
     if (!resp) {
         reg_remove(gw->streams, s);

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "flovyn/buf.h"
 #include "gateway_fixture.h"
 
 static fv_gateway g_gw;
@@ -21,7 +23,8 @@ static const char *const H_ACME_JSON[] = {"X-Flovyn-Tenant: acme",
 static int setup(void **state)
 {
     (void)state;
-    const char *args[] = {"--auth", "none", "--heartbeat", "500ms", NULL};
+    const char *args[] = {"--auth",          "none", "--heartbeat", "500ms", "--max-items", "50",
+                          "--memory-history", "20",  NULL};
     return fv_gateway_start(&g_gw, args);
 }
 
@@ -189,6 +192,80 @@ static void test_history_pages_follow_the_cursor(void **state)
     fv_http_resp_free(&r);
 }
 
+static void publish_progress(const char *wf, int from, int n)
+{
+    fv_buf b = FV_BUF_INIT;
+    for (int i = from; i < from + n; i++)
+        fv_buf_printf(&b,
+                      "{\"workflow_execution_id\":\"%s\",\"event_type\":\"task.progressed\","
+                      "\"source\":\"t\",\"data\":{\"i\":%d}}\n",
+                      wf, i);
+    assert_int_equal(post("/v1/events", H_ACME_JSON, b.data, NULL), 202);
+    fv_buf_free(&b);
+}
+
+static void test_items_per_request_limit_is_413(void **state)
+{
+    (void)state;
+    fv_buf b = FV_BUF_INIT;
+    for (int i = 0; i < 51; i++)
+        fv_buf_puts(&b, "{\"event_type\":\"task.created\",\"source\":\"t\"}\n");
+    fv_http_resp r;
+    assert_int_equal(post("/v1/events", H_ACME_JSON, b.data, &r), 413);
+    assert_non_null(strstr(r.body, "max-items"));
+    fv_http_resp_free(&r);
+    fv_buf_free(&b);
+}
+
+static void test_cursor_before_retained_history_gets_gap_then_the_oldest_retained(void **state)
+{
+    (void)state;
+    publish_progress("wf-gap", 0, 5);
+    char url[512];
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-gap/stream", g_gw.base);
+    fv_sse_client *c = fv_sse_open(url, H_ACME);
+    assert_int_equal(fv_sse_wait(c, 5, 5000), 5);
+    fv_sse_event first;
+    assert_true(fv_sse_get(c, 0, &first));
+    fv_sse_close(c);
+    publish_progress("wf-gap", 5, 40); /* the tenant keeps 20 per source: i=0..24 are gone */
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-gap/stream?last_event_id=%s",
+             g_gw.base, first.id);
+    c = fv_sse_open(url, H_ACME);
+    assert_int_equal(fv_sse_wait(c, 21, 5000), 21);
+    fv_sse_event e;
+    assert_true(fv_sse_get(c, 0, &e));
+    assert_string_equal(e.event, "gap");
+    char want[256];
+    snprintf(want, sizeof want, "{\"requested\":\"%s\",\"resumed_from\":\"", first.id);
+    assert_non_null(strstr(e.data, want));
+    fv_sse_event_free(&e);
+    assert_true(fv_sse_get(c, 1, &e));
+    assert_non_null(strstr(e.data, "{\"i\":25}")); /* the oldest retained */
+    fv_sse_event_free(&e);
+    assert_true(fv_sse_get(c, 20, &e));
+    assert_non_null(strstr(e.data, "{\"i\":44}"));
+    fv_sse_event_free(&e);
+    fv_sse_event_free(&first);
+    fv_sse_close(c);
+}
+
+static void test_until_in_the_past_replays_then_ends(void **state)
+{
+    (void)state;
+    publish_progress("wf-until", 0, 3);
+    struct timespec ts = {0, 30 * 1000000L};
+    nanosleep(&ts, NULL);
+    char url[512];
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-until/stream?until=%lld", g_gw.base,
+             (long long)time(NULL) * 1000);
+    fv_sse_client *c = fv_sse_open(url, H_ACME);
+    assert_true(fv_sse_wait_closed(c, 5000));
+    assert_int_equal(fv_sse_find(c, "task.progressed", 0), 0);
+    assert_int_equal(fv_sse_find(c, "end", 0), 3);
+    fv_sse_close(c);
+}
+
 static void test_sigterm_ends_streams_with_retry_and_exits_zero(void **state)
 {
     (void)state;
@@ -213,6 +290,9 @@ int main(void)
         cmocka_unit_test(test_workflow_stream_merges_lifecycle_and_tokens_from_the_first_event),
         cmocka_unit_test(test_bad_requests_get_json_errors),
         cmocka_unit_test(test_history_pages_follow_the_cursor),
+        cmocka_unit_test(test_items_per_request_limit_is_413),
+        cmocka_unit_test(test_cursor_before_retained_history_gets_gap_then_the_oldest_retained),
+        cmocka_unit_test(test_until_in_the_past_replays_then_ends),
         cmocka_unit_test(test_sigterm_ends_streams_with_retry_and_exits_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
