@@ -34,6 +34,30 @@ static natsConnection *nc;
 static jsCtx *js;
 static fv_bus *bus;
 
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    if (ud)
+        fv_buf_append(ud, p, size * n);
+    return size * n;
+}
+
+/* GET on the bridge's status port; the HTTP code (0 when unreachable), body appended to out */
+static long http_get(int port, const char *path, fv_buf *out)
+{
+    char url[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    long code = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    return code;
+}
+
 static int start_bridge(bool capture)
 {
     char url[128], http[64];
@@ -51,7 +75,13 @@ static int start_bridge(bool capture)
     bridge_pid = fv_test_spawn(argv, NULL, log_path);
     if (bridge_pid <= 0 || !fv_test_wait_port(http_port, 15000))
         return -1;
-    return 0;
+    /* /healthz answers from the start; /readyz once every part (the adapter too) is running */
+    for (int i = 0; i < 300; i++) {
+        if (http_get(http_port, "/readyz", NULL) == 200)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
 }
 
 static int group_setup(void **state)
@@ -345,26 +375,11 @@ static void test_legacy_invalid_messages_go_to_dlq_with_reason(void **state)
     assert_non_null(strstr(reason, "differs"));
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    fv_buf_append(ud, p, size * n);
-    return size * n;
-}
 
 static void test_metrics_show_legacy_counters(void **state)
 {
-    char url[96];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", http_port);
-    CURL *c = curl_easy_init();
     fv_buf body = FV_BUF_INIT;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(c);
-    assert_int_equal(code, 200);
+    assert_int_equal(http_get(http_port, "/metrics", &body), 200);
     assert_non_null(strstr(body.data, "flovyn_bridge_legacy_mapped_total "));
     assert_null(strstr(body.data, "flovyn_bridge_legacy_mapped_total 0\n"));
     assert_null(strstr(body.data, "flovyn_bridge_legacy_dead_lettered_total 0\n"));
