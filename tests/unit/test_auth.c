@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -423,6 +424,83 @@ static void test_signed_tokens_with_repeated_or_odd_members_are_rejected(void **
     assert_int_equal(verify(a, tok, &p, msg), FV_EAUTH);
     free(tok);
     fv_auth_destroy(a);
+}
+
+static void test_signature_must_be_exact_and_canonical(void **state)
+{
+    fv_auth *a = auth_hs();
+    fv_principal p;
+    char *tok = hs(claims(NULL));
+    size_t n = strlen(tok);
+    assert_int_equal(verify(a, tok, &p, NULL), FV_OK);
+    fv_principal_clear(&p);
+    /* 32 bytes are 43 characters, the last one carrying 2 unused bits: setting one gives the
+     * same bytes to a lax decoder, but a second spelling of the signature */
+    const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int v = (int)(strchr(al, tok[n - 1]) - al);
+    tok[n - 1] = al[v ^ 1];
+    assert_int_equal(verify(a, tok, &p, NULL), FV_EAUTH);
+    tok[n - 1] = al[v];
+    /* truncated or extended signatures */
+    char cut[4096];
+    snprintf(cut, sizeof cut, "%.*s", (int)(n - 4), tok);
+    assert_int_equal(verify(a, cut, &p, NULL), FV_EAUTH);
+    snprintf(cut, sizeof cut, "%sAAAA", tok);
+    assert_int_equal(verify(a, cut, &p, NULL), FV_EAUTH);
+    free(tok);
+    fv_auth_destroy(a);
+
+    /* ES256 with r = s = 0 and with a DER signature instead of R || S */
+    a = auth_pub(K.ec_pub_path);
+    tok = es256_by_hand(claims(NULL));
+    char *dot = strrchr(tok, '.');
+    unsigned char zero[64] = {0};
+    char *z = b64url(zero, sizeof zero);
+    snprintf(cut, sizeof cut, "%.*s.%s", (int)(dot - tok), tok, z);
+    assert_int_equal(verify(a, cut, &p, NULL), FV_EAUTH);
+    free(z);
+    free(tok);
+    fv_auth_destroy(a);
+}
+
+typedef struct verify_job {
+    fv_auth *auth;
+    const char *token;
+    int ok;
+} verify_job;
+
+static void *verify_many(void *arg)
+{
+    verify_job *j = arg;
+    for (int i = 0; i < 150; i++) {
+        fv_principal p;
+        if (fv_auth_verify(j->auth, j->token, &p, NULL) == FV_OK && !strcmp(p.tenant_id, "acme"))
+            j->ok++;
+        fv_principal_clear(&p);
+    }
+    return NULL;
+}
+
+static void test_one_auth_verifies_from_many_threads(void **state)
+{
+    const char *paths[] = {K.rsa_pub_path, K.ec_pub_path};
+    for (int k = 0; k < 2; k++) {
+        fv_auth *a = auth_pub(paths[k]);
+        char *tok = k == 0 ? sign(JWT_ALG_RS256, K.rsa_priv, strlen(K.rsa_priv), claims(NULL))
+                           : es256_by_hand(claims(NULL));
+        pthread_t th[4];
+        verify_job jobs[4];
+        for (int i = 0; i < 4; i++) {
+            jobs[i] = (verify_job){a, tok, 0};
+            assert_int_equal(pthread_create(&th[i], NULL, verify_many, &jobs[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(jobs[i].ok, 150);
+        }
+        free(tok);
+        fv_auth_destroy(a);
+    }
 }
 
 static void test_es256_tokens_verify_and_rs256_token_is_rejected(void **state)
@@ -892,6 +970,8 @@ int main(void)
         cmocka_unit_test(test_rs256_token_verifies_and_other_rsa_key_is_rejected),
         cmocka_unit_test(test_es256_tokens_verify_and_rs256_token_is_rejected),
         cmocka_unit_test(test_signed_tokens_with_repeated_or_odd_members_are_rejected),
+        cmocka_unit_test(test_signature_must_be_exact_and_canonical),
+        cmocka_unit_test(test_one_auth_verifies_from_many_threads),
         cmocka_unit_test(test_missing_or_hostile_tenant_id_is_rejected),
         cmocka_unit_test(test_scope_claim_grants_read_and_write_separately),
         cmocka_unit_test(test_types_claim_limits_what_the_token_reads),
