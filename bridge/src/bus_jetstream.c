@@ -176,6 +176,12 @@ static fv_status connect_nats(fv_js_bus *b, fv_err *err)
 fv_status fv_js_stream_state(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                              int64_t *created, fv_err *err)
 {
+    return fv_js_stream_state_ex(b, src, first, last, created, NULL, err);
+}
+
+fv_status fv_js_stream_state_ex(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
+                                int64_t *created, int64_t *first_ms, fv_err *err)
+{
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo(&si, b->js, fv_js_stream_name(src), NULL, &jerr);
@@ -187,6 +193,8 @@ fv_status fv_js_stream_state(fv_js_bus *b, fv_source src, uint64_t *first, uint6
         *last = si->State.LastSeq;
     if (created)
         *created = si->Created;
+    if (first_ms)
+        *first_ms = si->State.FirstTime / NS_PER_MS;
     jsStreamInfo_Destroy(si);
     return FV_OK;
 }
@@ -406,8 +414,8 @@ static void js_destroy(fv_bus *bus)
 {
     fv_js_bus *b = fv_js(bus);
     atomic_store(&b->closing, true);
+    fv_js_live_stop(b); /* first: nothing delivers to subscriptions after this */
     fv_js_catchup_stop(b);
-    fv_js_live_stop(b);
     fv_js_pub_destroy(b);
     if (b->js)
         jsCtx_Destroy(b->js);

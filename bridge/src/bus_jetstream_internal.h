@@ -57,6 +57,8 @@ fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_
 typedef struct fv_js_reader {
     natsSubscription *sub;
     bool at_end; /* the consumer had nothing more pending at the last fetch */
+    bool wait_next;
+    int empty_answers;
     uint64_t last_seq;
 } fv_js_reader;
 
@@ -68,8 +70,13 @@ fv_status fv_js_reader_open(fv_js_bus *b, fv_source src, const char *filter, fv_
 fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsgList *list,
                              fv_err *err);
 void fv_js_reader_close(fv_js_reader *r);
+/* first stored sequence at or after time_ms (last + 1 if none) */
+fv_status fv_js_seq_at_time(fv_js_bus *b, fv_source src, int64_t time_ms, uint64_t *out,
+                            fv_err *err);
 /* stream sequence and store time of a message fetched from a consumer */
 bool fv_js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms);
+bool fv_js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t *delivered,
+                         uint64_t *pending);
 
 /* --- decoded message shared by the live fan-out and hand-over buffers ----------------------- */
 typedef struct fv_js_lmsg {
@@ -102,6 +109,8 @@ typedef struct fv_js_live_src {
     natsSubscription *sub;
     uint64_t expected; /* next stream sequence to dispatch; 0 = not yet known */
     int64_t stream_created;
+    uint64_t prev_probe_last;
+    atomic_bool initialized; /* expected is known: subscriptions may start */
     atomic_bool probe; /* reconnect or gap suspected: compare with the stream's last seq */
     atomic_uint_least64_t dispatched; /* last dispatched sequence */
     atomic_int debug_drop;            /* tests: discard the next n live messages */
@@ -109,6 +118,7 @@ typedef struct fv_js_live_src {
 
 fv_status fv_js_live_start(fv_js_bus *b, fv_err *err);
 void fv_js_live_stop(fv_js_bus *b);
+fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err);
 void fv_js_index_add(fv_js_bus *b, fv_js_sub *s);
 void fv_js_index_remove(fv_js_bus *b, fv_js_sub *s);
 
@@ -126,8 +136,10 @@ typedef struct fv_js_srcstate {
     /* hand-over buffer: live messages seen while catching up */
     fv_js_lmsg **buf;
     size_t buf_n;
+    size_t buf_cap;
     bool capturing;
     bool overflow;
+    bool no_fetch; /* NEW: nothing stored before the start to read */
 } fv_js_srcstate;
 
 struct fv_js_sub {
@@ -137,13 +149,15 @@ struct fv_js_sub {
     fv_pattern pattern;
     atomic_int refs;
     atomic_bool closed;
-    pthread_mutex_t mu; /* held while a callback runs: one callback at a time per subscription */
+    pthread_mutex_t mu;   /* held while a callback runs: one callback at a time per subscription */
+    pthread_mutex_t gate; /* leaf lock, never held across a callback: closed, paused */
     fv_js_srcstate s[2];
-    bool paused;
-    bool queued;     /* in the catch-up queue or running in a worker */
+    uint64_t epoch;
+    bool paused;     /* gate */
+    bool queued;     /* cu_mu: in the catch-up queue or running in a worker */
     bool ended;      /* END or ERROR delivered */
-    bool gap_check;  /* CURSOR start: compare with retained history first */
-    fv_cursor requested;
+    bool gap_pending;
+    fv_cursor gap_requested, gap_from;
     bool live_sent;
     fv_js_sub *index_next; /* tenant bucket chain */
     fv_js_sub *queue_next; /* catch-up queue */
@@ -196,6 +210,7 @@ struct fv_js_bus {
     pthread_t *cu_threads;
     int cu_nthreads;
     int cu_running;
+    int cu_idle;
     pthread_t reaper;
     bool reaper_started;
     fv_js_sub *reap_head;
@@ -217,6 +232,8 @@ fv_status fv_js_refresh_streams(fv_js_bus *b, fv_err *err);
 /* last sequence and first sequence of a source */
 fv_status fv_js_stream_state(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                              int64_t *created, fv_err *err);
+fv_status fv_js_stream_state_ex(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
+                                int64_t *created, int64_t *first_ms, fv_err *err);
 fv_status fv_js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what);
 
 /* test hook: the live thread of src discards its next n messages, as if the republish was lost */
