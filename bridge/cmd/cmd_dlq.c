@@ -128,8 +128,10 @@ static int replay_one(void *ud, const fv_dlq_item *it)
     fv_event ev;
     fv_event_init(&ev);
     if (fv_event_decode(&ev, it->content_type, it->data, it->len, NULL, &err) != FV_OK) {
-        fprintf(stderr, "flovyn-bridge: dlq replay: seq %" PRIu64 " is not an event (%s); "
-                        "skipped\n", it->dlq_seq, err.msg);
+        fprintf(stderr,
+                "flovyn-bridge: dlq replay: seq %" PRIu64 " is not an event (%s); "
+                "skipped\n",
+                it->dlq_seq, err.msg);
         rs->skipped++;
         return 0;
     }
@@ -143,13 +145,12 @@ static int replay_one(void *ud, const fv_dlq_item *it)
     fv_webhook_req req;
     fv_status st = fv_buf_status(&body);
     if (st == FV_OK)
-        st = fv_webhook_req_init(&req, rs->sub->url, rs->sub->secret, batch_id, body.data,
-                                 body.len, rs->sub->allow_private || rs->cfg->allow_private,
+        st = fv_webhook_req_init(&req, rs->sub->url, rs->sub->secret, batch_id, body.data, body.len,
+                                 rs->sub->allow_private || rs->cfg->allow_private,
                                  rs->cfg->timeout_ms, &err);
     if (st != FV_OK) {
         fv_buf_free(&body);
-        fprintf(stderr, "flovyn-bridge: dlq replay: seq %" PRIu64 ": %s\n", it->dlq_seq,
-                err.msg);
+        fprintf(stderr, "flovyn-bridge: dlq replay: seq %" PRIu64 ": %s\n", it->dlq_seq, err.msg);
         rs->failures++;
         return 0;
     }
@@ -160,16 +161,19 @@ static int replay_one(void *ud, const fv_dlq_item *it)
     fv_webhook_req_cleanup(&req);
     fv_buf_free(&body);
     if (oc != FV_WH_DELIVERED) {
-        fprintf(stderr, "flovyn-bridge: dlq replay: subscription '%s' seq %" PRIu64
-                        ": %s; its remaining entries are kept\n",
+        fprintf(stderr,
+                "flovyn-bridge: dlq replay: subscription '%s' seq %" PRIu64
+                ": %s; its remaining entries are kept\n",
                 it->origin, it->dlq_seq, why);
         rs->failures++;
         mark_failed(rs, it->origin);
         return 0;
     }
     if (fv_dlq_remove(rs->bus, it->dlq_seq, &err) != FV_OK) {
-        fprintf(stderr, "flovyn-bridge: dlq replay: delivered seq %" PRIu64
-                        " but could not remove it: %s\n", it->dlq_seq, err.msg);
+        fprintf(stderr,
+                "flovyn-bridge: dlq replay: delivered seq %" PRIu64
+                " but could not remove it: %s\n",
+                it->dlq_seq, err.msg);
         rs->failures++;
         return 0;
     }

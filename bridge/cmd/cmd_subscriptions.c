@@ -119,8 +119,8 @@ static int cmd_add(int argc, char **argv)
     snprintf(s->tenant_id, sizeof s->tenant_id, "%s", cfg.tenant);
     snprintf(s->types, sizeof s->types, "%s", cfg.types ? cfg.types : "");
     snprintf(s->url, sizeof s->url, "%s", cfg.url);
-    s->max_attempts = (int)(cfg.max_attempts > 0 && cfg.max_attempts < 1000000 ? cfg.max_attempts
-                                                                               : 0);
+    s->max_attempts =
+        (int)(cfg.max_attempts > 0 && cfg.max_attempts < 1000000 ? cfg.max_attempts : 0);
     s->batch = (int)(cfg.batch > 0 && cfg.batch < 1000000 ? cfg.batch : 0);
     s->ordered = cfg.ordered;
     s->allow_private = cfg.allow_private;

@@ -183,8 +183,8 @@ static curl_socket_t guarded_open(void *clientp, curlsocktype purpose,
         char a[INET6_ADDRSTRLEN];
         addr_text(&address->addr, a, sizeof a);
         g->refused = true;
-        snprintf(g->refused_why, sizeof g->refused_why, "refused to connect to %s (%s address)",
-                 a, cls);
+        snprintf(g->refused_why, sizeof g->refused_why, "refused to connect to %s (%s address)", a,
+                 cls);
         return CURL_SOCKET_BAD;
     }
     return socket(address->family, address->socktype, address->protocol);

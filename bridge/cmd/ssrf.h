@@ -32,7 +32,7 @@ fv_status fv_ssrf_check_url(const char *url, bool allow_private, fv_err *err);
 /* Per-request state of the connect-time check. */
 typedef struct fv_ssrf_guard {
     bool allow_private;
-    bool refused;       /* set when a connect was refused */
+    bool refused; /* set when a connect was refused */
     char refused_why[128];
 } fv_ssrf_guard;
 

@@ -95,10 +95,10 @@ fv_status fv_subscription_validate(const fv_subscription *s, fv_err *err)
     if (!wants_events)
         return fv_err_set(err, FV_EINVAL,
                           "types: '%s' selects no lifecycle event (webhooks deliver lifecycle "
-                          "events only)", s->types);
+                          "events only)",
+                          s->types);
     if (strncmp(s->url, "http://", 7) != 0 && strncmp(s->url, "https://", 8) != 0)
-        return fv_err_set(err, FV_EINVAL, "url: '%s' must start with http:// or https://",
-                          s->url);
+        return fv_err_set(err, FV_EINVAL, "url: '%s' must start with http:// or https://", s->url);
     unsigned char key[FV_WHSEC_MAX_BYTES];
     size_t klen;
     if ((st = fv_webhook_secret_decode(s->secret, key, sizeof key, &klen, err)) != FV_OK)
@@ -155,14 +155,13 @@ static fv_status get_str(json_t *o, const char *key, char *out, size_t cap, bool
         return required ? fv_err_set(err, FV_EINVAL, "record: missing '%s'", key) : FV_OK;
     }
     if (!json_is_string(v) || json_string_length(v) >= cap)
-        return fv_err_set(err, FV_EINVAL, "record: '%s' is not a string of at most %zu bytes",
-                          key, cap - 1);
+        return fv_err_set(err, FV_EINVAL, "record: '%s' is not a string of at most %zu bytes", key,
+                          cap - 1);
     memcpy(out, json_string_value(v), json_string_length(v) + 1);
     return FV_OK;
 }
 
-fv_status fv_subscription_from_json(const char *json, size_t len, fv_subscription *s,
-                                    fv_err *err)
+fv_status fv_subscription_from_json(const char *json, size_t len, fv_subscription *s, fv_err *err)
 {
     fv_subscription_init(s);
     json_error_t jerr;
@@ -205,8 +204,7 @@ out:
 
 /* --- the KV bucket -------------------------------------------------------------------------- */
 
-fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore **out,
-                                fv_err *err)
+fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore **out, fv_err *err)
 {
     *out = NULL;
     jsCtx *js = fv_bus_jetstream(bus);
@@ -214,16 +212,15 @@ fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore 
         return fv_err_set(err, FV_ENOTSUP, "subscriptions need JetStream (--nats-url)");
     if (create) {
         /* the same ensure `flovyn-bridge init` uses, so both agree on the bucket's config */
-        fv_status st = fv_kv_bucket_ensure(bus, FV_SUBS_BUCKET, 0, replicas > 0 ? replicas : 1,
-                                           err);
+        fv_status st =
+            fv_kv_bucket_ensure(bus, FV_SUBS_BUCKET, 0, replicas > 0 ? replicas : 1, err);
         if (st != FV_OK)
             return st;
     }
     natsStatus s = js_KeyValue(out, js, FV_SUBS_BUCKET);
     if (s == NATS_NOT_FOUND)
         return fv_err_set(err, FV_ENOTFOUND,
-                          "KV bucket %s does not exist (run `flovyn-bridge init`)",
-                          FV_SUBS_BUCKET);
+                          "KV bucket %s does not exist (run `flovyn-bridge init`)", FV_SUBS_BUCKET);
     if (s != NATS_OK)
         return fv_err_set(err, FV_EIO, "KV bucket %s: %s", FV_SUBS_BUCKET, natsStatus_GetText(s));
     return FV_OK;
@@ -298,8 +295,8 @@ fv_status fv_subscriptions_list(kvStore *kv, int (*cb)(void *ud, const fv_subscr
         if (rs == FV_ENOTFOUND)
             continue; /* deleted meanwhile */
         if (rs != FV_OK) {
-            fv_log(FV_LOG_WARN, "subscriptions", "skipping unreadable record", "key",
-                   keys.Keys[i], "error", rerr.msg, NULL);
+            fv_log(FV_LOG_WARN, "subscriptions", "skipping unreadable record", "key", keys.Keys[i],
+                   "error", rerr.msg, NULL);
             continue;
         }
         if (cb(ud, s) != 0)

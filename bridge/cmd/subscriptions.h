@@ -55,13 +55,11 @@ fv_status fv_subscription_durable_name(const fv_subscription *s, char *out, size
 
 /* JSON record (malloc'd, caller frees) and back */
 fv_status fv_subscription_to_json(const fv_subscription *s, char **out, fv_err *err);
-fv_status fv_subscription_from_json(const char *json, size_t len, fv_subscription *s,
-                                    fv_err *err);
+fv_status fv_subscription_from_json(const char *json, size_t len, fv_subscription *s, fv_err *err);
 
 /* Opens the bucket, creating it when missing and create is true (replicas from the bus
  * configuration's caller). JetStream only. */
-fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore **out,
-                                fv_err *err);
+fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore **out, fv_err *err);
 fv_status fv_subscriptions_put(kvStore *kv, const fv_subscription *s, fv_err *err);
 fv_status fv_subscriptions_get(kvStore *kv, const char *name, fv_subscription *s, fv_err *err);
 fv_status fv_subscriptions_delete(kvStore *kv, const char *name, fv_err *err);

@@ -86,8 +86,10 @@ fv_status fv_webhook_secret_normalize(const char *text, size_t len, char *out, s
             return st;
     } else {
         if (len < FV_WHSEC_MIN_BYTES || len > FV_WHSEC_MAX_BYTES)
-            return fv_err_set(err, FV_EINVAL, "secret: must be %d to %d bytes (or whsec_<base64>), "
-                              "got %zu", FV_WHSEC_MIN_BYTES, FV_WHSEC_MAX_BYTES, len);
+            return fv_err_set(err, FV_EINVAL,
+                              "secret: must be %d to %d bytes (or whsec_<base64>), "
+                              "got %zu",
+                              FV_WHSEC_MIN_BYTES, FV_WHSEC_MAX_BYTES, len);
         memcpy(key, text, len);
         key_len = len;
     }

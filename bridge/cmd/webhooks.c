@@ -78,7 +78,7 @@ struct wh_runner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wh_batch *done_head, *done_tail;
-    int inflight; /* batches handed to the delivery thread and not yet settled */
+    int inflight;     /* batches handed to the delivery thread and not yet settled */
     wh_batch *retry;  /* ordered mode: the batch waiting for its next attempt */
     int64_t retry_at; /* monotonic ms */
     int64_t last_progress_ms;
@@ -110,7 +110,7 @@ struct fv_webhooks {
 static int64_t grace_ms(const fv_webhooks *w)
 {
     return w->cfg.timeout_ms > 0 && w->cfg.timeout_ms < STOP_GRACE_MAX_MS ? w->cfg.timeout_ms
-                                                                           : STOP_GRACE_MAX_MS;
+                                                                          : STOP_GRACE_MAX_MS;
 }
 
 static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
@@ -148,9 +148,9 @@ static void batch_submit(wh_runner *r, wh_batch *b)
     fv_webhook_req_cleanup(&b->req);
     b->aborted = false;
     b->why[0] = '\0';
-    fv_status st = fv_webhook_req_init(&b->req, r->sub.url, r->sub.secret, b->id, b->body.data,
-                                       b->body.len, r->sub.allow_private || w->cfg.allow_private,
-                                       w->cfg.timeout_ms, &err);
+    fv_status st =
+        fv_webhook_req_init(&b->req, r->sub.url, r->sub.secret, b->id, b->body.data, b->body.len,
+                            r->sub.allow_private || w->cfg.allow_private, w->cfg.timeout_ms, &err);
     pthread_mutex_lock(&r->mu);
     r->inflight++;
     pthread_mutex_unlock(&r->mu);
@@ -322,27 +322,27 @@ static void settle(wh_runner *r, wh_batch *b)
             /* keep the order: retry this batch here, nothing after it goes out meanwhile */
             b->attempt++;
             r->retry = b;
-            r->retry_at = fv_monotonic_ms() + (ra >= 0 ? ra : fv_subscription_backoff(s, b->attempt));
+            r->retry_at =
+                fv_monotonic_ms() + (ra >= 0 ? ra : fv_subscription_backoff(s, b->attempt));
             for (size_t i = 0; i < b->n; i++)
                 fv_durable_msg_in_progress(b->msgs[i]);
             r->last_progress_ms = fv_monotonic_ms();
-            fv_log(FV_LOG_INFO, "webhooks", "delivery failed, will retry", "subscription",
-                   s->name, "batch", b->id, "error", b->why, NULL);
+            fv_log(FV_LOG_INFO, "webhooks", "delivery failed, will retry", "subscription", s->name,
+                   "batch", b->id, "error", b->why, NULL);
             return;
         }
         for (size_t i = 0; i < b->n; i++) {
             uint64_t att = s->ordered ? b->attempt : delivered_count(b->msgs[i]);
             if (att >= (uint64_t)s->max_attempts) {
                 char why[320];
-                snprintf(why, sizeof why, "%d attempts failed, last: %s", s->max_attempts,
-                         b->why);
+                snprintf(why, sizeof why, "%d attempts failed, last: %s", s->max_attempts, b->why);
                 dead_letter(r, b->msgs[i], att, why);
             } else {
                 fv_durable_msg_nak(b->msgs[i], ra >= 0 ? ra : fv_subscription_backoff(s, att + 1));
             }
         }
-        fv_log(FV_LOG_INFO, "webhooks", "delivery failed", "subscription", s->name, "batch",
-               b->id, "error", b->why, NULL);
+        fv_log(FV_LOG_INFO, "webhooks", "delivery failed", "subscription", s->name, "batch", b->id,
+               "error", b->why, NULL);
         batch_free(b);
         return;
     }
@@ -416,8 +416,8 @@ static void build_and_submit(wh_runner *r, fv_durable_msg **msgs, size_t n)
         }
         fv_event *ev = &evs[b->n];
         fv_event_init(ev);
-        if (fv_event_decode(ev, fv_durable_msg_header(m, "Content-Type"), data, len, NULL,
-                            &err) != FV_OK) {
+        if (fv_event_decode(ev, fv_durable_msg_header(m, "Content-Type"), data, len, NULL, &err) !=
+            FV_OK) {
             char why[320];
             snprintf(why, sizeof why, "undecodable event: %s", err.msg);
             dead_letter(r, m, delivered_count(m), why);
@@ -585,8 +585,7 @@ static fv_status runner_start(fv_webhooks *w, const fv_subscription *s, wh_runne
      * NakWithDelay with the subscription's backoff instead (docs/webhooks.md). */
     dc.backoff_ms = NULL;
     dc.backoff_n = 0;
-    dc.max_ack_pending =
-        (int64_t)s->batch * (s->ordered ? 1 : MAX_INFLIGHT_UNORDERED * 2);
+    dc.max_ack_pending = (int64_t)s->batch * (s->ordered ? 1 : MAX_INFLIGHT_UNORDERED * 2);
     dc.deliver_new = true;
     if ((st = fv_bus_durable_ensure(w->bus, &dc, err)) != FV_OK)
         goto fail;
@@ -631,8 +630,8 @@ static void runner_destroy(wh_runner *r, bool delete_durable)
         fv_err err = {{0}};
         fv_status st = fv_bus_durable_delete(r->w->bus, FV_STREAM_EVENTS, r->durable, &err);
         if (st != FV_OK && st != FV_ENOTFOUND)
-            fv_log(FV_LOG_WARN, "webhooks", "could not delete the durable", "durable",
-                   r->durable, "error", err.msg, NULL);
+            fv_log(FV_LOG_WARN, "webhooks", "could not delete the durable", "durable", r->durable,
+                   "error", err.msg, NULL);
     }
     fv_types_filter_destroy(r->types);
     pthread_mutex_destroy(&r->mu);
@@ -668,8 +667,8 @@ static void apply_put(fv_webhooks *w, const char *key, const void *val, size_t l
         return;
     fv_err err = {{0}};
     if (fv_subscription_from_json(val, len, s, &err) != FV_OK || strcmp(s->name, key) != 0) {
-        fv_log(FV_LOG_WARN, "webhooks", "ignoring invalid subscription record", "key", key,
-               "error", err.msg[0] ? err.msg : "name differs from key", NULL);
+        fv_log(FV_LOG_WARN, "webhooks", "ignoring invalid subscription record", "key", key, "error",
+               err.msg[0] ? err.msg : "name differs from key", NULL);
         free(s);
         return;
     }
@@ -688,8 +687,8 @@ static void apply_put(fv_webhooks *w, const char *key, const void *val, size_t l
         runner_destroy(old, false);
     wh_runner *r = NULL;
     if (runner_start(w, s, &r, &err) != FV_OK) {
-        fv_log(FV_LOG_ERROR, "webhooks", "cannot start subscription", "subscription", key,
-               "error", err.msg, NULL);
+        fv_log(FV_LOG_ERROR, "webhooks", "cannot start subscription", "subscription", key, "error",
+               err.msg, NULL);
         free(s);
         return;
     }
@@ -722,8 +721,8 @@ static void *watch_main(void *arg)
         if (s != NATS_OK) {
             if (atomic_load(&w->stopping))
                 break;
-            fv_log(FV_LOG_WARN, "webhooks", "subscription watcher failed",
-                   "error", natsStatus_GetText(s), NULL);
+            fv_log(FV_LOG_WARN, "webhooks", "subscription watcher failed", "error",
+                   natsStatus_GetText(s), NULL);
             struct timespec ts = {0, 250 * 1000000L};
             nanosleep(&ts, NULL);
             continue;
@@ -742,8 +741,10 @@ static void *watch_main(void *arg)
 
 /* --- public --------------------------------------------------------------------------------- */
 
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 fv_status fv_webhooks_start(fv_bus *bus, const fv_webhooks_config *cfg, fv_webhooks **out,
                             fv_err *err)
@@ -850,8 +851,8 @@ void fv_webhooks_metrics(fv_webhooks *w, fv_buf *out)
         fv_buf_printf(out, "flovyn_webhook_delivered_total{subscription=\"%s\"} %" PRIu64 "\n", n,
                       (uint64_t)atomic_load(&r->delivered));
         fv_buf_printf(out,
-                      "flovyn_webhook_retried_batches_total{subscription=\"%s\"} %" PRIu64 "\n",
-                      n, (uint64_t)atomic_load(&r->retried));
+                      "flovyn_webhook_retried_batches_total{subscription=\"%s\"} %" PRIu64 "\n", n,
+                      (uint64_t)atomic_load(&r->retried));
         fv_buf_printf(out, "flovyn_webhook_dead_lettered_total{subscription=\"%s\"} %" PRIu64 "\n",
                       n, (uint64_t)atomic_load(&r->dead));
         fv_buf_printf(out, "flovyn_webhook_ignored_total{subscription=\"%s\"} %" PRIu64 "\n", n,
@@ -859,8 +860,8 @@ void fv_webhooks_metrics(fv_webhooks *w, fv_buf *out)
         uint64_t pending = 0;
         fv_err err = {{0}};
         if (fv_durable_pending(r->d, &pending, &err) == FV_OK)
-            fv_buf_printf(out, "flovyn_webhook_consumer_pending{subscription=\"%s\"} %" PRIu64
-                               "\n", n, pending);
+            fv_buf_printf(out, "flovyn_webhook_consumer_pending{subscription=\"%s\"} %" PRIu64 "\n",
+                          n, pending);
         for (int i = 0; i < LAT_BUCKETS; i++)
             fv_buf_printf(out,
                           "flovyn_webhook_delivery_seconds_bucket{subscription=\"%s\",le=\"%g\"} "

@@ -16,7 +16,10 @@
 
 static wh_env env;
 
-static int group_setup(void **state) { return wh_env_setup(&env); }
+static int group_setup(void **state)
+{
+    return wh_env_setup(&env);
+}
 
 static int group_teardown(void **state)
 {
@@ -179,8 +182,10 @@ static void test_dlq_purge_removes_only_that_subscription(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_dlq_list_prints_json_lines_with_reason_and_original_event, test_teardown),
-        cmocka_unit_test_teardown(test_dlq_replay_keeps_entries_while_receiver_still_fails, test_teardown),
+        cmocka_unit_test_teardown(test_dlq_list_prints_json_lines_with_reason_and_original_event,
+                                  test_teardown),
+        cmocka_unit_test_teardown(test_dlq_replay_keeps_entries_while_receiver_still_fails,
+                                  test_teardown),
         cmocka_unit_test_teardown(test_dlq_replay_never_republishes_into_events, test_teardown),
         cmocka_unit_test_teardown(test_dlq_purge_removes_only_that_subscription, test_teardown),
     };

@@ -21,7 +21,10 @@
 
 static wh_env env;
 
-static int group_setup(void **state) { return wh_env_setup(&env); }
+static int group_setup(void **state)
+{
+    return wh_env_setup(&env);
+}
 
 static int group_teardown(void **state)
 {
@@ -54,17 +57,17 @@ static void stop_bridge(pid_t pid, int sig)
 static void test_webhook_delivers_signed_cloudevents_batch_of_matching_types(void **state)
 {
     fv_wh_receiver *r = receiver();
-    assert_int_equal(wh_add_sub(&env, "tsign", "sign", fv_wh_receiver_url(r),
-                                "workflow.*,task.failed", NULL),
-                     0);
+    assert_int_equal(
+        wh_add_sub(&env, "tsign", "sign", fv_wh_receiver_url(r), "workflow.*,task.failed", NULL),
+        0);
     int port;
     pid_t b = wh_bridge_start(&env, false, &port);
     assert_true(b > 0);
     assert_true(wh_wait_durable(&env, "sign", true, 10000));
 
     char id1[40], id2[40], id3[40], other[40];
-    wh_publish(&env, "tsign", "workflow.started", "wf-a", "{\"x\":0.1,\"big\":12345678901234567890}",
-               id1);
+    wh_publish(&env, "tsign", "workflow.started", "wf-a",
+               "{\"x\":0.1,\"big\":12345678901234567890}", id1);
     wh_publish(&env, "tsign", "task.completed", "wf-a", "{}", id2); /* not subscribed */
     wh_publish(&env, "tsign", "task.failed", "wf-a", "[1,2]", id3);
     wh_publish(&env, "tother", "workflow.started", "wf-b", "{}", other); /* other tenant */
@@ -280,8 +283,7 @@ static void test_webhook_connect_time_guard_refuses_private_address(void **state
              "\"batch\":10,\"ordered\":false,\"allow_private\":false,\"created_ms\":0}",
              fv_wh_receiver_url(r));
     kvStore *kv = NULL;
-    assert_int_equal(js_KeyValue(&kv, fv_bus_jetstream(env.bus), "FLOVYN_SUBSCRIPTIONS"),
-                     NATS_OK);
+    assert_int_equal(js_KeyValue(&kv, fv_bus_jetstream(env.bus), "FLOVYN_SUBSCRIPTIONS"), NATS_OK);
     assert_int_equal(kvStore_PutString(NULL, kv, "guard", json), NATS_OK);
     pid_t b = wh_bridge_start(&env, false, NULL);
     assert_true(wh_wait_durable(&env, "guard", true, 10000));
@@ -301,17 +303,18 @@ static void test_webhook_connect_time_guard_refuses_private_address(void **state
 
 static void test_subscriptions_add_refuses_private_url_without_flag(void **state)
 {
-    const char *args[] = {"subscriptions", "add",    "--tenant",      "tpriv",
-                          "--name",        "priv",   "--url",         "http://127.0.0.1:9/hook",
+    const char *args[] = {"subscriptions", "add",           "--tenant", "tpriv",
+                          "--name",        "priv",          "--url",    "http://127.0.0.1:9/hook",
                           "--secret-file", env.secret_file, NULL};
     char *err = NULL;
     assert_int_equal(wh_cli(&env, NULL, &err, args), 2);
     assert_non_null(strstr(err, "loopback"));
     assert_non_null(strstr(err, "--allow-private"));
     free(err);
-    const char *meta[] = {"subscriptions", "add",    "--tenant",      "tpriv",
-                          "--name",        "priv",   "--url",  "http://169.254.169.254/latest",
-                          "--secret-file", env.secret_file, NULL};
+    const char *meta[] = {
+        "subscriptions", "add",           "--tenant", "tpriv",
+        "--name",        "priv",          "--url",    "http://169.254.169.254/latest",
+        "--secret-file", env.secret_file, NULL};
     assert_int_equal(wh_cli(&env, NULL, &err, meta), 2);
     assert_non_null(strstr(err, "metadata"));
     free(err);
@@ -322,18 +325,20 @@ static void test_subscriptions_add_refuses_private_url_without_flag(void **state
     assert_int_equal(wh_count_lines(out), 0);
     free(out);
     /* bad input is refused with exit 2 too */
-    const char *badtypes[] = {"subscriptions", "add", "--tenant", "tpriv", "--url",
-                              "http://127.0.0.1:9/", "--allow-private", "--secret-file",
-                              env.secret_file, "--types", "workflow.>.x", NULL};
+    const char *badtypes[] = {"subscriptions",   "add",           "--tenant",
+                              "tpriv",           "--url",         "http://127.0.0.1:9/",
+                              "--allow-private", "--secret-file", env.secret_file,
+                              "--types",         "workflow.>.x",  NULL};
     assert_int_equal(wh_cli(&env, NULL, NULL, badtypes), 2);
-    const char *badtenant[] = {"subscriptions", "add", "--tenant", "a.b", "--url",
-                               "http://127.0.0.1:9/", "--allow-private", "--secret-file",
-                               env.secret_file, NULL};
+    const char *badtenant[] = {
+        "subscriptions",   "add",           "--tenant",      "a.b", "--url", "http://127.0.0.1:9/",
+        "--allow-private", "--secret-file", env.secret_file, NULL};
     assert_int_equal(wh_cli(&env, NULL, NULL, badtenant), 2);
     /* with the flag it is accepted, and list never shows the secret */
-    const char *ok[] = {"subscriptions", "add",    "--tenant",      "tpriv",
-                        "--name",        "priv",   "--url",         "http://127.0.0.1:9/hook",
-                        "--secret-file", env.secret_file, "--allow-private", NULL};
+    const char *ok[] = {
+        "subscriptions", "add",           "--tenant",        "tpriv",
+        "--name",        "priv",          "--url",           "http://127.0.0.1:9/hook",
+        "--secret-file", env.secret_file, "--allow-private", NULL};
     assert_int_equal(wh_cli(&env, NULL, NULL, ok), 0);
     assert_int_equal(wh_cli(&env, &out, NULL, list), 0);
     assert_int_equal(wh_count_lines(out), 1);
@@ -391,8 +396,7 @@ static void test_webhook_kill9_during_delivery_loses_nothing(void **state)
         assert_true(fv_wh_receiver_has_event(r, ids[i]));
     printf("# kill -9: %zu requests, %zu events accepted for 20 distinct (at-least-once "
            "duplicates: %zu)\n",
-           fv_wh_receiver_requests(r), fv_wh_receiver_accepted(r),
-           fv_wh_receiver_accepted(r) - 20);
+           fv_wh_receiver_requests(r), fv_wh_receiver_accepted(r), fv_wh_receiver_accepted(r) - 20);
     stop_bridge(b2, SIGTERM);
     fv_wh_receiver_stop(r);
 }
@@ -455,15 +459,21 @@ static void test_two_bridge_replicas_split_load_without_loss(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_webhook_delivers_signed_cloudevents_batch_of_matching_types, test_teardown),
-        cmocka_unit_test_teardown(test_webhook_retries_after_failures_with_same_webhook_id_then_acks, test_teardown),
+        cmocka_unit_test_teardown(test_webhook_delivers_signed_cloudevents_batch_of_matching_types,
+                                  test_teardown),
+        cmocka_unit_test_teardown(
+            test_webhook_retries_after_failures_with_same_webhook_id_then_acks, test_teardown),
         cmocka_unit_test_teardown(test_webhook_ordered_retries_in_place_and_keeps_order,
                                   test_teardown),
         cmocka_unit_test_teardown(test_webhook_honours_retry_after, test_teardown),
-        cmocka_unit_test_teardown(test_webhook_always_failing_dead_letters_then_replay_delivers, test_teardown),
-        cmocka_unit_test_teardown(test_webhook_permanent_4xx_dead_letters_without_retry, test_teardown),
-        cmocka_unit_test_teardown(test_webhook_connect_time_guard_refuses_private_address, test_teardown),
-        cmocka_unit_test_teardown(test_subscriptions_add_refuses_private_url_without_flag, test_teardown),
+        cmocka_unit_test_teardown(test_webhook_always_failing_dead_letters_then_replay_delivers,
+                                  test_teardown),
+        cmocka_unit_test_teardown(test_webhook_permanent_4xx_dead_letters_without_retry,
+                                  test_teardown),
+        cmocka_unit_test_teardown(test_webhook_connect_time_guard_refuses_private_address,
+                                  test_teardown),
+        cmocka_unit_test_teardown(test_subscriptions_add_refuses_private_url_without_flag,
+                                  test_teardown),
         cmocka_unit_test_teardown(test_subscription_added_and_removed_at_runtime, test_teardown),
         cmocka_unit_test_teardown(test_webhook_kill9_during_delivery_loses_nothing, test_teardown),
         cmocka_unit_test_teardown(test_webhook_sigterm_restart_keeps_ack_floor, test_teardown),

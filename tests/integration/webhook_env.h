@@ -31,7 +31,7 @@ typedef struct wh_env {
     fv_bus *bus;
     char dir[256];
     char secret_file[300];
-    int seq; /* unique names per call */
+    int seq;          /* unique names per call */
     pid_t bridges[8]; /* running bridges, killed by wh_env_kill_bridges when a test fails */
 } wh_env;
 
@@ -238,12 +238,12 @@ static inline long long wh_metric(int http_port, const char *metric, const char 
 
 /* subscriptions add with test-friendly defaults (100ms backoff, 3 attempts) plus extra args */
 static inline int wh_add_sub(wh_env *e, const char *tenant, const char *name, const char *url,
-                      const char *types, const char *const *extra)
+                             const char *types, const char *const *extra)
 {
-    const char *args[40] = {"subscriptions", "add",   "--tenant",      tenant,
-                            "--name",        name,    "--url",         url,
-                            "--secret-file", e->secret_file, "--backoff", "100ms",
-                            "--max-attempts", "3",    "--allow-private"};
+    const char *args[40] = {
+        "subscriptions",  "add", "--tenant",       tenant,         "--name",    name,
+        "--url",          url,   "--secret-file",  e->secret_file, "--backoff", "100ms",
+        "--max-attempts", "3",   "--allow-private"};
     int n = 15;
     if (types) {
         args[n++] = "--types";
@@ -268,7 +268,7 @@ static inline int wh_rm_sub(wh_env *e, const char *name)
 
 /* Publishes one event; its id is written to id_out (cap >= 37). */
 static inline void wh_publish(wh_env *e, const char *tenant, const char *type, const char *workflow,
-                       const char *data, char *id_out)
+                              const char *data, char *id_out)
 {
     fv_event ev;
     fv_event_init(&ev);

@@ -129,9 +129,8 @@ static void copy_header(struct MHD_Connection *c, const char *name, char *out, s
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     fv_wh_receiver *r = cls;
     upload *u = *con_cls;
@@ -271,7 +270,10 @@ void fv_wh_receiver_stop(fv_wh_receiver *r)
     free(r);
 }
 
-const char *fv_wh_receiver_url(const fv_wh_receiver *r) { return r->url; }
+const char *fv_wh_receiver_url(const fv_wh_receiver *r)
+{
+    return r->url;
+}
 
 void fv_wh_receiver_fail_next(fv_wh_receiver *r, int n, int status, int retry_after_s)
 {

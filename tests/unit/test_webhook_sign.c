@@ -20,8 +20,8 @@ static void independent_sig(const unsigned char *key, size_t klen, const char *s
 {
     unsigned char mac[32];
     unsigned int ml = 0;
-    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)signed_text, strlen(signed_text),
-         mac, &ml);
+    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)signed_text, strlen(signed_text), mac,
+         &ml);
     assert_int_equal(ml, 32);
     strcpy(out, "v1,");
     EVP_EncodeBlock((unsigned char *)out + 3, mac, 32);
@@ -48,9 +48,9 @@ static void test_sign_equals_independent_hmac_of_id_timestamp_body(void **state)
     const unsigned char key[] = "0123456789abcdef0123456789abcdef";
     const char *body = "[{\"specversion\":\"1.0\",\"id\":\"e1\",\"data\":{\"x\":0.1}}]";
     char sig[FV_WEBHOOK_SIG_MAX], want[FV_WEBHOOK_SIG_MAX];
-    assert_int_equal(fv_webhook_sign(key, 32, "batch-42", 1767139200, body, strlen(body), sig,
-                                     sizeof sig),
-                     FV_OK);
+    assert_int_equal(
+        fv_webhook_sign(key, 32, "batch-42", 1767139200, body, strlen(body), sig, sizeof sig),
+        FV_OK);
     char text[256];
     snprintf(text, sizeof text, "batch-42.1767139200.%s", body);
     independent_sig(key, 32, text, want);
