@@ -72,6 +72,7 @@ struct fv_legacy_adapter {
     pthread_mutex_t mu; /* queue, stop, stats */
     pthread_cond_t cond;
     item_list queue;
+    size_t held_bytes; /* queue + waiting + in hand */
     bool stop;
     fv_legacy_stats stats;
 
@@ -542,7 +543,16 @@ static bool dead_letter(fv_legacy_adapter *a, item *it, const char *reason)
     return st == FV_OK;
 }
 
-static void settle(item *it, bool ok)
+/* the item is done with: its bytes no longer count against max_bytes */
+static void release(fv_legacy_adapter *a, item *it)
+{
+    pthread_mutex_lock(&a->mu);
+    a->held_bytes -= it->len < a->held_bytes ? it->len : a->held_bytes;
+    pthread_mutex_unlock(&a->mu);
+    item_free(it);
+}
+
+static void settle(fv_legacy_adapter *a, item *it, bool ok)
 {
     if (it->dm) {
         if (ok)
@@ -550,7 +560,7 @@ static void settle(item *it, bool ok)
         else
             fv_durable_msg_nak(it->dm, 1000);
     }
-    item_free(it);
+    release(a, it);
 }
 
 static bool waiting_for(fv_legacy_adapter *a, const char *workflow)
@@ -589,26 +599,26 @@ static void process(fv_legacy_adapter *a, item *it)
     int64_t now = fv_monotonic_ms();
     outcome o = map_item(a, it);
     if (o == OUT_DONE) {
-        settle(it, true);
+        settle(a, it, true);
         return;
     }
     if (o == OUT_INVALID) {
         bump(a, &a->stats.invalid);
-        settle(it, dead_letter(a, it, it->why));
+        settle(a, it, dead_letter(a, it, it->why));
         return;
     }
     if (it->deadline_ms && now >= it->deadline_ms) {
         char reason[FV_ERR_MSG_MAX + 64];
         snprintf(reason, sizeof reason, "legacy: %s; gave up after %lld ms", it->why,
                  (long long)(now - it->first_ms));
-        settle(it, dead_letter(a, it, reason));
+        settle(a, it, dead_letter(a, it, reason));
         return;
     }
     if (a->waiting.n >= a->cfg.max_waiting) {
         char reason[FV_ERR_MSG_MAX + 64];
         snprintf(reason, sizeof reason, "legacy: %s; %zu messages already waiting", it->why,
                  a->waiting.n);
-        settle(it, dead_letter(a, it, reason));
+        settle(a, it, dead_letter(a, it, reason));
         return;
     }
     if (!it->workflow[0]) {
@@ -670,10 +680,12 @@ static void on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     item *it = item_new(natsMsg_GetSubject(msg), natsMsg_GetData(msg),
                         (size_t)natsMsg_GetDataLength(msg), ct);
     pthread_mutex_lock(&a->mu);
-    bool full = !it || a->queue.n >= a->cfg.queue_capacity;
+    bool full = !it || a->queue.n >= a->cfg.queue_capacity ||
+                a->held_bytes + it->len > a->cfg.max_bytes;
     if (full) {
         a->stats.overflow++;
     } else {
+        a->held_bytes += it->len;
         list_push(&a->queue, it);
         pthread_cond_signal(&a->cond);
     }
@@ -716,6 +728,15 @@ static void take_core(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
 static void take_capture(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
 {
     memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&a->mu);
+    bool over = a->held_bytes >= a->cfg.max_bytes;
+    pthread_mutex_unlock(&a->mu);
+    if (over) {
+        /* the waiting list holds the budget: leave the rest in the stream until it drains */
+        struct timespec ts = {0, (long)(wait_ms > 0 ? wait_ms : 1) * 1000000L};
+        nanosleep(&ts, NULL);
+        return;
+    }
     fv_durable_msg *msgs[FETCH_BATCH];
     size_t n = 0;
     fv_err err = {{0}};
@@ -738,6 +759,9 @@ static void take_capture(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
             continue;
         }
         it->dm = msgs[i];
+        pthread_mutex_lock(&a->mu);
+        a->held_bytes += it->len;
+        pthread_mutex_unlock(&a->mu);
         list_push(out, it);
     }
 }
@@ -860,6 +884,8 @@ fv_status fv_legacy_start(fv_bus *bus, fv_registry *reg, const fv_legacy_config 
         a->cfg.max_waiting = 10000;
     if (!a->cfg.queue_capacity)
         a->cfg.queue_capacity = 65536;
+    if (!a->cfg.max_bytes)
+        a->cfg.max_bytes = 64u << 20;
     if (a->cfg.capture_max_age_ms <= 0)
         a->cfg.capture_max_age_ms = 3600LL * 1000;
     pthread_mutex_init(&a->mu, NULL);
@@ -894,17 +920,17 @@ void fv_legacy_stop(fv_legacy_adapter *a)
         process_new(a, it);
     while ((it = list_pop(&a->waiting))) {
         if (it->dm) {
-            settle(it, false); /* capture: redelivered after restart */
+            settle(a, it, false); /* capture: redelivered after restart */
             continue;
         }
         if (map_item(a, it) == OUT_DONE) {
-            item_free(it);
+            release(a, it);
             continue;
         }
         char reason[FV_ERR_MSG_MAX + 64];
         snprintf(reason, sizeof reason, "legacy: %s; the bridge stopped while it waited", it->why);
         dead_letter(a, it, reason);
-        item_free(it);
+        release(a, it);
     }
     if (a->durable)
         fv_durable_close(a->durable);

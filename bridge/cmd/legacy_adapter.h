@@ -32,7 +32,8 @@ typedef struct fv_legacy_config {
     int64_t wait_ms;       /* unknown workflow: how long to wait for the registry; 0 -> 5 s */
     int64_t retry_ms;      /* between registry lookups; 0 -> wait_ms / 5 */
     size_t max_waiting;    /* messages waiting at once; 0 -> 10000 */
-    size_t queue_capacity; /* core-subscription hand-off queue; 0 -> 65536 */
+    size_t queue_capacity; /* core-subscription hand-off queue; 0 -> 65536 messages */
+    size_t max_bytes;      /* bytes held (queue + waiting) at once; 0 -> 64 MiB */
 } fv_legacy_config;
 
 typedef struct fv_legacy_stats {
