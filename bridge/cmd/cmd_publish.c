@@ -30,7 +30,8 @@ static const fv_option publish_options[] = {
     {"data", FV_OPT_STRING, P(data), "null", "event data, any JSON value"},
     {"stream-kind", FV_OPT_STRING, P(stream_kind), NULL,
      "publish a stream event of this kind: token|progress|data|error"},
-    {"sequence", FV_OPT_INT, P(sequence), "-1", "stream event sequence (required with --stream-kind)"},
+    {"sequence", FV_OPT_INT, P(sequence), "-1",
+     "stream event sequence (required with --stream-kind)"},
     {"payload", FV_OPT_STRING, P(payload), "null", "stream event payload, any JSON value"},
     {"timestamp-ms", FV_OPT_INT, P(timestamp_ms), "0", "event time in epoch ms (default: now)"},
     {NULL, 0, 0, NULL, NULL},
@@ -94,8 +95,8 @@ int fv_cmd_publish(int argc, char **argv)
             put(ev.workflow_execution_id, sizeof ev.workflow_execution_id, cfg.workflow,
                 "workflow") ||
             put(ev.task_execution_id, sizeof ev.task_execution_id, cfg.task, "task") ||
-            put(ev.parent_workflow_execution_id, sizeof ev.parent_workflow_execution_id,
-                cfg.parent, "parent") ||
+            put(ev.parent_workflow_execution_id, sizeof ev.parent_workflow_execution_id, cfg.parent,
+                "parent") ||
             put(ev.id, sizeof ev.id, cfg.id, "id") ||
             put(ev.source, sizeof ev.source, cfg.source, "source") ||
             put(ev.correlation_id, sizeof ev.correlation_id, cfg.correlation, "correlation"))
@@ -108,7 +109,8 @@ int fv_cmd_publish(int argc, char **argv)
             st = fv_event_validate(&ev, &lim, &err);
         if (st != FV_OK) {
             fv_event_clear(&ev);
-            fprintf(stderr, "flovyn-bridge publish: %s\n", err.msg[0] ? err.msg : fv_status_name(st));
+            fprintf(stderr, "flovyn-bridge publish: %s\n",
+                    err.msg[0] ? err.msg : fv_status_name(st));
             return 2;
         }
     } else {
@@ -131,7 +133,8 @@ int fv_cmd_publish(int argc, char **argv)
             st = fv_stream_event_validate(&se, &lim, &err);
         if (st != FV_OK) {
             fv_stream_event_clear(&se);
-            fprintf(stderr, "flovyn-bridge publish: %s\n", err.msg[0] ? err.msg : fv_status_name(st));
+            fprintf(stderr, "flovyn-bridge publish: %s\n",
+                    err.msg[0] ? err.msg : fv_status_name(st));
             return 2;
         }
     }

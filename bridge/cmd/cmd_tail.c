@@ -51,7 +51,8 @@ static const char usage[] =
     "                          [--from-seq N | --since TIME | --cursor C] [--limit N] [--follow]\n"
     "\n"
     "Prints the tenant's events, one JSON object per line: the event as in the HTTP API plus\n"
-    "\"seq\" and \"cursor\" (stream events also \"kind\" and \"tenant_id\"). Without a start point\n"
+    "\"seq\" and \"cursor\" (stream events also \"kind\" and \"tenant_id\"). Without a start "
+    "point\n"
     "it starts at the first retained event, or with --follow at new events. Without --follow it\n"
     "stops at the end of what is stored. Exit 2 on bad input, 1 when NATS fails.\n";
 
@@ -69,24 +70,21 @@ static int print_msg(tail_state *s, const fv_msg *m)
     char cur[FV_CURSOR_MAX];
     switch (m->kind) {
     case FV_MSG_EVENT:
-    case FV_MSG_STREAM:
-        break;
+    case FV_MSG_STREAM: break;
     case FV_MSG_GAP:
         fv_cursor_format(&m->gap_resumed_from, cur, sizeof cur);
-        fprintf(stderr, "flovyn-bridge tail: gap: the start lies before retained history; "
-                        "resuming from %s\n",
+        fprintf(stderr,
+                "flovyn-bridge tail: gap: the start lies before retained history; "
+                "resuming from %s\n",
                 cur);
         return FV_SUB_OK;
-    case FV_MSG_END:
-        s->ended = true;
-        return FV_SUB_OK;
+    case FV_MSG_END: s->ended = true; return FV_SUB_OK;
     case FV_MSG_ERROR:
         fprintf(stderr, "flovyn-bridge tail: %s\n", m->error ? m->error : "subscription failed");
         s->failed = true;
         s->done = true;
         return FV_SUB_OK;
-    default:
-        return FV_SUB_OK;
+    default: return FV_SUB_OK;
     }
     if (s->limit && s->printed >= s->limit)
         return FV_SUB_PAUSE;
@@ -121,7 +119,10 @@ static int print_msg(tail_state *s, const fv_msg *m)
     return FV_SUB_OK;
 }
 
-static int read_cb(void *ud, const fv_msg *m) { return print_msg(ud, m); }
+static int read_cb(void *ud, const fv_msg *m)
+{
+    return print_msg(ud, m);
+}
 
 static int follow_cb(void *ud, const fv_msg *m)
 {
@@ -164,7 +165,8 @@ static int run_read(fv_bus *bus, const fv_pattern *p, fv_start start, tail_state
         }
         if (s->failed)
             return 1;
-        bool advanced = start.kind != FV_START_CURSOR || next.events_seq != start.cursor.events_seq ||
+        bool advanced = start.kind != FV_START_CURSOR ||
+                        next.events_seq != start.cursor.events_seq ||
                         next.streams_seq != start.cursor.streams_seq;
         if (s->ended || !advanced || s->printed == before)
             return 0;
@@ -174,8 +176,8 @@ static int run_read(fv_bus *bus, const fv_pattern *p, fv_start start, tail_state
 
 static int run_follow(fv_bus *bus, const fv_pattern *p, fv_start start, tail_state *s)
 {
-    fv_sub_config sc = {.pattern = *p, .start = start, .on_msg = follow_cb,
-                        .on_release = follow_release, .ud = s};
+    fv_sub_config sc = {
+        .pattern = *p, .start = start, .on_msg = follow_cb, .on_release = follow_release, .ud = s};
     fv_sub *sub = NULL;
     fv_err err = {{0}};
     fv_status st = fv_bus_subscribe(bus, &sc, &sub, &err);

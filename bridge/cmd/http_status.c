@@ -62,8 +62,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 /* "host:port", "[v6]:port" or ":port" */
-static fv_status resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len,
-                         fv_err *err)
+static fv_status resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len, fv_err *err)
 {
     char host[256], port[16];
     const char *colon = strrchr(addr, ':');
@@ -92,8 +91,7 @@ static fv_status resolve(const char *addr, struct sockaddr_storage *ss, socklen_
     return FV_OK;
 }
 
-fv_status fv_http_status_start(const fv_http_status_config *cfg, fv_http_status **out,
-                               fv_err *err)
+fv_status fv_http_status_start(const fv_http_status_config *cfg, fv_http_status **out, fv_err *err)
 {
     *out = NULL;
     struct sockaddr_storage ss;
@@ -113,8 +111,9 @@ fv_status fv_http_status_start(const fv_http_status_config *cfg, fv_http_status 
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!h->d) {
         free(h);
-        return fv_err_set(err, FV_EIO, "http: cannot listen on %s (in use, or not a local "
-                                       "address?)",
+        return fv_err_set(err, FV_EIO,
+                          "http: cannot listen on %s (in use, or not a local "
+                          "address?)",
                           cfg->addr);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -131,4 +130,7 @@ void fv_http_status_stop(fv_http_status *h)
     free(h);
 }
 
-int fv_http_status_port(const fv_http_status *h) { return h->port; }
+int fv_http_status_port(const fv_http_status *h)
+{
+    return h->port;
+}

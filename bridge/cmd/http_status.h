@@ -18,8 +18,7 @@ typedef struct fv_http_status_config {
     void *ud;
 } fv_http_status_config;
 
-fv_status fv_http_status_start(const fv_http_status_config *cfg, fv_http_status **out,
-                               fv_err *err);
+fv_status fv_http_status_start(const fv_http_status_config *cfg, fv_http_status **out, fv_err *err);
 void fv_http_status_stop(fv_http_status *h);
 /* the port actually bound (useful with port 0) */
 int fv_http_status_port(const fv_http_status *h);

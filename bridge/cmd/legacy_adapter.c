@@ -41,11 +41,11 @@ typedef struct item {
     char *subject;
     char *data;
     size_t len;
-    char *content_type; /* NULL = none */
-    fv_durable_msg *dm; /* capture mode: acknowledged once settled */
-    char workflow[FV_ID_MAX + 1]; /* set while waiting */
+    char *content_type;                         /* NULL = none */
+    fv_durable_msg *dm;                         /* capture mode: acknowledged once settled */
+    char workflow[FV_ID_MAX + 1];               /* set while waiting */
     int64_t first_ms, deadline_ms, next_try_ms; /* monotonic; deadline 0 = not waiting yet */
-    char why[FV_ERR_MSG_MAX];         /* last reason it could not be mapped */
+    char why[FV_ERR_MSG_MAX];                   /* last reason it could not be mapped */
 } item;
 
 typedef struct item_list {
@@ -146,7 +146,8 @@ static item *item_new(const char *subject, const void *data, size_t len, const c
     return it;
 }
 
-/* --- ids and small helpers --------------------------------------------------------------------- */
+/* --- ids and small helpers ---------------------------------------------------------------------
+ */
 
 /* name-based id (UUID layout, version 5 bits) from the parts, NUL-separated */
 static void hashed_id(char out[FV_ID_MAX + 1], const char *const *parts, size_t n)
@@ -214,7 +215,8 @@ static void member_str(fv_span obj, const char *k1, const char *k2, char *out, s
     }
 }
 
-/* --- tenant lookup ------------------------------------------------------------------------------ */
+/* --- tenant lookup ------------------------------------------------------------------------------
+ */
 
 static size_t slot_of(const char *w)
 {
@@ -351,8 +353,9 @@ static outcome map_event(fv_legacy_adapter *a, item *it, const char *rest)
     fv_event_init(&ev);
     fv_status st = fv_event_from_json(&ev, b->data, b->len, NULL, &err);
     if (st == FV_OK && strcmp(ev.tenant_id, tenant) != 0)
-        st = fv_err_set(&err, FV_EINVAL, "tenant_id '%s' in the body differs from '%s' in the subject",
-                        ev.tenant_id, tenant);
+        st = fv_err_set(&err, FV_EINVAL,
+                        "tenant_id '%s' in the body differs from '%s' in the subject", ev.tenant_id,
+                        tenant);
     if (st == FV_OK)
         st = fv_event_fill_defaults(&ev);
     if (st != FV_OK) {
@@ -510,7 +513,8 @@ static outcome map_item(fv_legacy_adapter *a, item *it)
     return invalid(it, "unexpected subject %s", it->subject);
 }
 
-/* --- settling ------------------------------------------------------------------------------------ */
+/* --- settling ------------------------------------------------------------------------------------
+ */
 
 /* dead-letters it; false when even that failed (capture mode: redelivered later) */
 static bool dead_letter(fv_legacy_adapter *a, item *it, const char *reason)
@@ -585,9 +589,9 @@ static void park(fv_legacy_adapter *a, item *it, outcome o, int64_t now)
     /* the registry gets wait_ms to learn a workflow; NATS itself gets longer to come back */
     if (!it->deadline_ms) {
         it->first_ms = now;
-        it->deadline_ms = now + (o == OUT_RETRY && a->cfg.wait_ms < PUBLISH_RETRY_MS
-                                     ? PUBLISH_RETRY_MS
-                                     : a->cfg.wait_ms);
+        it->deadline_ms =
+            now + (o == OUT_RETRY && a->cfg.wait_ms < PUBLISH_RETRY_MS ? PUBLISH_RETRY_MS
+                                                                       : a->cfg.wait_ms);
     }
     it->next_try_ms = now + a->cfg.retry_ms;
     list_push(&a->waiting, it);
@@ -680,8 +684,8 @@ static void on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     item *it = item_new(natsMsg_GetSubject(msg), natsMsg_GetData(msg),
                         (size_t)natsMsg_GetDataLength(msg), ct);
     pthread_mutex_lock(&a->mu);
-    bool full = !it || a->queue.n >= a->cfg.queue_capacity ||
-                a->held_bytes + it->len > a->cfg.max_bytes;
+    bool full =
+        !it || a->queue.n >= a->cfg.queue_capacity || a->held_bytes + it->len > a->cfg.max_bytes;
     if (full) {
         a->stats.overflow++;
     } else {
@@ -867,8 +871,8 @@ fv_status fv_legacy_start(fv_bus *bus, fv_registry *reg, const fv_legacy_config 
     a->reg = reg;
     if (cfg)
         a->cfg = *cfg;
-    const char *lp = a->cfg.legacy_prefix && *a->cfg.legacy_prefix ? a->cfg.legacy_prefix
-                                                                   : FV_PREFIX_DEFAULT;
+    const char *lp =
+        a->cfg.legacy_prefix && *a->cfg.legacy_prefix ? a->cfg.legacy_prefix : FV_PREFIX_DEFAULT;
     fv_status st = fv_prefix_validate(lp, err);
     if (st != FV_OK) {
         free(a->tenants);
@@ -952,7 +956,7 @@ void fv_legacy_metrics(fv_legacy_adapter *a, fv_buf *out)
 {
     fv_legacy_stats s;
     fv_legacy_get_stats(a, &s);
-    static const char *const names[] = {"received_total", "mapped_total",  "duplicates_total",
+    static const char *const names[] = {"received_total", "mapped_total",        "duplicates_total",
                                         "waiting",        "dead_lettered_total", "invalid_total",
                                         "overflow_total", "errors_total"};
     const uint64_t vals[] = {s.received,      s.mapped,  s.duplicates, s.waiting,
@@ -960,7 +964,6 @@ void fv_legacy_metrics(fv_legacy_adapter *a, fv_buf *out)
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         bool gauge = !strcmp(names[i], "waiting");
         fv_buf_printf(out, "# TYPE flovyn_bridge_legacy_%s %s\nflovyn_bridge_legacy_%s %llu\n",
-                      names[i], gauge ? "gauge" : "counter", names[i],
-                      (unsigned long long)vals[i]);
+                      names[i], gauge ? "gauge" : "counter", names[i], (unsigned long long)vals[i]);
     }
 }

@@ -28,14 +28,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", fv_cmd_run},
-    {"init", fv_cmd_init},
-    {"publish", fv_cmd_publish},
-    {"tail", fv_cmd_tail},
-    {"workflows", fv_cmd_workflows},
-    {"subscriptions", fv_cmd_subscriptions},
-    {"dlq", fv_cmd_dlq},
-    {"demo", fv_cmd_demo},
+    {"run", fv_cmd_run},   {"init", fv_cmd_init},           {"publish", fv_cmd_publish},
+    {"tail", fv_cmd_tail}, {"workflows", fv_cmd_workflows}, {"subscriptions", fv_cmd_subscriptions},
+    {"dlq", fv_cmd_dlq},   {"demo", fv_cmd_demo},
 };
 
 int main(int argc, char **argv)

@@ -109,8 +109,8 @@ fv_status fv_provision_stream(fv_bus *bus, const char *name, const char *const *
     jsStreamInfo_Destroy(si2);
     if (s != NATS_OK) {
         if (jerr == 10065)
-            return fv_err_set(err, FV_ECONFLICT,
-                              "%s: its subjects overlap those of another stream", name);
+            return fv_err_set(err, FV_ECONFLICT, "%s: its subjects overlap those of another stream",
+                              name);
         return nats_fail(err, s, name);
     }
     return FV_OK;
@@ -124,8 +124,7 @@ fv_status fv_provision_dlq(fv_bus *bus, int replicas, int64_t max_age_ms, int64_
     const char *subjects[1] = {subj};
     return fv_provision_stream(bus, FV_STREAM_DLQ, subjects, 1,
                                max_age_ms > 0 ? max_age_ms : FV_DLQ_MAX_AGE_DEFAULT_MS,
-                               max_bytes > 0 ? max_bytes : FV_DLQ_MAX_BYTES_DEFAULT, replicas,
-                               err);
+                               max_bytes > 0 ? max_bytes : FV_DLQ_MAX_BYTES_DEFAULT, replicas, err);
 }
 
 fv_status fv_provision_all(fv_bus *bus, const fv_bridge_common *c, const fv_provision_config *pc,

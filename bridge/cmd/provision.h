@@ -40,14 +40,14 @@ fv_status fv_provision_all(fv_bus *bus, const fv_bridge_common *c, const fv_prov
                            fv_err *err);
 
 typedef struct fv_dlq_entry {
-    const char *origin;       /* subject token: "registry", "legacy", ... ([A-Za-z0-9_-]) */
-    const char *subject;      /* where the message came from */
+    const char *origin;  /* subject token: "registry", "legacy", ... ([A-Za-z0-9_-]) */
+    const char *subject; /* where the message came from */
     const void *data;
     size_t len;
     const char *content_type; /* NULL = none */
     const char *reason;
-    int attempts;             /* 0 = not stated */
-    const char *msg_id;       /* Nats-Msg-Id for dedup of repeated dead-lettering; NULL = none */
+    int attempts;       /* 0 = not stated */
+    const char *msg_id; /* Nats-Msg-Id for dedup of repeated dead-lettering; NULL = none */
 } fv_dlq_entry;
 /* Stores one dead letter in FLOVYN_DLQ; returns once it is durable. */
 fv_status fv_dlq_publish(fv_bus *bus, const fv_dlq_entry *e, fv_err *err);

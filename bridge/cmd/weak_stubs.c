@@ -18,9 +18,15 @@ __attribute__((weak)) int fv_cmd_subscriptions(int argc, char **argv)
     return not_built("subscriptions");
 }
 
-__attribute__((weak)) int fv_cmd_dlq(int argc, char **argv) { return not_built("dlq"); }
+__attribute__((weak)) int fv_cmd_dlq(int argc, char **argv)
+{
+    return not_built("dlq");
+}
 
-__attribute__((weak)) int fv_cmd_demo(int argc, char **argv) { return not_built("demo"); }
+__attribute__((weak)) int fv_cmd_demo(int argc, char **argv)
+{
+    return not_built("demo");
+}
 
 __attribute__((weak)) fv_status fv_webhooks_start(fv_bus *bus, const fv_webhooks_config *cfg,
                                                   fv_webhooks **out, fv_err *err)

@@ -107,7 +107,8 @@ fv_status fv_registry_provision(fv_bus *bus, int64_t ttl_ms, int replicas, fv_er
     return fv_kv_bucket_ensure(bus, FV_BUCKET_WORKFLOWS, ttl_ms, replicas, err);
 }
 
-/* --- open / get --------------------------------------------------------------------------------- */
+/* --- open / get ---------------------------------------------------------------------------------
+ */
 
 fv_status fv_registry_open(fv_bus *bus, fv_registry **out, fv_err *err)
 {
@@ -163,7 +164,8 @@ static fv_status record_parse(const char *workflow, const void *data, size_t len
         json_decref(root);
         return fv_err_set(err, FV_EINVAL, "registry entry %s: not a JSON object", workflow);
     }
-    copy_str(e->tenant_id, sizeof e->tenant_id, json_string_value(json_object_get(root, "tenant_id")));
+    copy_str(e->tenant_id, sizeof e->tenant_id,
+             json_string_value(json_object_get(root, "tenant_id")));
     copy_str(e->parent_workflow_execution_id, sizeof e->parent_workflow_execution_id,
              json_string_value(json_object_get(root, "parent_workflow_execution_id")));
     copy_str(e->status, sizeof e->status, json_string_value(json_object_get(root, "status")));
@@ -206,7 +208,8 @@ static int kv_read(fv_registry *reg, const char *workflow, fv_registry_entry *ou
     }
     if (s != NATS_OK)
         return nats_fail(err, s, "registry get");
-    fv_status st = record_parse(workflow, kvEntry_Value(ke), (size_t)kvEntry_ValueLen(ke), out, err);
+    fv_status st =
+        record_parse(workflow, kvEntry_Value(ke), (size_t)kvEntry_ValueLen(ke), out, err);
     out->revision = kvEntry_Revision(ke);
     kvEntry_Destroy(ke);
     return st == FV_OK ? 1 : st;
@@ -247,7 +250,8 @@ fv_status fv_registry_entry_to_json(const fv_registry_entry *e, fv_buf *out)
     return fv_buf_status(out);
 }
 
-/* --- status ------------------------------------------------------------------------------------- */
+/* --- status -------------------------------------------------------------------------------------
+ */
 
 const char *fv_registry_status_for_type(const char *event_type, bool *terminal)
 {
@@ -280,7 +284,8 @@ static bool status_terminal(const char *status)
     return status[0] && strcmp(status, "running") != 0;
 }
 
-/* --- observe ------------------------------------------------------------------------------------ */
+/* --- observe ------------------------------------------------------------------------------------
+ */
 
 static size_t slot_of(const char *workflow)
 {
@@ -373,9 +378,8 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
         (st = fv_id_validate("workflow_execution_id", o->workflow_execution_id,
                              strlen(o->workflow_execution_id), err)) != FV_OK)
         return st;
-    const char *status = o->source == FV_SRC_EVENTS
-                             ? fv_registry_status_for_type(o->event_type, NULL)
-                             : NULL;
+    const char *status =
+        o->source == FV_SRC_EVENTS ? fv_registry_status_for_type(o->event_type, NULL) : NULL;
     fv_status conflict;
     if (cache_covers(reg, o, status, err, &conflict))
         return FV_OK;
@@ -421,8 +425,8 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
             if (r == 0)
                 s = kvStore_Create(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec));
             else
-                s = kvStore_Update(&rev, reg->kv, o->workflow_execution_id, rec,
-                                   (int)strlen(rec), e.revision);
+                s = kvStore_Update(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec),
+                                   e.revision);
             free(rec);
         }
         if (s == NATS_OK) {
@@ -467,7 +471,8 @@ fv_status fv_registry_sweep(fv_registry *reg, int64_t older_than_ms, size_t *rem
     return st;
 }
 
-/* --- maintainer ----------------------------------------------------------------------------------- */
+/* --- maintainer
+ * ----------------------------------------------------------------------------------- */
 
 typedef struct worker {
     struct fv_registry_maintainer *m;
@@ -544,8 +549,7 @@ static void handle(fv_registry_maintainer *m, worker *w, fv_durable_msg *dm)
     };
     fv_event ev;
     fv_event_init(&ev);
-    if (w->src == FV_SRC_EVENTS &&
-        fv_event_decode(&ev, ct, data, len, NULL, &err) == FV_OK)
+    if (w->src == FV_SRC_EVENTS && fv_event_decode(&ev, ct, data, len, NULL, &err) == FV_OK)
         o.parent_workflow_execution_id = ev.parent_workflow_execution_id;
     if (o.time_ms <= 0)
         o.time_ms = fv_now_ms();

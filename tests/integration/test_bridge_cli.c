@@ -124,7 +124,10 @@ static bool stream_info(const char *url, const char *name, int64_t *max_age_ms)
     return ok;
 }
 
-static bool stream_exists(const char *name) { return stream_info(srv.url, name, NULL); }
+static bool stream_exists(const char *name)
+{
+    return stream_info(srv.url, name, NULL);
+}
 
 static void test_init_creates_everything_and_is_idempotent(void **state)
 {
@@ -337,8 +340,15 @@ static void test_tail_follow_prints_new_events_until_terminated(void **state)
     unlink(outp);
     char url[128];
     snprintf(url, sizeof url, "--nats-url=%s", srv.url);
-    char *argv[] = {(char *)fv_test_bin("flovyn-bridge"), "tail", "--tenant", "tfollow",
-                    "--follow", url, "--log-level", "error", NULL};
+    char *argv[] = {(char *)fv_test_bin("flovyn-bridge"),
+                    "tail",
+                    "--tenant",
+                    "tfollow",
+                    "--follow",
+                    url,
+                    "--log-level",
+                    "error",
+                    NULL};
     pid_t pid = fv_test_spawn(argv, NULL, outp);
     assert_true(pid > 0);
     usleep(700000); /* subscribed */
@@ -392,7 +402,10 @@ static void test_workflows_get_prints_entry_or_fails(void **state)
     assert_int_equal(r.code, 2);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud) { return size * n; }
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    return size * n;
+}
 
 static long http_code(int port, const char *path)
 {
@@ -419,8 +432,8 @@ static void test_run_started_before_nats_connects_when_it_comes_up(void **state)
     int port = fv_test_free_port();
     snprintf(http, sizeof http, "--http-addr=127.0.0.1:%d", port);
     snprintf(logp, sizeof logp, "%s/run-late.log", tmpdir);
-    char *argv[] = {(char *)fv_test_bin("flovyn-bridge"), "run", url, http, "--webhooks=false",
-                    NULL};
+    char *argv[] = {
+        (char *)fv_test_bin("flovyn-bridge"), "run", url, http, "--webhooks=false", NULL};
     pid_t pid = fv_test_spawn(argv, NULL, logp);
     assert_true(pid > 0);
     assert_true(fv_test_wait_port(port, 10000));

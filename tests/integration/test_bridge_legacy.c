@@ -375,7 +375,6 @@ static void test_legacy_invalid_messages_go_to_dlq_with_reason(void **state)
     assert_non_null(strstr(reason, "differs"));
 }
 
-
 static void test_metrics_show_legacy_counters(void **state)
 {
     fv_buf body = FV_BUF_INIT;

@@ -83,9 +83,9 @@ static void test_registry_records_first_sequences_once(void **state)
 static void test_registry_stream_event_first_then_lifecycle_fills_events_seq(void **state)
 {
     assert_int_equal(observe("ta", "wf-streamfirst", NULL, NULL, FV_SRC_STREAMS, 11, 0), FV_OK);
-    assert_int_equal(observe("ta", "wf-streamfirst", "wf-first", "workflow.started", FV_SRC_EVENTS,
-                             20, 0),
-                     FV_OK);
+    assert_int_equal(
+        observe("ta", "wf-streamfirst", "wf-first", "workflow.started", FV_SRC_EVENTS, 20, 0),
+        FV_OK);
     fv_registry_entry e;
     fv_err err = {{0}};
     assert_int_equal(fv_registry_get(reg, "wf-streamfirst", &e, &err), FV_OK);
@@ -154,15 +154,12 @@ static void test_registry_get_unknown_and_invalid(void **state)
 static void test_registry_sweep_removes_only_old_terminal_entries(void **state)
 {
     int64_t old = fv_now_ms() - 60000;
-    assert_int_equal(observe("ts", "wf-sweep-old", NULL, "workflow.completed", FV_SRC_EVENTS, 50,
-                             old),
-                     FV_OK);
-    assert_int_equal(observe("ts", "wf-sweep-running", NULL, "workflow.started", FV_SRC_EVENTS, 51,
-                             old),
-                     FV_OK);
-    assert_int_equal(observe("ts", "wf-sweep-recent", NULL, "workflow.failed", FV_SRC_EVENTS, 52,
-                             0),
-                     FV_OK);
+    assert_int_equal(
+        observe("ts", "wf-sweep-old", NULL, "workflow.completed", FV_SRC_EVENTS, 50, old), FV_OK);
+    assert_int_equal(
+        observe("ts", "wf-sweep-running", NULL, "workflow.started", FV_SRC_EVENTS, 51, old), FV_OK);
+    assert_int_equal(
+        observe("ts", "wf-sweep-recent", NULL, "workflow.failed", FV_SRC_EVENTS, 52, 0), FV_OK);
     size_t removed = 0;
     fv_err err = {{0}};
     assert_int_equal(fv_registry_sweep(reg, 30000, &removed, &err), FV_OK);
@@ -240,7 +237,8 @@ static uint64_t publish_token(const char *tenant, const char *wf, int64_t seq)
     return r.seq;
 }
 
-static bool wait_entry(const char *wf, fv_registry_entry *e, bool (*done)(const fv_registry_entry *))
+static bool wait_entry(const char *wf, fv_registry_entry *e,
+                       bool (*done)(const fv_registry_entry *))
 {
     for (int i = 0; i < 200; i++) {
         fv_err err = {{0}};
@@ -256,7 +254,10 @@ static bool both_seqs(const fv_registry_entry *e)
     return e->first_events_seq && e->first_streams_seq;
 }
 
-static bool is_completed(const fv_registry_entry *e) { return !strcmp(e->status, "completed"); }
+static bool is_completed(const fv_registry_entry *e)
+{
+    return !strcmp(e->status, "completed");
+}
 
 static void test_maintainer_catches_up_on_events_stored_before_it_started(void **state)
 {

@@ -33,8 +33,8 @@ typedef struct fv_registry_entry {
     char tenant_id[FV_ID_MAX + 1];
     char parent_workflow_execution_id[FV_ID_MAX + 1]; /* "" = none known */
     char status[FV_WF_STATUS_MAX];                    /* running, completed, failed, ... */
-    uint64_t first_events_seq;  /* 0 = no lifecycle event seen yet */
-    uint64_t first_streams_seq; /* 0 = no stream event seen yet */
+    uint64_t first_events_seq;                        /* 0 = no lifecycle event seen yet */
+    uint64_t first_streams_seq;                       /* 0 = no stream event seen yet */
     int64_t created_ms, updated_ms;
     uint64_t revision; /* KV revision the entry was read at */
 } fv_registry_entry;
