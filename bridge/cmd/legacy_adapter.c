@@ -35,6 +35,7 @@
 #define TENANT_CACHE_TTL_MS 60000
 #define SOURCE_LEGACY "flovyn-legacy"
 #define PUBLISH_RETRY_MS 60000
+#define STOP_BUDGET_MS 5000
 
 typedef struct item {
     struct item *next;
@@ -918,13 +919,30 @@ void fv_legacy_stop(fv_legacy_adapter *a)
     pthread_mutex_unlock(&a->mu);
     if (a->thread_started)
         pthread_join(a->thread, NULL);
-    /* what was handed over but not yet mapped: one last attempt, in order */
+    /* what was handed over but not yet mapped: one last attempt, in order, within a time budget
+     * (with NATS down every publish would wait out its timeouts) */
+    int64_t deadline = fv_monotonic_ms() + STOP_BUDGET_MS;
     item *it;
-    while ((it = list_pop(&a->queue)))
-        process_new(a, it);
+    while ((it = list_pop(&a->queue))) {
+        if (fv_monotonic_ms() < deadline) {
+            process_new(a, it);
+            continue;
+        }
+        bump(a, &a->stats.errors);
+        fv_log(FV_LOG_ERROR, "legacy", "stopping: message not mapped in time, lost", "subject",
+               it->subject, NULL);
+        release(a, it);
+    }
     while ((it = list_pop(&a->waiting))) {
         if (it->dm) {
             settle(a, it, false); /* capture: redelivered after restart */
+            continue;
+        }
+        if (fv_monotonic_ms() >= deadline) {
+            bump(a, &a->stats.errors);
+            fv_log(FV_LOG_ERROR, "legacy", "stopping: waiting message not mapped in time, lost",
+                   "subject", it->subject, "reason", it->why, NULL);
+            release(a, it);
             continue;
         }
         if (map_item(a, it) == OUT_DONE) {
