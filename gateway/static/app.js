@@ -286,6 +286,7 @@
     const s = statusOf(type);
     w.status = s;
     if (s !== 'running') w.finished = ev.timestamp_ms;
+    prune();
     renderWorkflows();
     // follow the newest run until the user picks one, without leaving a run that is still going
     if (pinned || w.parent || id === selected) return;
@@ -293,6 +294,15 @@
     if (!selected || ((!cur || cur.status !== 'running') && type === 'workflow.started')) {
       select(id, false);
     }
+  }
+
+  // a page left open on a busy tenant keeps the newest runs only
+  const MAX_WORKFLOWS = 300;
+  function prune() {
+    if (workflows.size <= MAX_WORKFLOWS) return;
+    const old = [...workflows.values()].filter((w) => w.id !== selected)
+      .sort((a, b) => (a.started || 0) - (b.started || 0));
+    for (const w of old.slice(0, workflows.size - MAX_WORKFLOWS + 50)) workflows.delete(w.id);
   }
 
   function depthOf(w) {
