@@ -52,45 +52,78 @@ fv_status fv_js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *
 }
 
 /* --- connection ------------------------------------------------------------------------------- */
+/* nats.c runs connection callbacks on its own thread, possibly after natsConnection_Destroy has
+ * returned (the closed callback always does). They therefore reach the bus through this small
+ * object, which the closed callback frees; destroy unhooks the bus first, under the lock. */
+typedef struct fv_js_connstate {
+    pthread_mutex_t mu;
+    fv_js_bus *bus; /* NULL once the bus is being destroyed */
+} fv_js_connstate;
+
+static fv_js_bus *cs_lock(fv_js_connstate *cs)
+{
+    pthread_mutex_lock(&cs->mu);
+    return cs->bus;
+}
+
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    fv_js_bus *b = closure;
-    atomic_store(&b->connected, false);
-    if (!atomic_load(&b->closing))
+    fv_js_connstate *cs = closure;
+    fv_js_bus *b = cs_lock(cs);
+    if (b) {
+        atomic_store(&b->connected, false);
         fv_log(FV_LOG_WARN, "bus", "NATS disconnected", NULL);
-    if (b->base.cfg.on_connection)
-        b->base.cfg.on_connection(b->base.cfg.on_connection_ud, false);
+        if (b->base.cfg.on_connection)
+            b->base.cfg.on_connection(b->base.cfg.on_connection_ud, false);
+    }
+    pthread_mutex_unlock(&cs->mu);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-    fv_js_bus *b = closure;
-    atomic_store(&b->connected, true);
-    atomic_fetch_add(&b->st.reconnects, 1);
-    /* republished messages sent while we were away are lost to the live subscription: make both
-     * live threads compare with the streams before they deliver anything newer */
-    atomic_store(&b->live[0].probe, true);
-    atomic_store(&b->live[1].probe, true);
-    fv_log(FV_LOG_INFO, "bus", "NATS reconnected", NULL);
-    if (b->base.cfg.on_connection)
-        b->base.cfg.on_connection(b->base.cfg.on_connection_ud, true);
+    fv_js_connstate *cs = closure;
+    fv_js_bus *b = cs_lock(cs);
+    if (b) {
+        atomic_store(&b->connected, true);
+        atomic_fetch_add(&b->st.reconnects, 1);
+        /* republished messages sent while we were away are lost to the live subscription: make
+         * both live threads compare with the streams before they deliver anything newer */
+        atomic_store(&b->live[0].probe, true);
+        atomic_store(&b->live[1].probe, true);
+        fv_log(FV_LOG_INFO, "bus", "NATS reconnected", NULL);
+        if (b->base.cfg.on_connection)
+            b->base.cfg.on_connection(b->base.cfg.on_connection_ud, true);
+    }
+    pthread_mutex_unlock(&cs->mu);
 }
 
 static void on_closed(natsConnection *nc, void *closure)
 {
-    fv_js_bus *b = closure;
-    atomic_store(&b->connected, false);
+    fv_js_connstate *cs = closure;
+    fv_js_bus *b = cs_lock(cs);
+    if (b)
+        atomic_store(&b->connected, false);
+    pthread_mutex_unlock(&cs->mu);
+    if (!b) { /* the bus is gone and this is the last callback */
+        pthread_mutex_destroy(&cs->mu);
+        free(cs);
+    }
 }
 
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus s, void *closure)
 {
     /* slow consumer on a live subscription: the sequence jump is what triggers the refill */
-    fv_js_bus *b = closure;
-    for (int i = 0; i < 2; i++)
-        if (sub && sub == b->live[i].sub)
-            atomic_store(&b->live[i].probe, true);
-    if (s != NATS_SLOW_CONSUMER)
-        fv_log(FV_LOG_WARN, "bus", "NATS asynchronous error", "error", natsStatus_GetText(s), NULL);
+    fv_js_connstate *cs = closure;
+    fv_js_bus *b = cs_lock(cs);
+    if (b) {
+        for (int i = 0; i < 2; i++)
+            if (sub && sub == b->live[i].sub)
+                atomic_store(&b->live[i].probe, true);
+        if (s != NATS_SLOW_CONSUMER)
+            fv_log(FV_LOG_WARN, "bus", "NATS asynchronous error", "error", natsStatus_GetText(s),
+                   NULL);
+    }
+    pthread_mutex_unlock(&cs->mu);
 }
 
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
@@ -137,27 +170,40 @@ static fv_status connect_nats(fv_js_bus *b, fv_err *err)
         s = natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
     if (s == NATS_OK)
         s = natsOptions_SetMaxPendingMsgs(o, 1 << 20);
+    fv_js_connstate *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        natsOptions_Destroy(o);
+        return fv_err_set(err, FV_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&cs->mu, NULL);
+    cs->bus = b;
     if (s == NATS_OK)
-        s = natsOptions_SetDisconnectedCB(o, on_disconnected, b);
+        s = natsOptions_SetDisconnectedCB(o, on_disconnected, cs);
     if (s == NATS_OK)
-        s = natsOptions_SetReconnectedCB(o, on_reconnected, b);
+        s = natsOptions_SetReconnectedCB(o, on_reconnected, cs);
     if (s == NATS_OK)
-        s = natsOptions_SetClosedCB(o, on_closed, b);
+        s = natsOptions_SetClosedCB(o, on_closed, cs);
     if (s == NATS_OK)
-        s = natsOptions_SetErrorHandler(o, on_async_error, b);
+        s = natsOptions_SetErrorHandler(o, on_async_error, cs);
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(o, 5000);
     if (s != NATS_OK) {
         natsOptions_Destroy(o);
+        pthread_mutex_destroy(&cs->mu);
+        free(cs);
         return fv_js_nats_err(err, s, 0, "nats options");
     }
     s = natsConnection_Connect(&b->nc, o);
     natsOptions_Destroy(o);
     if (s != NATS_OK) {
+        b->nc = NULL;
+        pthread_mutex_destroy(&cs->mu); /* never connected: no callback will come */
+        free(cs);
         fv_err_set(err, FV_EUNAVAIL, "cannot connect to NATS at %s: %s", c->nats_url,
                    natsStatus_GetText(s));
         return FV_EUNAVAIL;
     }
+    b->connstate = cs;
     atomic_store(&b->connected, true);
 
     jsOptions jo;
@@ -292,11 +338,12 @@ static fv_status provision_one(fv_js_bus *b, fv_source src, fv_err *err)
     } else if (s == NATS_OK) {
         const jsStreamConfig *cur = si->Config;
         if (cur->Storage != sc.Storage) {
+            bool mem = cur->Storage == js_MemoryStorage;
             jsStreamInfo_Destroy(si);
             return fv_err_set(err, FV_ECONFLICT,
                               "stream %s exists with %s storage; flovyn needs file storage "
                               "(storage cannot change: recreate the stream)",
-                              name, cur->Storage == js_MemoryStorage ? "memory" : "other");
+                              name, mem ? "memory" : "other");
         }
         if (cur->Retention != sc.Retention) {
             jsStreamInfo_Destroy(si);
@@ -419,6 +466,12 @@ static void js_destroy(fv_bus *bus)
     fv_js_pub_destroy(b);
     if (b->js)
         jsCtx_Destroy(b->js);
+    if (b->connstate) {
+        fv_js_connstate *cs = b->connstate;
+        pthread_mutex_lock(&cs->mu);
+        cs->bus = NULL; /* callbacks from now on see no bus; on_closed frees cs */
+        pthread_mutex_unlock(&cs->mu);
+    }
     if (b->nc) {
         natsConnection_Close(b->nc);
         natsConnection_Destroy(b->nc);

@@ -188,6 +188,7 @@ struct fv_js_bus {
     struct fv_bus base;
     natsConnection *nc;
     jsCtx *js;
+    struct fv_js_connstate *connstate; /* what connection callbacks reach the bus through */
     atomic_bool connected;
     atomic_bool closing;
 
