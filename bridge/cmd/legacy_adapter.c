@@ -36,6 +36,7 @@
 #define SOURCE_LEGACY "flovyn-legacy"
 #define PUBLISH_RETRY_MS 60000
 #define STOP_BUDGET_MS 5000
+#define PUBLISH_BATCH 256
 
 typedef struct item {
     struct item *next;
@@ -47,6 +48,10 @@ typedef struct item {
     char workflow[FV_ID_MAX + 1];               /* set while waiting */
     int64_t first_ms, deadline_ms, next_try_ms; /* monotonic; deadline 0 = not waiting yet */
     char why[FV_ERR_MSG_MAX];                   /* last reason it could not be mapped */
+    /* the canonical event once mapped (OUT_READY), until it is published */
+    fv_event ev;
+    fv_stream_event se;
+    bool has_ev, has_se;
 } item;
 
 typedef struct item_list {
@@ -83,13 +88,25 @@ struct fv_legacy_adapter {
     fv_buf scratch;
 };
 
-/* DONE: stored; WAIT: tenant unknown yet; RETRY: NATS failed; INVALID: can never be mapped */
-typedef enum outcome { OUT_DONE = 0, OUT_WAIT, OUT_RETRY, OUT_INVALID } outcome;
+/* READY: mapped, to be published; DONE: stored; WAIT: tenant unknown yet; RETRY: NATS failed;
+ * INVALID: can never be mapped */
+typedef enum outcome { OUT_DONE = 0, OUT_READY, OUT_WAIT, OUT_RETRY, OUT_INVALID } outcome;
+
+/* drops a mapped-but-unpublished event (the item is parked and will be mapped again) */
+static void item_unprepare(item *it)
+{
+    if (it->has_ev)
+        fv_event_clear(&it->ev);
+    if (it->has_se)
+        fv_stream_event_clear(&it->se);
+    it->has_ev = it->has_se = false;
+}
 
 static void item_free(item *it)
 {
     if (!it)
         return;
+    item_unprepare(it);
     if (it->dm)
         fv_durable_msg_destroy(it->dm);
     free(it->subject);
@@ -363,10 +380,9 @@ static outcome map_event(fv_legacy_adapter *a, item *it, const char *rest)
         fv_event_clear(&ev);
         return invalid(it, "legacy event: %s", err.msg);
     }
-    fv_publish_result pr = {0};
-    st = fv_bus_publish_event(a->bus, &ev, &pr, &err);
-    fv_event_clear(&ev);
-    return published(a, it, st, &pr, &err);
+    it->ev = ev; /* the item owns ev.data from here */
+    it->has_ev = true;
+    return OUT_READY;
 }
 
 /* a {"type":"Event","event":"TASK_CREATED","data":{snapshot},"timestampMs":N} payload */
@@ -436,10 +452,9 @@ static outcome map_stream_lifecycle(fv_legacy_adapter *a, item *it, const char *
         fv_event_clear(&ev);
         return invalid(it, "legacy stream lifecycle: %s", err.msg);
     }
-    fv_publish_result pr = {0};
-    st = fv_bus_publish_event(a->bus, &ev, &pr, &err);
-    fv_event_clear(&ev);
-    return published(a, it, st, &pr, &err);
+    it->ev = ev; /* the item owns ev.data from here */
+    it->has_ev = true;
+    return OUT_READY;
 }
 
 /* flovyn.streams.workflow.<wf> */
@@ -494,10 +509,9 @@ static outcome map_stream(fv_legacy_adapter *a, item *it, const char *workflow)
         fv_stream_event_clear(&se);
         return invalid(it, "legacy stream event: %s", err.msg);
     }
-    fv_publish_result pr = {0};
-    st = fv_bus_publish_stream(a->bus, &se, &pr, &err);
-    fv_stream_event_clear(&se);
-    return published(a, it, st, &pr, &err);
+    it->se = se;
+    it->has_se = true;
+    return OUT_READY;
 }
 
 static outcome map_item(fv_legacy_adapter *a, item *it)
@@ -598,11 +612,11 @@ static void park(fv_legacy_adapter *a, item *it, outcome o, int64_t now)
     list_push(&a->waiting, it);
 }
 
-/* one attempt; the item is settled, or parked in the waiting list */
-static void process(fv_legacy_adapter *a, item *it)
+/* settles an item after an attempt, or parks it in the waiting list */
+static void finish(fv_legacy_adapter *a, item *it, outcome o)
 {
     int64_t now = fv_monotonic_ms();
-    outcome o = map_item(a, it);
+    item_unprepare(it);
     if (o == OUT_DONE) {
         settle(a, it, true);
         return;
@@ -634,8 +648,48 @@ static void process(fv_legacy_adapter *a, item *it)
     park(a, it, o, now);
 }
 
+/* Mapped items are published together: one pipelined batch instead of one round trip each. */
+typedef struct batch {
+    item *items[PUBLISH_BATCH];
+    fv_publish_item pub[PUBLISH_BATCH];
+    size_t n;
+} batch;
+
+static void batch_flush(fv_legacy_adapter *a, batch *b)
+{
+    if (!b->n)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        memset(&b->pub[i], 0, sizeof b->pub[i]);
+        b->pub[i].ev = b->items[i]->has_ev ? &b->items[i]->ev : NULL;
+        b->pub[i].se = b->items[i]->has_se ? &b->items[i]->se : NULL;
+    }
+    fv_err err = {{0}};
+    fv_status st = fv_bus_publish_batch(a->bus, b->pub, b->n, &err);
+    for (size_t i = 0; i < b->n; i++) {
+        fv_publish_item *p = &b->pub[i];
+        outcome o = st == FV_OK ? published(a, b->items[i], p->status, &p->result, &p->err)
+                                : published(a, b->items[i], st, &p->result, &err);
+        finish(a, b->items[i], o);
+    }
+    b->n = 0;
+}
+
+/* one attempt: mapped items join the batch, the others are settled or parked at once */
+static void process(fv_legacy_adapter *a, batch *b, item *it)
+{
+    outcome o = map_item(a, it);
+    if (o != OUT_READY) {
+        finish(a, it, o);
+        return;
+    }
+    b->items[b->n++] = it;
+    if (b->n == PUBLISH_BATCH)
+        batch_flush(a, b);
+}
+
 /* a new message: behind its workflow's waiting messages, if any, to keep their order */
-static void process_new(fv_legacy_adapter *a, item *it)
+static void process_new(fv_legacy_adapter *a, batch *b, item *it)
 {
     bump(a, &a->stats.received);
     const char *w = a->waiting.n ? stream_workflow(a, it->subject) : NULL;
@@ -648,7 +702,7 @@ static void process_new(fv_legacy_adapter *a, item *it)
         it->next_try_ms = 0;
         return;
     }
-    process(a, it);
+    process(a, b, it);
 }
 
 static void retry_due(fv_legacy_adapter *a, bool all)
@@ -656,13 +710,16 @@ static void retry_due(fv_legacy_adapter *a, bool all)
     int64_t now = fv_monotonic_ms();
     item_list due = a->waiting;
     memset(&a->waiting, 0, sizeof a->waiting);
+    batch b;
+    b.n = 0;
     item *it;
     while ((it = list_pop(&due))) {
         if (!all && it->next_try_ms > now)
             list_push(&a->waiting, it);
         else
-            process(a, it);
+            process(a, &b, it);
     }
+    batch_flush(a, &b);
 }
 
 static int64_t next_due(fv_legacy_adapter *a)
@@ -787,9 +844,12 @@ static void *worker_main(void *arg)
             take_capture(a, wait, &in);
         else
             take_core(a, wait, &in);
+        batch b;
+        b.n = 0;
         item *it;
         while ((it = list_pop(&in)))
-            process_new(a, it);
+            process_new(a, &b, it);
+        batch_flush(a, &b);
         pthread_mutex_lock(&a->mu);
         a->stats.waiting = a->waiting.n;
         pthread_mutex_unlock(&a->mu);
@@ -925,7 +985,10 @@ void fv_legacy_stop(fv_legacy_adapter *a)
     item *it;
     while ((it = list_pop(&a->queue))) {
         if (fv_monotonic_ms() < deadline) {
-            process_new(a, it);
+            batch b;
+            b.n = 0;
+            process_new(a, &b, it);
+            batch_flush(a, &b);
             continue;
         }
         bump(a, &a->stats.errors);
@@ -945,7 +1008,20 @@ void fv_legacy_stop(fv_legacy_adapter *a)
             release(a, it);
             continue;
         }
-        if (map_item(a, it) == OUT_DONE) {
+        batch b;
+        b.n = 0;
+        outcome o = map_item(a, it);
+        if (o == OUT_READY) {
+            b.items[b.n++] = it;
+            b.pub[0] = (fv_publish_item){.ev = it->has_ev ? &it->ev : NULL,
+                                         .se = it->has_se ? &it->se : NULL};
+            fv_err err = {{0}};
+            fv_status st = fv_bus_publish_batch(a->bus, b.pub, 1, &err);
+            o = published(a, it, st == FV_OK ? b.pub[0].status : st, &b.pub[0].result,
+                          st == FV_OK ? &b.pub[0].err : &err);
+        }
+        item_unprepare(it);
+        if (o == OUT_DONE) {
             release(a, it);
             continue;
         }
