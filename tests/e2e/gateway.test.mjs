@@ -120,6 +120,25 @@ describe('demo page', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-page.png') });
   });
 
+  test('renders hostile event content as text, never as markup', async () => {
+    const wf = randomUUID();
+    const task = randomUUID();
+    await page.goto(`${gw.base}/?token=${encodeURIComponent(token)}&workflow=${wf}`);
+    await page.waitForSelector('#conn-workflow.live', { timeout: 15000 });
+    const evil = '<img src=x onerror="window.__xss=1">';
+    await ingestEvents(ingest.base, token, [
+      lifecycle(wf, 'workflow.started', { data: { workflow_type: evil } }),
+      lifecycle(wf, 'task.created', { task, data: { task_type: evil } }),
+    ]);
+    await ingestStream(ingest.base, token, wf, tokens(wf, task, 0, ['<b>bold</b>', '<script>window.__xss=2</script>']));
+    await until('hostile output shown', async () =>
+      (await page.textContent('#outputs')).includes('<script>window.__xss=2</script>'), 15000);
+    await page.locator(`li.wf[data-id="${wf}"]`).waitFor({ timeout: 15000 });
+    assert.match(await page.textContent(`li.wf[data-id="${wf}"]`), /<img src=x/);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    assert.equal(await page.locator('main img, main b, main script').count(), 0);
+  });
+
   test('takes its token from the flovyn_token cookie, and asks for one when there is none', async () => {
     await context.addCookies([{ name: 'flovyn_token', value: token, url: gw.base }]);
     try {
