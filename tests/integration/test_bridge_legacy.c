@@ -288,6 +288,21 @@ static void test_legacy_stream_subject_maps_tokens_and_lifecycle_with_registry_t
     assert_non_null(strstr(c.all, "\"task_execution_id\":\"task-s\",\"parent_workflow_execution_"
                                   "id\":null,\"event_type\":\"task.completed\""));
     assert_non_null(strstr(c.all, "\"timestamp_ms\":1767139200200"));
+    /* a workflow snapshot's `id` is the workflow, not a task; the registry sees the end */
+    pub("flovyn.streams.workflow.wf-s",
+        "{\"type\":\"event\",\"event\":\"WORKFLOW_COMPLETED\",\"data\":{\"id\":\"wf-s\"},"
+        "\"timestampMs\":1767139200300}");
+    read_canonical("tenantS", "wf-s", 4, &c);
+    assert_int_equal(c.n, 4);
+    assert_non_null(strstr(c.all, "\"task_execution_id\":null,\"parent_workflow_execution_id\":"
+                                  "null,\"event_type\":\"workflow.completed\""));
+    bool completed = false;
+    for (int i = 0; i < 100 && !completed; i++) {
+        completed = registry_has("wf-s", &e) && !strcmp(e.status, "completed");
+        if (!completed)
+            usleep(100000);
+    }
+    assert_true(completed);
     /* nothing leaked to another tenant */
     collected other;
     read_canonical("tenantA", "wf-s", 0, &other);
