@@ -78,11 +78,17 @@ fv_status fv_kv_bucket_ensure(fv_bus *bus, const char *bucket, int64_t ttl_ms, i
      * (a KV bucket is the stream KV_<bucket>); storage cannot change and is left alone */
     char sname[128];
     snprintf(sname, sizeof sname, "KV_%s", bucket);
+    fv_err create_err = {{0}};
+    nats_fail(&create_err, s, bucket);
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     s = js_GetStreamInfo(&si, js, sname, NULL, &jerr);
-    if (s != NATS_OK)
-        return nats_fail(err, s, bucket);
+    if (s != NATS_OK) {
+        /* not there after all: the creation error is the one that explains it */
+        if (err)
+            *err = create_err;
+        return s == NATS_TIMEOUT ? FV_ETIMEOUT : FV_EIO;
+    }
     jsStreamConfig *sc = si->Config;
     int64_t want_age = kc.TTL;
     if (sc->MaxAge == want_age && sc->Replicas == kc.Replicas) {
