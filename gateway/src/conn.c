@@ -50,15 +50,17 @@ static bool take_resume(fv_conn *c)
 {
     if (c->suspended && !c->closed) {
         c->suspended = false;
-        atomic_fetch_sub(&g_suspended, 1);
         return true;
     }
     return false;
 }
 
+/* g_suspended counts a connection until its resume call has returned, so shutdown never stops
+ * the daemon while a producer is still inside MHD_resume_connection */
 static void resume(fv_conn *c)
 {
     MHD_resume_connection(c->mc);
+    atomic_fetch_sub(&g_suspended, 1);
 }
 
 fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body,

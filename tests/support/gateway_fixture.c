@@ -163,11 +163,16 @@ void fv_gateway_dump_log(const fv_gateway *g)
     FILE *f = fopen(g->log_path, "r");
     if (!f)
         return;
-    fprintf(stderr, "---- gateway log %s ----\n", g->log_path);
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof line, f) && n++ < 400)
-        fputs(line, stderr);
+    /* the end of the log is what explains a failure (a sanitizer report comes last) */
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long from = size > 64 * 1024 ? size - 64 * 1024 : 0;
+    fseek(f, from, SEEK_SET);
+    fprintf(stderr, "---- gateway log %s (last %ld bytes) ----\n", g->log_path, size - from);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stderr);
     fclose(f);
 }
 
