@@ -536,6 +536,7 @@ static void desc_rebuild(fv_stream *s)
     if (s->gw->first_seq_hint)
         s->gw->first_seq_hint(s->gw->first_seq_hint_ud, s->pr.tenant_id, s->root, &st.events_seq,
                               &st.streams_seq);
+    st.streams_seq = 0;
     fv_pattern p = s->pattern;
     p.types = NULL; /* every lifecycle event, whatever the client selects */
     for (int page = 0; page < DESC_REBUILD_PAGES; page++) {
@@ -625,9 +626,14 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
     fv_gw_query_start(&s->q, first, &s->start);
     if (s->start.kind == FV_START_NEW)
         s->live = true; /* nothing to replay: the replay limit does not apply */
-    if (s->start.kind == FV_START_FIRST && gw->first_seq_hint && ep != FV_EP_TENANT)
+    if (s->start.kind == FV_START_FIRST && gw->first_seq_hint && ep != FV_EP_TENANT) {
         gw->first_seq_hint(gw->first_seq_hint_ud, s->pr.tenant_id, s->root, &s->start.events_seq,
                            &s->start.streams_seq);
+        /* descendants start after the root's first lifecycle event, but their stream events may
+         * come before the root's own first one */
+        if (ep == FV_EP_CONSOLIDATED)
+            s->start.streams_seq = 0;
+    }
 
     if (reg_add(gw->streams, s) != FV_OK) {
         fv_conn_unref(&s->conn);

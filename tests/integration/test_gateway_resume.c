@@ -3,6 +3,7 @@
  * than --replay-limit, after the gateway is SIGKILLed and restarted, and across a nats-server
  * restart. Events are published with the library bus straight into JetStream, as a producer
  * would, while the gateway (a real process) serves the clients. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "auth.h"
 #include "fixture.h"
+#include "flovyn/buf.h"
 #include "flovyn/bus.h"
 #include "gateway_fixture.h"
 
@@ -330,6 +332,73 @@ static void test_nats_server_restart_mid_stream_loses_nothing(void **state)
     free(c);
 }
 
+typedef struct poster {
+    int accepted, failed;
+} poster;
+
+static void *post_batches(void *arg)
+{
+    poster *p = arg;
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-term/stream-events", g_gw.base);
+    const char *h[] = {g_auth, "Content-Type: application/x-ndjson", NULL};
+    for (int k = 0; k < 5; k++) {
+        fv_buf b = FV_BUF_INIT;
+        for (int i = 0; i < 400; i++)
+            fv_buf_printf(&b, "{\"sequence\":%d,\"type\":\"token\",\"payload\":%d}\n",
+                          k * 400 + i, i);
+        fv_http_resp r;
+        int rc = fv_http_request("POST", url, h, b.data, b.len, &r);
+        if (rc == 0 && r.status == 202)
+            p->accepted++;
+        else
+            p->failed++;
+        fv_http_resp_free(&r);
+        fv_buf_free(&b);
+    }
+    return NULL;
+}
+
+static int count_cb(void *ud, const fv_msg *m)
+{
+    if (m->kind == FV_MSG_STREAM)
+        (*(int *)ud)++;
+    return 0;
+}
+
+static void test_sigterm_acknowledges_in_flight_publishes_and_exits_zero(void **state)
+{
+    (void)state;
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g_gw.base);
+    const char *h[] = {g_auth, NULL};
+    fv_sse_client *s = fv_sse_open(url, h);
+    for (int i = 0; i < 250 && fv_sse_first_retry(s) < 0; i++)
+        fv_sse_wait(s, 1, 20);
+    poster p = {0};
+    pthread_t th;
+    pthread_create(&th, NULL, post_batches, &p);
+    sleep_ms(30); /* the first request is in flight */
+    int st = fv_gateway_stop(&g_gw, SIGTERM, 15000);
+    pthread_join(th, NULL);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(fv_sse_wait_closed(s, 3000)); /* the open stream was ended */
+    assert_true(fv_sse_last_retry(s) > 0);
+    fv_sse_close(s);
+    /* every 202 means stored: exactly 400 tokens per accepted request are in JetStream */
+    assert_true(p.accepted >= 1);
+    fv_pattern pat;
+    fv_pattern_init(&pat, "tenant-r");
+    snprintf(pat.workflow_execution_id, sizeof pat.workflow_execution_id, "wf-term");
+    fv_start start = {.kind = FV_START_FIRST};
+    int stored = 0;
+    fv_cursor next;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_read(g_bus, &pat, &start, 5000, count_cb, &stored, &next, &err), 0);
+    assert_true(stored >= p.accepted * 400);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_replay_longer_than_the_limit_completes_across_reconnects),
         cmocka_unit_test(test_gateway_killed_and_restarted_delivers_every_event_once),
         cmocka_unit_test(test_nats_server_restart_mid_stream_loses_nothing),
+        cmocka_unit_test(test_sigterm_acknowledges_in_flight_publishes_and_exits_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
