@@ -50,7 +50,7 @@
 #define MEM_TENANT_BUCKETS 1024
 #define MEM_LIVE_QUEUE_MAX 65536 /* records published but not yet fanned out */
 #define MEM_TICK_MS 50           /* max-age sweep and `until` checks */
-#define MEM_FANOUT_PER_TURN 64   /* live records per dispatcher turn before serving catch-up */
+#define MEM_FANOUT_PER_TURN 64 /* live records per dispatcher turn */
 #define MEM_READ_BATCH 64
 #define MEM_RING_MIN 16
 
@@ -152,6 +152,7 @@ struct mem_bus {
     mem_dedup dedup[2];
     mem_sub *all;
     mem_sub *work_head, *work_tail;
+    size_t work_n;
     fv_bus_stats stats;
     int64_t last_tick;
     mem_sub **fan; /* dispatcher scratch: subscriptions receiving one record */
@@ -575,6 +576,7 @@ static void work_push(mem_bus *b, mem_sub *s)
     else
         b->work_head = s;
     b->work_tail = s;
+    b->work_n++;
     pthread_cond_signal(&b->wake);
 }
 
@@ -585,6 +587,7 @@ static mem_sub *work_pop(mem_bus *b)
     if (!b->work_head)
         b->work_tail = NULL;
     s->queued = false;
+    b->work_n--;
     return s;
 }
 
@@ -812,7 +815,10 @@ static void *dispatcher(void *arg)
             fanout_one(b);
             did = true;
         }
-        if (b->work_head && !b->stopping) {
+        /* Every waiting subscription gets a batch per turn, more than the live records of a
+         * turn, so catch-up outpaces a sustained publish rate instead of starving behind it
+         * (publishers wait on the bounded queue meanwhile). */
+        for (size_t k = b->work_n; k > 0 && b->work_head && !b->stopping; k--) {
             serve(b, work_pop(b));
             did = true;
         }
