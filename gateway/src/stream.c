@@ -538,7 +538,10 @@ static void desc_rebuild(fv_stream *s)
                               &st.streams_seq);
     st.streams_seq = 0;
     fv_pattern p = s->pattern;
-    p.types = NULL; /* every lifecycle event, whatever the client selects */
+    fv_types_filter *lifecycle = NULL; /* every lifecycle event, whatever the client selects */
+    if (fv_types_filter_parse("events", FV_TYPES_DEFAULT_ALL, &lifecycle, NULL) != FV_OK)
+        return;
+    p.types = lifecycle;
     for (int page = 0; page < DESC_REBUILD_PAGES; page++) {
         fv_cursor next = {0};
         fv_err err = {{0}};
@@ -552,6 +555,7 @@ static void desc_rebuild(fv_stream *s)
         st.kind = FV_START_CURSOR;
         st.cursor = next;
     }
+    fv_types_filter_destroy(lifecycle);
 }
 
 enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint ep,
