@@ -526,8 +526,6 @@ fv_status fv_bus_jetstream_create(const fv_bus_config *cfg, fv_bus **out, fv_err
         fv_js_refresh_streams(b, &ignored); /* streams may not be provisioned yet */
         st = fv_js_catchup_start(b, err);
     }
-    if (st == FV_OK)
-        st = fv_js_live_start(b, err);
     if (st != FV_OK) {
         js_destroy(&b->base);
         return st;

@@ -811,7 +811,9 @@ fv_status fv_js_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **out, f
         fv_js_sub_unref(s);
         return st;
     }
-    st = fv_js_live_wait(b, want, err);
+    st = fv_js_live_ensure(b, err);
+    if (st == FV_OK)
+        st = fv_js_live_wait(b, want, err);
     if (st != FV_OK) {
         s->cfg.on_release = NULL;
         fv_js_sub_unref(s);

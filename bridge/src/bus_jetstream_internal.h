@@ -46,6 +46,9 @@ typedef struct fv_js_pub {
     fv_js_pub_slot *slots; /* open addressing by message pointer */
     size_t cap;            /* power of two, > 2 * max in flight */
     int inflight;
+    int low_mark; /* wake window waiters once in-flight drops to this */
+    int waiters;
+    bool wake;
 } fv_js_pub;
 
 fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err);
@@ -117,6 +120,7 @@ typedef struct fv_js_live_src {
 } fv_js_live_src;
 
 fv_status fv_js_live_start(fv_js_bus *b, fv_err *err);
+fv_status fv_js_live_ensure(fv_js_bus *b, fv_err *err);
 void fv_js_live_stop(fv_js_bus *b);
 fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err);
 void fv_js_index_add(fv_js_bus *b, fv_js_sub *s);
@@ -201,6 +205,7 @@ struct fv_js_bus {
     fv_js_pub pub;
 
     fv_js_live_src live[2];
+    bool live_started; /* mu */
     pthread_rwlock_t index_lock;
     fv_js_sub *index[FV_JS_INDEX_BUCKETS];
 

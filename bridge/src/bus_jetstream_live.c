@@ -57,6 +57,39 @@ void fv_js_index_remove(fv_js_bus *b, fv_js_sub *s)
     pthread_rwlock_unlock(&b->index_lock);
 }
 
+/* Does any subscription of this subject's tenant exist? The subject is canonical
+ * (<prefix>.v1.events.<tenant>...) or republished (<prefix>.v1.live.events.<tenant>...). A message
+ * nobody of its tenant wants is not decoded at all: most processes publish far more than they
+ * serve to any one tenant. */
+static bool tenant_wanted(fv_js_live_src *ls, const char *subject)
+{
+    fv_js_bus *b = ls->bus;
+    const char *kind = ls->src == FV_SRC_EVENTS ? "events." : "streams.";
+    size_t pl = strlen(b->base.prefix);
+    if (strncmp(subject, b->base.prefix, pl) != 0 || strncmp(subject + pl, ".v1.", 4) != 0)
+        return true; /* unexpected shape: let the decoder judge */
+    const char *p = subject + pl + 4;
+    if (strncmp(p, "live.", 5) == 0)
+        p += 5;
+    if (strncmp(p, kind, strlen(kind)) != 0)
+        return true;
+    p += strlen(kind);
+    const char *end = strchr(p, '.');
+    size_t tl = end ? (size_t)(end - p) : strlen(p);
+    if (tl == 0 || tl > FV_ID_MAX)
+        return true;
+    bool found = false;
+    char tenant[FV_ID_MAX + 1];
+    memcpy(tenant, p, tl);
+    tenant[tl] = '\0';
+    size_t i = tenant_bucket(tenant);
+    pthread_rwlock_rdlock(&b->index_lock);
+    for (fv_js_sub *s = b->index[i]; s && !found; s = s->index_next)
+        found = s->s[ls->src].wanted && strcmp(s->pattern.tenant_id, tenant) == 0;
+    pthread_rwlock_unlock(&b->index_lock);
+    return found;
+}
+
 typedef struct fanout {
     fv_js_sub **subs;
     size_t n, cap;
@@ -129,6 +162,11 @@ static fv_status refill(fv_js_live_src *ls, uint64_t to, fanout *f)
                 continue;
             if (seq > to)
                 break;
+            if (!tenant_wanted(ls, natsMsg_GetSubject(list.Msgs[i]))) {
+                ls->expected = seq + 1;
+                atomic_store(&ls->dispatched, seq);
+                continue;
+            }
             fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, ls->src, list.Msgs[i], seq, stored);
             if (!lm)
                 continue;
@@ -244,6 +282,12 @@ static void *live_main(void *arg)
             natsMsg_Destroy(m);
             continue;
         }
+        if (!tenant_wanted(ls, natsMsg_GetSubject(m))) {
+            natsMsg_Destroy(m);
+            ls->expected = seq + 1;
+            atomic_store(&ls->dispatched, seq);
+            continue;
+        }
         fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, ls->src, m, seq, fv_js_now_ms());
         natsMsg_Destroy(m);
         if (!lm) {
@@ -258,6 +302,20 @@ static void *live_main(void *arg)
     natsMsg_Destroy(held);
     free(f.subs);
     return NULL;
+}
+
+/* The live subscriptions start with the first subscription: a process that only publishes
+ * (ingest, the CLI) never receives the whole stream's republished traffic. */
+fv_status fv_js_live_ensure(fv_js_bus *b, fv_err *err)
+{
+    pthread_mutex_lock(&b->mu);
+    fv_status st = FV_OK;
+    if (!b->live_started) {
+        st = fv_js_live_start(b, err);
+        b->live_started = st == FV_OK;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return st;
 }
 
 fv_status fv_js_live_start(fv_js_bus *b, fv_err *err)

@@ -19,6 +19,8 @@
 
 #include "bus_jetstream_internal.h"
 
+#define PUB_BURST 64 /* messages built and registered per lock round trip */
+
 typedef struct fv_js_batch {
     fv_publish_item *items;
     size_t n;
@@ -83,6 +85,7 @@ fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err)
         return fv_err_set(err, FV_ENOMEM, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    p->low_mark = b->base.cfg.max_inflight_publishes * 3 / 4;
     return FV_OK;
 }
 
@@ -169,8 +172,15 @@ void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *p
     } else {
         attempt_failed(b, bt, idx, msg, pae ? pae->Err : NATS_ERR, pae ? (int)pae->ErrCode : 0,
                        pae ? pae->ErrText : NULL);
+        p->wake = true;
     }
-    pthread_cond_broadcast(&p->cv);
+    /* Wake publishers only when it pays: the window drained to its low mark, a batch finished,
+     * or something needs a resend. One wake-up per ack would cost a context switch per event. */
+    if (p->waiters > 0 &&
+        (p->wake || bt->outstanding == 0 || p->inflight <= p->low_mark)) {
+        p->wake = false;
+        pthread_cond_broadcast(&p->cv);
+    }
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -228,7 +238,6 @@ static void send_locked(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, j
             p->inflight--;
             attempt_failed(b, bt, idx, m, s, 0, nats_GetLastError(NULL));
         }
-        pthread_cond_broadcast(&p->cv);
     }
 }
 
@@ -269,22 +278,62 @@ fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_
             continue;
         }
         if (next < n && p->inflight < max_inflight) {
-            size_t idx = next++;
-            natsMsg *m = NULL;
+            /* a burst: build outside the lock, register all at once, send without the lock */
+            int room = max_inflight - p->inflight;
+            if (room > PUB_BURST)
+                room = PUB_BURST;
+            p->inflight += room; /* hold the window while building */
             pthread_mutex_unlock(&p->mu);
-            fv_status st = build_msg(b, &items[idx], &enc, &m, &items[idx].err);
-            pthread_mutex_lock(&p->mu);
-            if (st != FV_OK) {
-                items[idx].status = st;
-                atomic_fetch_add(&b->st.publish_errors, 1);
-                continue;
+            size_t bidx[PUB_BURST];
+            natsMsg *bmsg[PUB_BURST];
+            int k = 0;
+            while (k < room && next < n) {
+                size_t idx = next++;
+                if (items[idx].status != FV_OK)
+                    continue;
+                fv_status st = build_msg(b, &items[idx], &enc, &bmsg[k], &items[idx].err);
+                if (st != FV_OK) {
+                    items[idx].status = st;
+                    atomic_fetch_add(&b->st.publish_errors, 1);
+                    continue;
+                }
+                items[idx].status = FV_EUNAVAIL; /* pending until its ack */
+                bidx[k++] = idx;
             }
-            items[idx].status = FV_EUNAVAIL; /* pending until its ack */
-            bt.outstanding++;
-            send_locked(b, &bt, idx, m, &po);
+            pthread_mutex_lock(&p->mu);
+            p->inflight -= room;
+            for (int i = 0; i < k; i++) {
+                bt.attempts[bidx[i]]++;
+                bt.outstanding++;
+                p->inflight++;
+                map_put(p, bmsg[i], &bt, bidx[i]);
+            }
+            pthread_mutex_unlock(&p->mu);
+            int nfail = 0;
+            natsStatus fst[PUB_BURST];
+            for (int i = 0; i < k; i++) {
+                natsMsg *owned = bmsg[i];
+                natsStatus ps = js_PublishMsgAsync(b->js, &owned, &po);
+                if (ps != NATS_OK && owned) {
+                    /* not sent (nats.c handed the message back): no ack will come for it */
+                    bidx[nfail] = bidx[i];
+                    bmsg[nfail] = bmsg[i];
+                    fst[nfail++] = ps;
+                }
+            }
+            pthread_mutex_lock(&p->mu);
+            for (int i = 0; i < nfail; i++) {
+                fv_js_batch *x = NULL;
+                size_t xi = 0;
+                if (map_take(p, bmsg[i], &x, &xi)) {
+                    p->inflight--;
+                    attempt_failed(b, &bt, bidx[i], bmsg[i], fst[i], 0, nats_GetLastError(NULL));
+                }
+            }
             continue;
         }
-        /* wait for an ack, a handed-back message, or the resend delay */
+        /* wait for the window to drain, the batch to settle, a handed-back message, or the
+         * resend delay */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t wait_ms = 100;
@@ -293,7 +342,9 @@ fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_
         ts.tv_nsec += (long)(wait_ms * 1000000L);
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
+        p->waiters++;
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        p->waiters--;
     }
     pthread_mutex_unlock(&p->mu);
     fv_buf_free(&enc);
