@@ -104,14 +104,16 @@ static bool wait_signal(int64_t ms)
 }
 
 static fv_status registry_dead_letter(void *ud, const char *subject, const void *data, size_t len,
-                                      const char *content_type, const char *reason)
+                                      const char *content_type, const char *reason,
+                                      const char *msg_id)
 {
     fv_dlq_entry e = {.origin = "registry",
                       .subject = subject,
                       .data = data,
                       .len = len,
                       .content_type = content_type,
-                      .reason = reason};
+                      .reason = reason,
+                      .msg_id = msg_id};
     fv_err err = {{0}};
     fv_status st = fv_dlq_publish(ud, &e, &err);
     if (st != FV_OK)

@@ -572,8 +572,12 @@ static void handle(fv_registry_maintainer *m, worker *w, fv_durable_msg *dm)
         snprintf(reason, sizeof reason, "registry: %s", err.msg);
         fv_log(FV_LOG_WARN, "registry", "event refused", "subject", subject, "reason", err.msg,
                NULL);
-        if (m->cfg.dead_letter &&
-            m->cfg.dead_letter(m->cfg.dead_letter_ud, subject, data, len, ct, reason) != FV_OK) {
+        char msg_id[96];
+        snprintf(msg_id, sizeof msg_id, "registry:%s:%llu",
+                 w->src == FV_SRC_EVENTS ? FV_STREAM_EVENTS : FV_STREAM_STREAMS,
+                 (unsigned long long)fv_durable_msg_seq(dm));
+        if (m->cfg.dead_letter && m->cfg.dead_letter(m->cfg.dead_letter_ud, subject, data, len, ct,
+                                                     reason, msg_id) != FV_OK) {
             count(m, &m->stats.errors, 1);
             fv_durable_msg_nak(dm, 2000);
             return;

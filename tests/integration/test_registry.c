@@ -189,12 +189,14 @@ typedef struct dl_capture {
     int n;
     char subject[256];
     char reason[512];
+    char msg_id[128];
 } dl_capture;
 
 static fv_status capture_dead_letter(void *ud, const char *subject, const void *data, size_t len,
-                                     const char *ct, const char *reason)
+                                     const char *ct, const char *reason, const char *msg_id)
 {
     dl_capture *c = ud;
+    snprintf(c->msg_id, sizeof c->msg_id, "%s", msg_id);
     snprintf(c->subject, sizeof c->subject, "%s", subject);
     snprintf(c->reason, sizeof c->reason, "%s", reason);
     __atomic_add_fetch(&c->n, 1, __ATOMIC_SEQ_CST);
@@ -294,6 +296,7 @@ static void test_maintainer_catches_up_on_events_stored_before_it_started(void *
     assert_int_equal(__atomic_load_n(&dl.n, __ATOMIC_SEQ_CST), 1);
     assert_non_null(strstr(dl.reason, "belongs to tenant tm"));
     assert_non_null(strstr(dl.subject, ".tother.wf-maint."));
+    assert_non_null(strstr(dl.msg_id, "registry:FLOVYN_EVENTS:"));
     assert_int_equal(fv_registry_get(reg, "wf-maint", &e, &err), FV_OK);
     assert_string_equal(e.tenant_id, "tm");
     assert_string_equal(e.status, "completed");

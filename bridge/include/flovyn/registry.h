@@ -89,9 +89,11 @@ typedef struct fv_registry_maintainer_config {
     int64_t sweep_after_ms;    /* 0 -> 24 h */
     int64_t sweep_interval_ms; /* 0 -> min(sweep_after / 4, 10 min) */
     /* A stored message that cannot be recorded (another tenant owns the workflow, undecodable)
-     * is handed here; return FV_OK once it is kept (FLOVYN_DLQ), otherwise it is redelivered. */
+     * is handed here; return FV_OK once it is kept (FLOVYN_DLQ), otherwise it is redelivered.
+     * msg_id ("registry:<stream>:<seq>") names the stored message, so a redelivery after a
+     * crash between the dead letter and the ack can be deduplicated. */
     fv_status (*dead_letter)(void *ud, const char *subject, const void *data, size_t len,
-                             const char *content_type, const char *reason);
+                             const char *content_type, const char *reason, const char *msg_id);
     void *dead_letter_ud;
 } fv_registry_maintainer_config;
 
