@@ -154,12 +154,24 @@ static int cmd_add(int argc, char **argv)
     }
     kvStore *kv = NULL;
     code = 1;
-    if (fv_subscriptions_open(bus, true, (int)cfg.c.replicas, &kv, &err) == FV_OK &&
-        fv_subscriptions_put(kv, s, &err) == FV_OK) {
-        char durable[FV_ID_MAX + 16];
-        fv_subscription_durable_name(s, durable, sizeof durable);
-        printf("{\"name\":\"%s\",\"durable\":\"%s\"}\n", s->name, durable);
-        code = 0;
+    /* adding an existing name replaces its record: a running bridge restarts the runner on the
+     * same durable, so delivery continues from where it was (say so in the output) */
+    bool existed = false;
+    if (fv_subscriptions_open(bus, true, (int)cfg.c.replicas, &kv, &err) == FV_OK) {
+        fv_subscription *old = malloc(sizeof *old);
+        fv_err gerr = {{0}};
+        fv_status gs = old ? fv_subscriptions_get(kv, s->name, old, &gerr) : FV_ENOMEM;
+        existed = gs != FV_ENOTFOUND && gs != FV_ENOMEM;
+        if (gs == FV_OK)
+            s->created_ms = old->created_ms;
+        free(old);
+        if (fv_subscriptions_put(kv, s, &err) == FV_OK) {
+            char durable[FV_ID_MAX + 16];
+            fv_subscription_durable_name(s, durable, sizeof durable);
+            printf("{\"name\":\"%s\",\"durable\":\"%s\",\"%s\":true}\n", s->name, durable,
+                   existed ? "updated" : "created");
+            code = 0;
+        }
     }
     if (kv)
         kvStore_Destroy(kv);

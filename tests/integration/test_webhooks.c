@@ -339,7 +339,12 @@ static void test_subscriptions_add_refuses_private_url_without_flag(void **state
         "subscriptions", "add",           "--tenant",        "tpriv",
         "--name",        "priv",          "--url",           "http://127.0.0.1:9/hook",
         "--secret-file", env.secret_file, "--allow-private", NULL};
-    assert_int_equal(wh_cli(&env, NULL, NULL, ok), 0);
+    assert_int_equal(wh_cli(&env, &out, NULL, ok), 0);
+    assert_non_null(strstr(out, "\"created\":true"));
+    free(out);
+    assert_int_equal(wh_cli(&env, &out, NULL, ok), 0); /* the same name again replaces it */
+    assert_non_null(strstr(out, "\"updated\":true"));
+    free(out);
     assert_int_equal(wh_cli(&env, &out, NULL, list), 0);
     assert_int_equal(wh_count_lines(out), 1);
     assert_non_null(strstr(out, "\"name\":\"priv\""));
