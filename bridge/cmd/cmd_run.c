@@ -158,6 +158,8 @@ static void metrics(void *ud, fv_buf *b)
         counter(b, "registry_dead_lettered_total", "counter", rs.dead_lettered);
         counter(b, "registry_errors_total", "counter", rs.errors);
         counter(b, "registry_swept_total", "counter", rs.swept);
+        counter(b, "registry_events_pending", "gauge", rs.pending[FV_SRC_EVENTS]);
+        counter(b, "registry_streams_pending", "gauge", rs.pending[FV_SRC_STREAMS]);
     }
     if (p->legacy)
         fv_legacy_metrics(p->legacy, b);

@@ -831,7 +831,18 @@ static void take_capture(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
 static void *worker_main(void *arg)
 {
     fv_legacy_adapter *a = arg;
+    int64_t next_lag = 0;
     while (!stopping(a)) {
+        if (a->durable && fv_monotonic_ms() >= next_lag) {
+            uint64_t pending = 0;
+            fv_err e = {{0}};
+            if (fv_durable_pending(a->durable, &pending, &e) == FV_OK) {
+                pthread_mutex_lock(&a->mu);
+                a->stats.capture_pending = pending;
+                pthread_mutex_unlock(&a->mu);
+            }
+            next_lag = fv_monotonic_ms() + 5000;
+        }
         /* older messages first: they may be mappable now */
         retry_due(a, false);
         int64_t wait = IDLE_WAIT_MS, due = next_due(a);
@@ -1052,11 +1063,12 @@ void fv_legacy_metrics(fv_legacy_adapter *a, fv_buf *out)
     fv_legacy_get_stats(a, &s);
     static const char *const names[] = {"received_total", "mapped_total",        "duplicates_total",
                                         "waiting",        "dead_lettered_total", "invalid_total",
-                                        "overflow_total", "errors_total"};
-    const uint64_t vals[] = {s.received,      s.mapped,  s.duplicates, s.waiting,
-                             s.dead_lettered, s.invalid, s.overflow,   s.errors};
+                                        "overflow_total", "errors_total",        "capture_pending"};
+    const uint64_t vals[] = {s.received, s.mapped,        s.duplicates,
+                             s.waiting,  s.dead_lettered, s.invalid,
+                             s.overflow, s.errors,        s.capture_pending};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-        bool gauge = !strcmp(names[i], "waiting");
+        bool gauge = !strstr(names[i], "_total");
         fv_buf_printf(out, "# TYPE flovyn_bridge_legacy_%s %s\nflovyn_bridge_legacy_%s %llu\n",
                       names[i], gauge ? "gauge" : "counter", names[i], (unsigned long long)vals[i]);
     }

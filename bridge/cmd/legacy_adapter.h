@@ -38,6 +38,7 @@ typedef struct fv_legacy_config {
 
 typedef struct fv_legacy_stats {
     uint64_t received, mapped, duplicates, waiting, dead_lettered, invalid, overflow, errors;
+    uint64_t capture_pending; /* capture mode: stored in FLOVYN_LEGACY, not yet read */
 } fv_legacy_stats;
 
 typedef struct fv_legacy_adapter fv_legacy_adapter;

@@ -27,7 +27,7 @@
 #define CAS_ATTEMPTS 16
 #define FETCH_BATCH 256
 #define FETCH_WAIT_MS 500
-#define RECORD_MAX 2048
+#define LAG_PERIOD_MS 5000
 
 typedef struct cache_slot {
     char workflow[FV_ID_MAX + 1];
@@ -610,9 +610,21 @@ static void *worker_main(void *arg)
     worker *w = arg;
     fv_registry_maintainer *m = w->m;
     fv_durable_msg *msgs[FETCH_BATCH];
+    int64_t next_lag = 0;
     while (!stopping(m)) {
         if (w->src == FV_SRC_EVENTS)
             maybe_sweep(m);
+        if (fv_monotonic_ms() >= next_lag) {
+            /* the lag behind the stream, for /metrics (one consumer-info request per period) */
+            uint64_t pending = 0;
+            fv_err e = {{0}};
+            if (fv_durable_pending(w->d, &pending, &e) == FV_OK) {
+                pthread_mutex_lock(&m->lock);
+                m->stats.pending[w->src] = pending;
+                pthread_mutex_unlock(&m->lock);
+            }
+            next_lag = fv_monotonic_ms() + LAG_PERIOD_MS;
+        }
         size_t n = 0;
         fv_err err = {{0}};
         fv_status st = fv_durable_fetch(w->d, FETCH_BATCH, FETCH_WAIT_MS, msgs, &n, &err);

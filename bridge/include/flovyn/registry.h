@@ -99,6 +99,7 @@ typedef struct fv_registry_maintainer_config {
 
 typedef struct fv_registry_stats {
     uint64_t observed, conflicts, dead_lettered, errors, swept;
+    uint64_t pending[2]; /* messages not yet read by the durables (by fv_source), a few s old */
 } fv_registry_stats;
 
 /* Durable consumers `flovyn-registry-events` / `flovyn-registry-streams` (created if missing)
