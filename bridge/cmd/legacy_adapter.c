@@ -37,6 +37,7 @@
 #define PUBLISH_RETRY_MS 60000
 #define STOP_BUDGET_MS 5000
 #define PUBLISH_BATCH 256
+#define WAITING_SLOTS TENANT_CACHE
 
 typedef struct item {
     struct item *next;
@@ -84,6 +85,7 @@ struct fv_legacy_adapter {
 
     /* worker thread only */
     item_list waiting;
+    uint32_t waiting_slots[WAITING_SLOTS];
     tenant_slot *tenants;
     fv_buf scratch;
 };
@@ -582,12 +584,19 @@ static void settle(fv_legacy_adapter *a, item *it, bool ok)
     release(a, it);
 }
 
+/* Whether a workflow has messages waiting, without walking the list for every new message: a
+ * count per hash slot of the waiting messages' workflows. A collision only makes a new message
+ * queue behind the waiting ones for one retry pass. */
 static bool waiting_for(fv_legacy_adapter *a, const char *workflow)
 {
-    for (item *w = a->waiting.head; w; w = w->next)
-        if (!strcmp(w->workflow, workflow))
-            return true;
-    return false;
+    return a->waiting_slots[slot_of(workflow)] > 0;
+}
+
+static void wait_push(fv_legacy_adapter *a, item *it)
+{
+    if (it->workflow[0])
+        a->waiting_slots[slot_of(it->workflow)]++;
+    list_push(&a->waiting, it);
 }
 
 /* workflow of a streams subject, or NULL */
@@ -609,7 +618,7 @@ static void park(fv_legacy_adapter *a, item *it, outcome o, int64_t now)
                                                                        : a->cfg.wait_ms);
     }
     it->next_try_ms = now + a->cfg.retry_ms;
-    list_push(&a->waiting, it);
+    wait_push(a, it);
 }
 
 /* settles an item after an attempt, or parks it in the waiting list */
@@ -693,13 +702,13 @@ static void process_new(fv_legacy_adapter *a, batch *b, item *it)
 {
     bump(a, &a->stats.received);
     const char *w = a->waiting.n ? stream_workflow(a, it->subject) : NULL;
-    if (w && waiting_for(a, w)) {
+    if (w && a->waiting.n < a->cfg.max_waiting && waiting_for(a, w)) {
         snprintf(it->workflow, sizeof it->workflow, "%s", w);
         snprintf(it->why, sizeof it->why, "workflow %s is not in the registry", w);
         it->first_ms = fv_monotonic_ms();
         it->deadline_ms = it->first_ms + a->cfg.wait_ms;
-        list_push(&a->waiting, it);
         it->next_try_ms = 0;
+        wait_push(a, it);
         return;
     }
     process(a, b, it);
@@ -710,12 +719,13 @@ static void retry_due(fv_legacy_adapter *a, bool all)
     int64_t now = fv_monotonic_ms();
     item_list due = a->waiting;
     memset(&a->waiting, 0, sizeof a->waiting);
+    memset(a->waiting_slots, 0, sizeof a->waiting_slots);
     batch b;
     b.n = 0;
     item *it;
     while ((it = list_pop(&due))) {
         if (!all && it->next_try_ms > now)
-            list_push(&a->waiting, it);
+            wait_push(a, it);
         else
             process(a, &b, it);
     }

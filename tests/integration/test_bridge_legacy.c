@@ -343,17 +343,34 @@ static void test_legacy_unknown_workflow_waits_then_goes_to_dlq(void **state)
     assert_non_null(strstr(reason, "not in the registry"));
 }
 
-static void test_legacy_late_registry_entry_releases_waiting_messages(void **state)
+static void test_legacy_late_registry_entry_releases_waiting_messages_in_order(void **state)
 {
-    pub("flovyn.streams.workflow.wf-late",
-        "{\"workflowExecutionId\":\"wf-late\",\"sequence\":0,\"type\":\"progress\","
-        "\"payload\":\"0.5\",\"timestampMs\":1767139200500}");
+    char body[256];
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body,
+                 "{\"workflowExecutionId\":\"wf-late\",\"sequence\":%d,\"type\":\"progress\","
+                 "\"payload\":\"0.%d\",\"timestampMs\":1767139200500}",
+                 i, i + 1);
+        pub("flovyn.streams.workflow.wf-late", body);
+    }
     usleep(300000);
     seed_workflow("tenantL", "wf-late");
+    /* arrives while the first three may still wait: stored after them, not before */
+    pub("flovyn.streams.workflow.wf-late",
+        "{\"workflowExecutionId\":\"wf-late\",\"sequence\":3,\"type\":\"progress\","
+        "\"payload\":\"0.4\",\"timestampMs\":1767139200600}");
     collected c;
-    read_canonical("tenantL", "wf-late", 2, &c);
-    assert_int_equal(c.n, 2);
-    assert_non_null(strstr(c.all, "\"type\":\"progress\",\"payload\":0.5"));
+    read_canonical("tenantL", "wf-late", 5, &c);
+    assert_int_equal(c.n, 5);
+    const char *p0 = strstr(c.all, "\"sequence\":0,\"type\":\"progress\",\"payload\":0.1");
+    const char *p1 = strstr(c.all, "\"sequence\":1,");
+    const char *p2 = strstr(c.all, "\"sequence\":2,");
+    const char *p3 = strstr(c.all, "\"sequence\":3,");
+    assert_non_null(p0);
+    assert_non_null(p1);
+    assert_non_null(p2);
+    assert_non_null(p3);
+    assert_true(p0 < p1 && p1 < p2 && p2 < p3);
 }
 
 static void test_legacy_second_tenant_claiming_workflow_is_dead_lettered(void **state)
@@ -431,7 +448,7 @@ int main(void)
         cmocka_unit_test(test_legacy_stream_subject_maps_tokens_and_lifecycle_with_registry_tenant),
         cmocka_unit_test(test_legacy_child_workflow_gets_parent_from_snapshot),
         cmocka_unit_test(test_legacy_unknown_workflow_waits_then_goes_to_dlq),
-        cmocka_unit_test(test_legacy_late_registry_entry_releases_waiting_messages),
+        cmocka_unit_test(test_legacy_late_registry_entry_releases_waiting_messages_in_order),
         cmocka_unit_test(test_legacy_second_tenant_claiming_workflow_is_dead_lettered),
         cmocka_unit_test(test_legacy_invalid_messages_go_to_dlq_with_reason),
         cmocka_unit_test(test_metrics_show_legacy_counters),
