@@ -44,6 +44,7 @@
 #define STOP_GRACE_MAX_MS 5000   /* bounded wait for in-flight batches on stop */
 #define ACK_WAIT_MIN_MS 1000
 #define LAT_BUCKETS 8
+#define FV_WEBHOOK_BODY_MAX (4 * 1024 * 1024) /* bytes of one POST body (one event may exceed) */
 
 static const double lat_bounds_s[LAT_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 
@@ -78,9 +79,10 @@ struct wh_runner {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wh_batch *done_head, *done_tail;
-    int inflight;     /* batches handed to the delivery thread and not yet settled */
-    wh_batch *retry;  /* ordered mode: the batch waiting for its next attempt */
-    int64_t retry_at; /* monotonic ms */
+    int inflight;    /* batches handed to the delivery thread and not yet settled */
+    wh_batch *retry; /* ordered mode: the batch waiting for its next attempt */
+    wh_batch *backlog, *backlog_tail; /* prepared batches not yet submitted, in order */
+    int64_t retry_at;                 /* monotonic ms */
     int64_t last_progress_ms;
     int64_t ack_wait_ms;
     atomic_bool stopping;
@@ -376,31 +378,73 @@ static int drain_done(wh_runner *r)
     return n;
 }
 
-/* Turns fetched messages into a batch: undecodable ones are dead-lettered, ones the residual
- * types check rejects are acked without delivery. */
-static void build_and_submit(wh_runner *r, fv_durable_msg **msgs, size_t n)
+/* Queues a prepared batch (not yet submitted) at the end of the runner's backlog. */
+static void backlog_push(wh_runner *r, wh_batch *b)
 {
+    b->next = NULL;
+    if (r->backlog_tail)
+        r->backlog_tail->next = b;
+    else
+        r->backlog = b;
+    r->backlog_tail = b;
+}
+
+/* One batch of msgs[from, to) with the events already decoded. */
+static void make_batch(wh_runner *r, fv_durable_msg **msgs, const fv_event **evp, size_t from,
+                       size_t to)
+{
+    size_t n = to - from;
     wh_batch *b = calloc(1, sizeof *b);
-    fv_event *evs = calloc(n, sizeof *evs);
-    const fv_event **evp = calloc(n, sizeof *evp);
     const char **ids = calloc(n, sizeof *ids);
     if (b)
         b->msgs = calloc(n, sizeof *b->msgs);
-    if (!b || !evs || !evp || !ids || !b->msgs) {
+    bool ok = b && ids && b->msgs;
+    if (ok) {
+        b->r = r;
+        b->attempt = 1;
+        for (size_t i = 0; i < n; i++) {
+            b->msgs[i] = msgs[from + i];
+            ids[i] = evp[from + i]->id;
+            if (delivered_count(b->msgs[i]) > b->attempt)
+                b->attempt = delivered_count(b->msgs[i]);
+        }
+        b->n = n;
+        fv_webhook_batch_id(ids, n, b->id, sizeof b->id);
+        ok = fv_cloudevents_batch(&b->body, evp + from, n) == FV_OK;
+    }
+    free(ids);
+    if (!ok) {
+        /* out of memory: give the messages back for a later attempt */
+        for (size_t i = from; i < to; i++) {
+            fv_durable_msg_nak(msgs[i], 1000);
+            if (!b || b->n == 0)
+                fv_durable_msg_destroy(msgs[i]);
+        }
+        batch_free(b); /* destroys the messages it holds */
+        return;
+    }
+    backlog_push(r, b);
+}
+
+/* Turns fetched messages into batches on the backlog: undecodable ones are dead-lettered, ones
+ * the residual types check rejects are acked without delivery, and a body never grows past
+ * FV_WEBHOOK_BODY_MAX (a fetch of large events becomes several POSTs). */
+static void build_batches(wh_runner *r, fv_durable_msg **msgs, size_t n)
+{
+    fv_event *evs = calloc(n, sizeof *evs);
+    const fv_event **evp = calloc(n, sizeof *evp);
+    fv_durable_msg **keep = calloc(n, sizeof *keep);
+    if (!evs || !evp || !keep) {
         for (size_t i = 0; i < n; i++) {
             fv_durable_msg_nak(msgs[i], 1000);
             fv_durable_msg_destroy(msgs[i]);
         }
-        if (b)
-            free(b->msgs);
-        free(b);
         free(evs);
         free(evp);
-        free(ids);
+        free(keep);
         return;
     }
-    b->r = r;
-    uint64_t attempt = 1;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         fv_durable_msg *m = msgs[i];
         size_t len = 0;
@@ -414,7 +458,7 @@ static void build_and_submit(wh_runner *r, fv_durable_msg **msgs, size_t n)
             fv_durable_msg_destroy(m);
             continue;
         }
-        fv_event *ev = &evs[b->n];
+        fv_event *ev = &evs[k];
         fv_event_init(ev);
         if (fv_event_decode(ev, fv_durable_msg_header(m, "Content-Type"), data, len, NULL, &err) !=
             FV_OK) {
@@ -433,33 +477,31 @@ static void build_and_submit(wh_runner *r, fv_durable_msg **msgs, size_t n)
             atomic_fetch_add(&r->ignored, 1);
             continue;
         }
-        if (delivered_count(m) > attempt)
-            attempt = delivered_count(m);
-        evp[b->n] = ev;
-        ids[b->n] = ev->id;
-        b->msgs[b->n++] = m;
+        evp[k] = ev;
+        keep[k++] = m;
     }
-    if (b->n > 0) {
-        fv_webhook_batch_id(ids, b->n, b->id, sizeof b->id);
-        b->attempt = attempt;
-        fv_cloudevents_batch(&b->body, evp, b->n);
+    /* cut into batches by body size; each CloudEvent is measured once */
+    fv_buf one = FV_BUF_INIT;
+    size_t from = 0, bytes = 2;
+    for (size_t i = 0; i < k; i++) {
+        fv_buf_reset(&one);
+        fv_cloudevent_write(&one, evp[i]);
+        size_t sz = one.len + 1;
+        if (i > from && bytes + sz > FV_WEBHOOK_BODY_MAX) {
+            make_batch(r, keep, evp, from, i);
+            from = i;
+            bytes = 2;
+        }
+        bytes += sz;
     }
-    for (size_t i = 0; i < b->n; i++)
+    if (k > from)
+        make_batch(r, keep, evp, from, k);
+    fv_buf_free(&one);
+    for (size_t i = 0; i < k; i++)
         fv_event_clear(&evs[i]);
     free(evs);
     free(evp);
-    free(ids);
-    if (b->n == 0) {
-        batch_free(b);
-        return;
-    }
-    if (fv_buf_status(&b->body) != FV_OK) {
-        for (size_t i = 0; i < b->n; i++)
-            fv_durable_msg_nak(b->msgs[i], 1000);
-        batch_free(b);
-        return;
-    }
-    batch_submit(r, b);
+    free(keep);
 }
 
 static void *runner_main(void *arg)
@@ -485,6 +527,14 @@ static void *runner_main(void *arg)
                     fv_durable_msg_nak(b->msgs[i], left > 0 ? left : 0);
                 batch_free(b);
             }
+            while (r->backlog) {
+                wh_batch *b = r->backlog;
+                r->backlog = b->next;
+                for (size_t i = 0; i < b->n; i++)
+                    fv_durable_msg_nak(b->msgs[i], 0);
+                batch_free(b);
+            }
+            r->backlog_tail = NULL;
             if (inflight == 0)
                 break;
             if (now >= r->stop_deadline && !atomic_load(&r->abort)) {
@@ -515,6 +565,14 @@ static void *runner_main(void *arg)
             pthread_mutex_unlock(&r->mu);
             continue;
         }
+        if (!r->retry && inflight < limit && r->backlog) {
+            wh_batch *b = r->backlog;
+            r->backlog = b->next;
+            if (!r->backlog)
+                r->backlog_tail = NULL;
+            batch_submit(r, b);
+            continue;
+        }
         if (r->retry || inflight >= limit) {
             pthread_mutex_lock(&r->mu);
             if (!r->done_head)
@@ -537,7 +595,7 @@ static void *runner_main(void *arg)
             continue;
         }
         if (n > 0)
-            build_and_submit(r, msgs, n);
+            build_batches(r, msgs, n);
     }
     free(msgs);
     return NULL;

@@ -180,6 +180,38 @@ static void test_webhook_ordered_retries_in_place_and_keeps_order(void **state)
     fv_wh_receiver_stop(r);
 }
 
+static void test_webhook_splits_large_batches_by_body_size(void **state)
+{
+    fv_wh_receiver *r = receiver();
+    assert_int_equal(wh_add_sub(&env, "tbig", "big", fv_wh_receiver_url(r), NULL, NULL), 0);
+    pid_t b = wh_bridge_start(&env, false, NULL);
+    assert_true(wh_wait_durable(&env, "big", true, 10000));
+    wh_bridge_stop(&env, b, SIGTERM); /* a backlog, so one fetch sees all of them */
+    enum { N = 6, SZ = 900 * 1024 };
+    char *data = malloc(SZ + 16);
+    assert_non_null(data);
+    memcpy(data, "\"", 1);
+    memset(data + 1, 'x', SZ);
+    memcpy(data + 1 + SZ, "\"", 2);
+    for (int i = 0; i < N; i++)
+        wh_publish(&env, "tbig", "workflow.started", "wf-big", data, NULL);
+    free(data);
+    b = wh_bridge_start(&env, false, NULL);
+    assert_true(fv_wh_receiver_wait_distinct(r, N, 20000));
+    size_t reqs = fv_wh_receiver_requests(r);
+    assert_true(reqs >= 2); /* 6 x 900 KiB cannot go in one 4 MiB body */
+    for (size_t i = 0; i < reqs; i++) {
+        fv_wh_request q;
+        assert_true(fv_wh_receiver_request(r, i, &q));
+        assert_true(q.len <= 4 * 1024 * 1024);
+        assert_true(q.signature_ok);
+        fv_wh_request_free(&q);
+    }
+    assert_int_equal(fv_wh_receiver_accepted(r), N);
+    stop_bridge(b, SIGTERM);
+    fv_wh_receiver_stop(r);
+}
+
 static void test_webhook_honours_retry_after(void **state)
 {
     fv_wh_receiver *r = receiver();
@@ -470,6 +502,7 @@ int main(void)
             test_webhook_retries_after_failures_with_same_webhook_id_then_acks, test_teardown),
         cmocka_unit_test_teardown(test_webhook_ordered_retries_in_place_and_keeps_order,
                                   test_teardown),
+        cmocka_unit_test_teardown(test_webhook_splits_large_batches_by_body_size, test_teardown),
         cmocka_unit_test_teardown(test_webhook_honours_retry_after, test_teardown),
         cmocka_unit_test_teardown(test_webhook_always_failing_dead_letters_then_replay_delivers,
                                   test_teardown),
