@@ -417,6 +417,7 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
             free(rec);
         } else {
             /* new (or an unreadable record, which is replaced by a fresh one) */
+            uint64_t bad_rev = r == 0 ? 0 : e.revision;
             memset(&e, 0, sizeof e);
             copy_str(e.workflow_execution_id, sizeof e.workflow_execution_id,
                      o->workflow_execution_id);
@@ -432,7 +433,7 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
                 s = kvStore_Create(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec));
             else
                 s = kvStore_Update(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec),
-                                   e.revision);
+                                   bad_rev);
             free(rec);
         }
         if (s == NATS_OK) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nats/nats.h>
 
 #include "fixture.h"
 #include "flovyn/bus.h"
@@ -168,6 +169,23 @@ static void test_registry_sweep_removes_only_old_terminal_entries(void **state)
     assert_int_equal(fv_registry_get(reg, "wf-sweep-old", &e, &err), FV_ENOTFOUND);
     assert_int_equal(fv_registry_get(reg, "wf-sweep-running", &e, &err), FV_OK);
     assert_int_equal(fv_registry_get(reg, "wf-sweep-recent", &e, &err), FV_OK);
+}
+
+static void test_registry_replaces_an_unreadable_record(void **state)
+{
+    kvStore *kv = NULL;
+    uint64_t rev = 0;
+    assert_int_equal(js_KeyValue(&kv, fv_bus_jetstream(bus), FV_BUCKET_WORKFLOWS), NATS_OK);
+    assert_int_equal(kvStore_PutString(&rev, kv, "wf-garbage", "not json"), NATS_OK);
+    kvStore_Destroy(kv);
+    fv_registry_entry e;
+    fv_err err = {{0}};
+    assert_int_equal(fv_registry_get(reg, "wf-garbage", &e, &err), FV_EINVAL);
+    assert_int_equal(observe("tg", "wf-garbage", NULL, "workflow.started", FV_SRC_EVENTS, 77, 0),
+                     FV_OK);
+    assert_int_equal(fv_registry_get(reg, "wf-garbage", &e, &err), FV_OK);
+    assert_string_equal(e.tenant_id, "tg");
+    assert_int_equal(e.first_events_seq, 77);
 }
 
 static void test_registry_entry_json_shape(void **state)
@@ -332,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_registry_get_unknown_and_invalid),
         cmocka_unit_test(test_registry_sweep_removes_only_old_terminal_entries),
         cmocka_unit_test(test_registry_entry_json_shape),
+        cmocka_unit_test(test_registry_replaces_an_unreadable_record),
         cmocka_unit_test(test_maintainer_catches_up_on_events_stored_before_it_started),
         cmocka_unit_test(test_registry_needs_jetstream),
     };
