@@ -5,10 +5,13 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "flovyn/log.h"
 
 struct fv_http_status {
     struct MHD_Daemon *d;
@@ -61,6 +64,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return r;
 }
 
+/* MHD's own diagnostics as project log lines (stderr stays one JSON object per line) */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    fv_log(FV_LOG_WARN, "http", msg, NULL);
+}
+
 /* "host:port", "[v6]:port" or ":port" */
 static fv_status resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *len, fv_err *err)
 {
@@ -108,7 +122,8 @@ fv_status fv_http_status_start(const fv_http_status_config *cfg, fv_http_status 
         flags |= MHD_USE_IPv6;
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_EXTERNAL_LOGGER,
+                            mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {
         free(h);
         return fv_err_set(err, FV_EIO,
