@@ -893,7 +893,9 @@ static fv_status start_capture(fv_legacy_adapter *a, fv_err *err)
                                        a->cfg.capture_max_age_ms, 0, a->cfg.replicas, err);
     if (st != FV_OK)
         return st;
-    int64_t ack_wait = a->cfg.wait_ms * 2 + 30000;
+    /* a held message must not be redelivered while it waits (registry) or retries (NATS) */
+    int64_t held = a->cfg.wait_ms > PUBLISH_RETRY_MS ? a->cfg.wait_ms : PUBLISH_RETRY_MS;
+    int64_t ack_wait = held + 30000;
     fv_durable_config dc = {
         .stream = FV_LEGACY_STREAM,
         .name = "flovyn-legacy",
