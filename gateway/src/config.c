@@ -12,7 +12,10 @@
 
 #include "flovyn/id.h"
 
-#define O(name, type, field, dflt, help) {name, type, offsetof(fv_gw_config, field), dflt, help}
+#define O(name, type, field, dflt, help)                                                           \
+    {                                                                                              \
+        name, type, offsetof(fv_gw_config, field), dflt, help                                      \
+    }
 
 const fv_option fv_gw_options[] = {
     O("nats-url", FV_OPT_STRING, nats_url, NULL,
@@ -72,8 +75,7 @@ static fv_status split_listen(fv_gw_config *c, fv_err *err)
     const char *l = c->listen;
     const char *colon = l ? strrchr(l, ':') : NULL;
     if (!colon || colon == l || !colon[1])
-        return fv_err_set(err, FV_EINVAL, "option --listen: '%s' is not host:port",
-                          l ? l : "");
+        return fv_err_set(err, FV_EINVAL, "option --listen: '%s' is not host:port", l ? l : "");
     size_t hn = (size_t)(colon - l);
     if (l[0] == '[' && hn >= 2 && l[hn - 1] == ']') { /* [::1]:8080 */
         l++;

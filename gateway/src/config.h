@@ -37,7 +37,7 @@ typedef struct fv_gw_config {
     int64_t connection_memory; /* MHD per-connection pool */
     int64_t terminal_wait_ms;  /* close_on_terminal: wait for trailing stream events */
     const char *cors_origins;
-    const char *demo_tenant;   /* GET /demo/token mints for this tenant (HS256 only) */
+    const char *demo_tenant; /* GET /demo/token mints for this tenant (HS256 only) */
     int64_t demo_token_ttl_ms;
     bool provision; /* create/update the streams at start (as `flovyn-bridge init`) */
     const char *log_level;

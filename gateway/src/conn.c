@@ -16,7 +16,10 @@
 
 static atomic_long g_suspended;
 
-long fv_conn_suspended_count(void) { return atomic_load(&g_suspended); }
+long fv_conn_suspended_count(void)
+{
+    return atomic_load(&g_suspended);
+}
 
 void fv_conn_init(fv_conn *c, size_t limit, const fv_conn_ops *ops)
 {
@@ -27,7 +30,10 @@ void fv_conn_init(fv_conn *c, size_t limit, const fv_conn_ops *ops)
     c->limit = limit;
 }
 
-void fv_conn_ref(fv_conn *c) { atomic_fetch_add(&c->refs, 1); }
+void fv_conn_ref(fv_conn *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
 
 void fv_conn_unref(fv_conn *c)
 {
@@ -63,10 +69,10 @@ static void resume(fv_conn *c)
     atomic_fetch_sub(&g_suspended, 1);
 }
 
-fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body,
-                       size_t slack, bool pause_if_full)
+fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body, size_t slack,
+                       bool pause_if_full)
 {
-    if (head_len > sizeof ((fv_conn_item *)0)->head)
+    if (head_len > sizeof((fv_conn_item *)0)->head)
         return FV_EINVAL;
     size_t n = head_len + (body ? body->len : 0);
     fv_conn_item *it = malloc(sizeof *it);

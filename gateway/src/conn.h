@@ -66,8 +66,8 @@ void fv_conn_unref(fv_conn *c);
 /* Appends an item (head bytes + a new reference to body). Returns FV_OK, FV_EFULL when it would
  * exceed limit + slack (nothing appended; with pause_if_full the connection is marked paused),
  * or FV_ECLOSED once closed or done. Resumes the connection if it was suspended. */
-fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body,
-                       size_t slack, bool pause_if_full);
+fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body, size_t slack,
+                       bool pause_if_full);
 /* Same, for raw bytes (copied into a new frame). */
 fv_status fv_conn_push_bytes(fv_conn *c, const char *p, size_t n, size_t slack);
 /* Marks the stream finished: optional last bytes, then END_OF_STREAM once drained. Idempotent.

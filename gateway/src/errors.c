@@ -72,8 +72,7 @@ enum MHD_Result fv_http_error(struct MHD_Connection *c, unsigned status, const c
         fv_buf_free(&b);
         return MHD_NO;
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
     fv_buf_free(&b);
     if (!r)
         return MHD_NO;

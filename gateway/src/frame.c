@@ -37,7 +37,10 @@ void fv_frame_unref(fv_frame *f)
         free(f);
 }
 
-static void frame_unref_void(void *p) { fv_frame_unref(p); }
+static void frame_unref_void(void *p)
+{
+    fv_frame_unref(p);
+}
 
 static fv_frame *build(const fv_msg *m)
 {

@@ -39,7 +39,10 @@ bool fv_ingest_content_type_ok(const char *ctype, bool *ndjson)
     return false;
 }
 
-static bool ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static bool ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 static int split_lines(const char *body, size_t len, fv_ingest_span *spans, fv_err *item_errs,
                        size_t max, bool *too_many)
@@ -242,7 +245,8 @@ enum MHD_Result fv_ingest_handle(fv_gw *gw, struct MHD_Connection *mc, fv_ingest
         FV_OK) {
         atomic_fetch_add(&fv_gw_metrics.ingest_rate_limited, 1);
         char msg[128];
-        snprintf(msg, sizeof msg, "ingest rate limit of %lld events/s for this tenant; retry in %d s",
+        snprintf(msg, sizeof msg,
+                 "ingest rate limit of %lld events/s for this tenant; retry in %d s",
                  (long long)gw->cfg.ingest_rate_per_tenant, retry_after);
         ret = fv_http_error(mc, 429, "rate_limited", msg, retry_after);
         goto out;

@@ -9,7 +9,7 @@
 
 fv_metrics fv_gw_metrics;
 
-static const double g_bounds_ms[FV_LATENCY_BUCKETS] = {0.5, 1, 2, 5, 10, 20,
+static const double g_bounds_ms[FV_LATENCY_BUCKETS] = {0.5, 1,   2,   5,   10,   20,
                                                        50,  100, 250, 500, 1000, 5000};
 
 const char *fv_endpoint_name(fv_endpoint ep)
@@ -47,8 +47,8 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
     fv_buf_puts(b, "# HELP flovyn_gateway_open_streams SSE streams open now, by endpoint\n"
                    "# TYPE flovyn_gateway_open_streams gauge\n");
     for (int i = 0; i < FV_EP_COUNT; i++)
-        fv_buf_printf(b, "flovyn_gateway_open_streams{endpoint=\"%s\"} %ld\n",
-                      fv_endpoint_name(i), atomic_load(&m->open_streams[i]));
+        fv_buf_printf(b, "flovyn_gateway_open_streams{endpoint=\"%s\"} %ld\n", fv_endpoint_name(i),
+                      atomic_load(&m->open_streams[i]));
     fv_buf_puts(b, "# HELP flovyn_gateway_streams_total SSE streams opened, by endpoint\n"
                    "# TYPE flovyn_gateway_streams_total counter\n");
     for (int i = 0; i < FV_EP_COUNT; i++)
@@ -59,8 +59,8 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
     counter(b, "flovyn_gateway_bytes_sent_total", "SSE bytes written", LOAD(bytes_sent));
     counter(b, "flovyn_gateway_slow_client_disconnects_total",
             "live streams closed because the client did not keep up", LOAD(slow_disconnects));
-    counter(b, "flovyn_gateway_overloaded_refusals_total",
-            "requests refused by connection limits", LOAD(overloaded_refusals));
+    counter(b, "flovyn_gateway_overloaded_refusals_total", "requests refused by connection limits",
+            LOAD(overloaded_refusals));
     counter(b, "flovyn_gateway_auth_expired_closes_total", "streams closed at token expiry",
             LOAD(auth_expired_closes));
     counter(b, "flovyn_gateway_replays_total", "streams that started with a catch-up",

@@ -46,8 +46,8 @@ static fv_status parse_cursor(const char *name, const char *v, fv_cursor *out, f
     return FV_OK;
 }
 
-static fv_status parse_common(fv_gw_query *q, fv_types_default dflt, fv_query_get_fn get,
-                              void *ud, fv_err *err)
+static fv_status parse_common(fv_gw_query *q, fv_types_default dflt, fv_query_get_fn get, void *ud,
+                              fv_err *err)
 {
     memset(q, 0, sizeof *q);
     fv_status st = fv_types_filter_parse(get(ud, "types"), dflt, &q->types, err);

@@ -133,10 +133,9 @@ static bool authenticate(fv_gw *gw, struct MHD_Connection *mc, fv_req *rq, bool 
     }
     rq->have_pr = true;
     if (write ? !rq->pr.can_write : !rq->pr.can_read) {
-        *ret = fv_http_error(mc, 403, "forbidden",
-                             write ? "token lacks the events:write scope"
-                                   : "token lacks the events:read scope",
-                             0);
+        *ret = fv_http_error(
+            mc, 403, "forbidden",
+            write ? "token lacks the events:write scope" : "token lacks the events:read scope", 0);
         return false;
     }
     return true;
@@ -244,8 +243,7 @@ enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const cha
             if (rq->responded || rq->too_big) {
                 rq->discarded += n;
                 /* a client that keeps sending far past the limit is cut off */
-                return rq->discarded > (size_t)gw->cfg.max_body * DISCARD_FACTOR ? MHD_NO
-                                                                                 : MHD_YES;
+                return rq->discarded > (size_t)gw->cfg.max_body * DISCARD_FACTOR ? MHD_NO : MHD_YES;
             }
             if (rq->body.len + n > (size_t)gw->cfg.max_body) {
                 rq->too_big = true;

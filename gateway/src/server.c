@@ -191,8 +191,8 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
     if (st != FV_OK)
         return st;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = gw->cfg.threads > 0 ? (unsigned)gw->cfg.threads
-                                           : (unsigned)(cores > 0 ? cores : 1);
+    unsigned threads =
+        gw->cfg.threads > 0 ? (unsigned)gw->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
@@ -205,9 +205,8 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
         flags, 0, NULL, NULL, fv_router_handle, gw, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw->cfg.connection_memory,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed,
+        gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!gw->mhd)
         return fv_err_set(err, FV_EIO, "listen: cannot serve on %s (address in use?)",
                           gw->cfg.listen);
@@ -246,8 +245,8 @@ void fv_gw_shutdown(fv_gw *gw)
         int64_t waited = fv_monotonic_ms() - start;
         bool suspended = fv_conn_suspended_count() > 0;
         /* streams still open after a second are writing to slow peers: the stop closes them */
-        if (waited >= DRAIN_WAIT_MS || (!suspended && (fv_streams_open(gw->streams) == 0 ||
-                                                       waited >= DRAIN_FLUSH_MS)))
+        if (waited >= DRAIN_WAIT_MS ||
+            (!suspended && (fv_streams_open(gw->streams) == 0 || waited >= DRAIN_FLUSH_MS)))
             break;
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);

@@ -34,9 +34,9 @@
 #include "sse.h"
 #include "tmap.h"
 
-#define DESC_MAX 10000          /* descendant workflows followed by one consolidated stream */
-#define TERMINAL_QUIET_MS 500   /* close_on_terminal: a live stream idle this long is done */
-#define KICK_INTERVAL_MS 250    /* re-resume a paused catch-up at most this often */
+#define DESC_MAX 10000        /* descendant workflows followed by one consolidated stream */
+#define TERMINAL_QUIET_MS 500 /* close_on_terminal: a live stream idle this long is done */
+#define KICK_INTERVAL_MS 250  /* re-resume a paused catch-up at most this often */
 #define DESC_REBUILD_PAGE 1000
 #define DESC_REBUILD_PAGES 1000
 
@@ -340,10 +340,9 @@ static void end_terminal(fv_stream *s, const char *reason)
 
 bool fv_is_workflow_terminal(const char *t)
 {
-    static const char *const names[] = {"workflow.completed", "workflow.failed",
-                                        "workflow.cancelled", "workflow.canceled",
-                                        "workflow.terminated", "workflow.timed_out",
-                                        "workflow.timedout"};
+    static const char *const names[] = {
+        "workflow.completed",  "workflow.failed",    "workflow.cancelled", "workflow.canceled",
+        "workflow.terminated", "workflow.timed_out", "workflow.timedout"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(t, names[i]))
             return true;
@@ -369,8 +368,7 @@ static bool is_terminal(const fv_stream *s, const fv_event *ev)
                fv_is_workflow_terminal(ev->event_type);
     case FV_EP_TASK:
         return !strcmp(ev->task_execution_id, s->root) && fv_is_task_terminal(ev->event_type);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -390,12 +388,8 @@ static int on_msg(void *ud, const fv_msg *m)
     int hl;
     fv_status st;
     switch (m->kind) {
-    case FV_MSG_LIVE:
-        s->live = true;
-        return FV_SUB_OK;
-    case FV_MSG_END:
-        end_terminal(s, "until");
-        return FV_SUB_OK;
+    case FV_MSG_LIVE: s->live = true; return FV_SUB_OK;
+    case FV_MSG_END: end_terminal(s, "until"); return FV_SUB_OK;
     case FV_MSG_ERROR:
         fv_log(FV_LOG_WARN, "stream", "subscription failed; client will reconnect", "error",
                m->error ? m->error : "", NULL);
@@ -416,8 +410,7 @@ static int on_msg(void *ud, const fv_msg *m)
         return FV_SUB_OK;
     }
     case FV_MSG_EVENT:
-    case FV_MSG_STREAM:
-        break;
+    case FV_MSG_STREAM: break;
     }
     fv_frame *f = fv_frame_for_msg(m);
     if (!f)
@@ -469,7 +462,10 @@ static void on_release(void *ud)
 
 /* --- conn callbacks ------------------------------------------------------------------------ */
 
-static void conn_on_drain(fv_conn *c) { sub_kick((fv_stream *)c); }
+static void conn_on_drain(fv_conn *c)
+{
+    sub_kick((fv_stream *)c);
+}
 
 static void conn_on_closed(fv_conn *c)
 {
@@ -546,8 +542,7 @@ static void desc_rebuild(fv_stream *s)
         fv_cursor next = {0};
         fv_err err = {{0}};
         if (fv_bus_read(s->gw->bus, &p, &st, DESC_REBUILD_PAGE, read_cb_ignore, NULL, &next,
-                        &err) !=
-            FV_OK)
+                        &err) != FV_OK)
             break;
         if (next.events_seq >= s->q.cursor.events_seq ||
             (st.kind == FV_START_CURSOR && next.events_seq == st.cursor.events_seq))
@@ -558,8 +553,8 @@ static void desc_rebuild(fv_stream *s)
     fv_types_filter_destroy(lifecycle);
 }
 
-enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint ep,
-                               const char *id, fv_principal *pr)
+enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint ep, const char *id,
+                               fv_principal *pr)
 {
     fv_err err = {{0}};
     if (atomic_load(&gw->stopping)) {
@@ -620,8 +615,7 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
     case FV_EP_TASK:
         snprintf(p->task_execution_id, sizeof p->task_execution_id, "%s", s->root);
         break;
-    default:
-        break;
+    default: break;
     }
     if (fv_pattern_validate(p, &err) != FV_OK) {
         fv_conn_unref(&s->conn);
@@ -678,7 +672,7 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
     fv_sub *sub = NULL;
     fv_status st = fv_bus_subscribe(gw->bus, &sc, &sub, &err);
     if (st != FV_OK) {
-        fv_conn_unref(&s->conn); /* the bus never took it */
+        fv_conn_unref(&s->conn);    /* the bus never took it */
         MHD_destroy_response(resp); /* runs the free callback: closed + unregistered */
         fv_conn_unref(&s->conn);
         fv_log(FV_LOG_WARN, "stream", "subscribe failed", "error", err.msg, NULL);
@@ -702,8 +696,7 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
 
 /* --- timer and shutdown -------------------------------------------------------------------- */
 
-static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wall,
-                     int64_t now_mono)
+static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wall, int64_t now_mono)
 {
     fv_conn *c = &s->conn;
     if (fv_conn_is_done(c))

@@ -22,8 +22,8 @@ void fv_streams_destroy(fv_streams *s);
 
 /* Answers an SSE request. `id` is the path id (workflow/task; NULL for the tenant stream), not yet
  * validated. The principal is moved into the stream (cleared here on every path). */
-enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint ep,
-                               const char *id, fv_principal *pr);
+enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint ep, const char *id,
+                               fv_principal *pr);
 
 /* 200 + retry: + `overloaded` + end, for SSE requests refused by a limit or by shutdown */
 enum MHD_Result fv_stream_refuse_overloaded(struct MHD_Connection *mc, const char *reason);

@@ -34,8 +34,17 @@ static int measure(int n, const char *pool)
 {
     char maxc[16];
     snprintf(maxc, sizeof maxc, "%d", n + 100);
-    const char *args[] = {"--auth", "none", "--connection-memory", pool, "--max-connections", maxc,
-                          "--max-connections-per-tenant", maxc, "--log-level", "warn", NULL};
+    const char *args[] = {"--auth",
+                          "none",
+                          "--connection-memory",
+                          pool,
+                          "--max-connections",
+                          maxc,
+                          "--max-connections-per-tenant",
+                          maxc,
+                          "--log-level",
+                          "warn",
+                          NULL};
     fv_gateway g = {0};
     if (fv_gateway_start(&g, args) != 0)
         return -1;

@@ -115,8 +115,7 @@ static void dechunk_feed(dechunk *d, const char *p, size_t len)
             if (c == '\n')
                 d->state = 1;
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -222,8 +221,15 @@ static void test_connection_limits_answer_sse_with_overloaded_and_retry(void **s
 {
     (void)state;
     fv_gateway g = {0};
-    const char *args[] = {"--auth", "none", "--max-connections", "3",
-                          "--max-connections-per-tenant", "2", "--heartbeat", "300ms", NULL};
+    const char *args[] = {"--auth",
+                          "none",
+                          "--max-connections",
+                          "3",
+                          "--max-connections-per-tenant",
+                          "2",
+                          "--heartbeat",
+                          "300ms",
+                          NULL};
     assert_int_equal(fv_gateway_start(&g, args), 0);
     char url[256];
     snprintf(url, sizeof url, "%s/v1/events/stream", g.base);

@@ -17,14 +17,14 @@
 
 static fv_gateway g_gw;
 static const char *const H_ACME[] = {"X-Flovyn-Tenant: acme", NULL};
-static const char *const H_ACME_JSON[] = {"X-Flovyn-Tenant: acme",
-                                          "Content-Type: application/json", NULL};
+static const char *const H_ACME_JSON[] = {"X-Flovyn-Tenant: acme", "Content-Type: application/json",
+                                          NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    const char *args[] = {"--auth",          "none", "--heartbeat", "500ms", "--max-items", "50",
-                          "--memory-history", "20",  NULL};
+    const char *args[] = {"--auth",           "none", "--heartbeat", "500ms", "--max-items", "50",
+                          "--memory-history", "20",   NULL};
     return fv_gateway_start(&g_gw, args);
 }
 
@@ -35,8 +35,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static long post(const char *path, const char *const *headers, const char *body,
-                 fv_http_resp *out)
+static long post(const char *path, const char *const *headers, const char *body, fv_http_resp *out)
 {
     char url[256];
     snprintf(url, sizeof url, "%s%s", g_gw.base, path);
@@ -75,11 +74,12 @@ static void test_posted_event_reaches_tenant_stream_and_not_other_tenant(void **
         fv_sse_wait(a, 1, 20);
     long retry = fv_sse_first_retry(a);
     assert_in_range(retry, 1000, 3000);
-    assert_int_equal(post("/v1/events", H_ACME_JSON,
-                          "{\"workflow_execution_id\":\"wf-m1\",\"event_type\":\"workflow.started\","
-                          "\"source\":\"test\",\"data\":{\"n\":0.10}}",
-                          NULL),
-                     202);
+    assert_int_equal(
+        post("/v1/events", H_ACME_JSON,
+             "{\"workflow_execution_id\":\"wf-m1\",\"event_type\":\"workflow.started\","
+             "\"source\":\"test\",\"data\":{\"n\":0.10}}",
+             NULL),
+        202);
     assert_int_equal(fv_sse_wait(a, 1, 5000), 1);
     fv_sse_event e;
     assert_true(fv_sse_get(a, 0, &e));
@@ -96,11 +96,12 @@ static void test_posted_event_reaches_tenant_stream_and_not_other_tenant(void **
 static void test_workflow_stream_merges_lifecycle_and_tokens_from_the_first_event(void **state)
 {
     (void)state;
-    assert_int_equal(post("/v1/events", H_ACME_JSON,
-                          "{\"workflow_execution_id\":\"wf-m2\",\"event_type\":\"workflow.started\","
-                          "\"source\":\"t\",\"data\":null}",
-                          NULL),
-                     202);
+    assert_int_equal(
+        post("/v1/events", H_ACME_JSON,
+             "{\"workflow_execution_id\":\"wf-m2\",\"event_type\":\"workflow.started\","
+             "\"source\":\"t\",\"data\":null}",
+             NULL),
+        202);
     assert_int_equal(post("/v1/workflow-executions/wf-m2/stream-events", H_ACME_JSON,
                           "[{\"sequence\":1,\"type\":\"token\",\"payload\":\"he\"},"
                           "{\"sequence\":2,\"type\":\"token\",\"payload\":\"llo\"},"
@@ -119,11 +120,12 @@ static void test_workflow_stream_merges_lifecycle_and_tokens_from_the_first_even
         assert_string_equal(e.event, want[i]);
         fv_sse_event_free(&e);
     }
-    assert_int_equal(post("/v1/events", H_ACME_JSON,
-                          "{\"workflow_execution_id\":\"wf-m2\",\"event_type\":\"workflow.completed\","
-                          "\"source\":\"t\",\"data\":{}}",
-                          NULL),
-                     202);
+    assert_int_equal(
+        post("/v1/events", H_ACME_JSON,
+             "{\"workflow_execution_id\":\"wf-m2\",\"event_type\":\"workflow.completed\","
+             "\"source\":\"t\",\"data\":{}}",
+             NULL),
+        202);
     assert_true(fv_sse_wait_closed(c, 8000));
     assert_true(fv_sse_find(c, "workflow.completed", 0) == 4);
     assert_true(fv_sse_find(c, "end", 0) == 5);
@@ -229,8 +231,8 @@ static void test_cursor_before_retained_history_gets_gap_then_the_oldest_retaine
     assert_true(fv_sse_get(c, 0, &first));
     fv_sse_close(c);
     publish_progress("wf-gap", 5, 40); /* the tenant keeps 20 per source: i=0..24 are gone */
-    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-gap/stream?last_event_id=%s",
-             g_gw.base, first.id);
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-gap/stream?last_event_id=%s", g_gw.base,
+             first.id);
     c = fv_sse_open(url, H_ACME);
     assert_int_equal(fv_sse_wait(c, 21, 5000), 21);
     fv_sse_event e;

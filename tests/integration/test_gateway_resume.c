@@ -46,8 +46,8 @@ static int setup(void **state)
         return -1;
     }
     snprintf(g_secret_path, sizeof g_secret_path, "%s", fv_gateway_write_secret(&g_gw, SECRET));
-    const char *args[] = {"--nats-url", g_nats.url, "--jwt-secret-file", g_secret_path,
-                          "--heartbeat", "1s", NULL};
+    const char *args[] = {
+        "--nats-url", g_nats.url, "--jwt-secret-file", g_secret_path, "--heartbeat", "1s", NULL};
     if (fv_gateway_start(&g_gw, args) != 0)
         return -1;
     char *t = NULL;
@@ -183,8 +183,7 @@ static void read_connection(const char *path, bool header, collected *c, int wan
 }
 
 /* Like EventSource: reconnect with the last id until want events are in (or the time is up). */
-static void collect_resuming(const char *path, bool header, collected *c, int want,
-                             int timeout_ms)
+static void collect_resuming(const char *path, bool header, collected *c, int want, int timeout_ms)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -246,8 +245,9 @@ static void test_replay_longer_than_the_limit_completes_across_reconnects(void *
 {
     (void)state;
     fv_gateway g2 = {0};
-    const char *args[] = {"--nats-url", g_nats.url, "--jwt-secret-file", g_secret_path,
-                          "--replay-limit", "300", NULL};
+    const char *args[] = {"--nats-url",  g_nats.url,       "--jwt-secret-file",
+                          g_secret_path, "--replay-limit", "300",
+                          NULL};
     assert_int_equal(fv_gateway_start(&g2, args), 0);
     publish_range("wf-limit", 0, 1000);
     fv_gateway saved = g_gw;
@@ -345,8 +345,8 @@ static void *post_batches(void *arg)
     for (int k = 0; k < 5; k++) {
         fv_buf b = FV_BUF_INIT;
         for (int i = 0; i < 400; i++)
-            fv_buf_printf(&b, "{\"sequence\":%d,\"type\":\"token\",\"payload\":%d}\n",
-                          k * 400 + i, i);
+            fv_buf_printf(&b, "{\"sequence\":%d,\"type\":\"token\",\"payload\":%d}\n", k * 400 + i,
+                          i);
         fv_http_resp r;
         int rc = fv_http_request("POST", url, h, b.data, b.len, &r);
         if (rc == 0 && r.status == 202)

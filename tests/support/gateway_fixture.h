@@ -55,10 +55,10 @@ bool fv_http_resp_header(const fv_http_resp *r, const char *name, char *out, siz
 
 /* --- SSE ------------------------------------------------------------------------------------ */
 typedef struct fv_sse_event {
-    char id[128];     /* "" when the frame had no id line */
-    char event[160];  /* "message" when the frame had no event line */
-    char *data;       /* joined data lines */
-    long retry;       /* retry value seen in this frame, -1 if none */
+    char id[128];    /* "" when the frame had no id line */
+    char event[160]; /* "message" when the frame had no event line */
+    char *data;      /* joined data lines */
+    long retry;      /* retry value seen in this frame, -1 if none */
 } fv_sse_event;
 
 typedef struct fv_sse_client fv_sse_client;
@@ -78,7 +78,7 @@ bool fv_sse_get(fv_sse_client *c, size_t i, fv_sse_event *out);
 void fv_sse_event_free(fv_sse_event *e);
 /* index of the first event named `name` at or after `from`, or -1 */
 long fv_sse_find(fv_sse_client *c, const char *name, size_t from);
-long fv_sse_status(fv_sse_client *c);    /* HTTP status (0 until headers arrived) */
+long fv_sse_status(fv_sse_client *c);      /* HTTP status (0 until headers arrived) */
 long fv_sse_first_retry(fv_sse_client *c); /* the first retry: value, -1 if none */
 long fv_sse_last_retry(fv_sse_client *c);
 bool fv_sse_closed(fv_sse_client *c);

@@ -73,9 +73,8 @@ static void test_full_queue_refuses_and_marks_pause_only_when_asked(void **state
     assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, true), FV_EFULL);
     assert_true(c->paused);
     /* control frames may use the slack so a closing client still learns why */
-    assert_int_equal(fv_conn_push_bytes(c, "event: overloaded\ndata: {}\n\n", 28,
-                                        FV_CONN_CONTROL_SLACK),
-                     FV_OK);
+    assert_int_equal(
+        fv_conn_push_bytes(c, "event: overloaded\ndata: {}\n\n", 28, FV_CONN_CONTROL_SLACK), FV_OK);
     assert_int_equal(fv_conn_queued(c), 3028);
     assert_false(fv_conn_is_paused_with_room(c));
     char buf[2000];
@@ -171,9 +170,9 @@ static void test_ingest_split_object_array_and_ndjson(void **state)
     assert_false(too_many);
     /* NDJSON sent as application/json is still understood */
     assert_int_equal(fv_ingest_split(nd, strlen(nd), false, sp, errs, 4, &too_many, &err), 3);
-    assert_int_equal(fv_ingest_split("{\"a\":1}\n{\"a\":1}\n{\"a\":1}", 23, true, sp, errs, 2,
-                                     &too_many, &err),
-                     2);
+    assert_int_equal(
+        fv_ingest_split("{\"a\":1}\n{\"a\":1}\n{\"a\":1}", 23, true, sp, errs, 2, &too_many, &err),
+        2);
     assert_true(too_many);
     assert_true(fv_ingest_split("{\"a\":", 5, false, sp, errs, 4, &too_many, &err) < 0);
     assert_true(fv_ingest_split("  ", 2, false, sp, errs, 4, &too_many, &err) < 0);

@@ -51,8 +51,8 @@ static void test_tenant_default_is_lifecycle_only(void **state)
     kv p[] = {{NULL, NULL}};
     fv_gw_query q;
     fv_err err = {{0}};
-    assert_int_equal(
-        fv_gw_query_parse_stream(&q, FV_TYPES_DEFAULT_LIFECYCLE, get, p, NULL, &err), FV_OK);
+    assert_int_equal(fv_gw_query_parse_stream(&q, FV_TYPES_DEFAULT_LIFECYCLE, get, p, NULL, &err),
+                     FV_OK);
     assert_true(fv_types_filter_match_type(q.types, "workflow.started"));
     assert_false(fv_types_filter_match_kind(q.types, FV_KIND_TOKEN));
     fv_gw_query_clear(&q);
