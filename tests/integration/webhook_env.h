@@ -7,6 +7,7 @@
 #define FLOVYN_TEST_WEBHOOK_ENV_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,10 +139,21 @@ static inline int wh_env_setup(wh_env *e)
     return 0;
 }
 
+static inline int wh_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* FV_KEEP_LOGS=1 keeps the bridges' logs and the CLI outputs for a look after a failure */
 static inline void wh_env_teardown(wh_env *e)
 {
     fv_bus_destroy(e->bus);
     fv_nats_cleanup(&e->nats);
+    const char *keep = getenv("FV_KEEP_LOGS");
+    if (keep && *keep && strcmp(keep, "0") != 0)
+        fprintf(stderr, "# logs kept in %s\n", e->dir);
+    else if (e->dir[0] && strstr(e->dir, "flovyn-webhooks-"))
+        nftw(e->dir, wh_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* `flovyn-bridge run` with only the webhook dispatcher of interest; returns its pid and the
