@@ -171,6 +171,18 @@ static void test_dlq_purge_removes_only_that_subscription(void **state)
     assert_int_equal(wh_cli(&env, NULL, NULL, purge), 0);
     assert_int_equal(wh_dlq_count(&env, "purgeme", NULL), 0);
     assert_int_equal(wh_dlq_count(&env, "keepme", NULL), 2);
+    /* entries of a removed subscription have nowhere to go: replay skips and keeps them */
+    assert_int_equal(wh_rm_sub(&env, "keepme"), 0);
+    size_t before = fv_wh_receiver_requests(r2);
+    const char *replay[] = {"dlq", "replay", "--subscription", "keepme", NULL};
+    char *out = NULL, *err = NULL;
+    assert_int_equal(wh_cli(&env, &out, &err, replay), 0);
+    assert_non_null(strstr(out, "\"skipped\":2"));
+    assert_non_null(strstr(err, "no subscription named 'keepme'"));
+    free(out);
+    free(err);
+    assert_int_equal(wh_dlq_count(&env, "keepme", NULL), 2);
+    assert_int_equal(fv_wh_receiver_requests(r2), before); /* nothing was sent */
     const char *bad[] = {"dlq", "purge", "--subscription", "no.dots", NULL};
     assert_int_equal(wh_cli(&env, NULL, NULL, bad), 2);
     const char *unknown[] = {"dlq", "frobnicate", NULL};
