@@ -88,7 +88,9 @@ fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *
         free(it);
         return FV_ECLOSED;
     }
-    if (c->bytes + n > c->limit + slack) {
+    /* an event larger than the whole queue still goes out alone, or it would block its stream
+     * forever (events may carry up to 1 MiB of data; the queue default is 256 KiB) */
+    if (c->bytes > 0 && c->bytes + n > c->limit + slack) {
         if (pause_if_full)
             c->paused = true;
         pthread_mutex_unlock(&c->mu);

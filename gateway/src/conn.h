@@ -64,7 +64,8 @@ void fv_conn_ref(fv_conn *c);
 void fv_conn_unref(fv_conn *c);
 
 /* Appends an item (head bytes + a new reference to body). Returns FV_OK, FV_EFULL when it would
- * exceed limit + slack (nothing appended; with pause_if_full the connection is marked paused),
+ * exceed limit + slack (nothing appended; with pause_if_full the connection is marked paused;
+ * an item larger than the limit is accepted into an empty queue),
  * or FV_ECLOSED once closed or done. Resumes the connection if it was suspended. */
 fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body, size_t slack,
                        bool pause_if_full);

@@ -271,6 +271,31 @@ static void test_until_in_the_past_replays_then_ends(void **state)
     fv_sse_close(c);
 }
 
+static void test_an_event_larger_than_the_queue_is_delivered(void **state)
+{
+    (void)state;
+    size_t n = 600 * 1024; /* more than the default 256 KiB queue, less than --max-body */
+    char *body = malloc(n + 200);
+    int k = snprintf(body, 200,
+                     "{\"workflow_execution_id\":\"wf-big\",\"event_type\":\"task.output\","
+                     "\"source\":\"t\",\"data\":\"");
+    memset(body + k, 'z', n);
+    strcpy(body + k + n, "\"}");
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-big/stream", g_gw.base);
+    fv_sse_client *c = fv_sse_open(url, H_ACME);
+    for (int i = 0; i < 250 && fv_sse_first_retry(c) < 0; i++)
+        fv_sse_wait(c, 1, 20);
+    assert_int_equal(post("/v1/events", H_ACME_JSON, body, NULL), 202);
+    assert_int_equal(fv_sse_wait(c, 1, 5000), 1);
+    fv_sse_event e;
+    assert_true(fv_sse_get(c, 0, &e));
+    assert_true(strlen(e.data) > n);
+    fv_sse_event_free(&e);
+    fv_sse_close(c);
+    free(body);
+}
+
 static void test_sigterm_ends_streams_with_retry_and_exits_zero(void **state)
 {
     (void)state;
@@ -298,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_items_per_request_limit_is_413),
         cmocka_unit_test(test_cursor_before_retained_history_gets_gap_then_the_oldest_retained),
         cmocka_unit_test(test_until_in_the_past_replays_then_ends),
+        cmocka_unit_test(test_an_event_larger_than_the_queue_is_delivered),
         cmocka_unit_test(test_sigterm_ends_streams_with_retry_and_exits_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

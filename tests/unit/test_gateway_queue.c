@@ -84,6 +84,24 @@ static void test_full_queue_refuses_and_marks_pause_only_when_asked(void **state
     fv_conn_unref(c);
 }
 
+static void test_an_event_larger_than_the_queue_goes_out_alone(void **state)
+{
+    (void)state;
+    fv_conn *c = new_conn(4096);
+    char *big = malloc(10000);
+    memset(big, 'x', 10000);
+    fv_frame *f = fv_frame_new(big, 10000);
+    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, true), FV_OK); /* empty queue: accepted */
+    assert_int_equal(fv_conn_push_bytes(c, "a", 1, 0), FV_EFULL);  /* behind it: waits */
+    char buf[4096];
+    while (fv_conn_take(c, buf, sizeof buf) > 0) {
+    }
+    assert_int_equal(fv_conn_push_bytes(c, "a", 1, 0), FV_OK);
+    fv_frame_unref(f);
+    free(big);
+    fv_conn_unref(c);
+}
+
 static void test_finish_ends_after_the_queue_drains_and_refuses_more(void **state)
 {
     (void)state;
@@ -225,6 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_delivers_head_then_body_in_order),
         cmocka_unit_test(test_full_queue_refuses_and_marks_pause_only_when_asked),
+        cmocka_unit_test(test_an_event_larger_than_the_queue_goes_out_alone),
         cmocka_unit_test(test_finish_ends_after_the_queue_drains_and_refuses_more),
         cmocka_unit_test(test_connection_state_lives_until_the_last_reference),
         cmocka_unit_test(test_a_fanned_out_event_is_framed_once_and_shared),
