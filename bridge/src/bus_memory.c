@@ -50,7 +50,7 @@
 #define MEM_TENANT_BUCKETS 1024
 #define MEM_LIVE_QUEUE_MAX 65536 /* records published but not yet fanned out */
 #define MEM_TICK_MS 50           /* max-age sweep and `until` checks */
-#define MEM_FANOUT_PER_TURN 64 /* live records per dispatcher turn */
+#define MEM_FANOUT_PER_TURN 64   /* live records per dispatcher turn */
 #define MEM_READ_BATCH 64
 #define MEM_RING_MIN 16
 
@@ -86,6 +86,10 @@ struct mem_tenant {
     mem_ring ring[2];
     uint64_t evicted_seq[2]; /* highest sequence of this tenant no longer retained */
     int64_t evicted_ms[2];
+    /* ... and no longer retained nor queued for fan-out: a subscription that goes live still
+     * gets records between gone and evicted from the queue, a reader of history does not */
+    uint64_t gone_seq[2];
+    int64_t gone_ms[2];
     size_t users; /* retained records + queued records + open subscriptions */
     mem_sub *subs;
 };
@@ -297,8 +301,8 @@ static mem_tenant *tenant_get(mem_bus *b, const char *id)
         return NULL;
     snprintf(t->id, sizeof t->id, "%s", id);
     for (int s = 0; s < 2; s++) {
-        t->evicted_seq[s] = b->floor_seq[s];
-        t->evicted_ms[s] = b->floor_ms[s];
+        t->evicted_seq[s] = t->gone_seq[s] = b->floor_seq[s];
+        t->evicted_ms[s] = t->gone_ms[s] = b->floor_ms[s];
     }
     size_t h = hash_str(id) % MEM_TENANT_BUCKETS;
     t->hnext = b->tenants[h];
@@ -406,6 +410,10 @@ static void evict(mem_bus *b, mem_rec *r)
     b->bytes[s] -= r->bytes;
     t->evicted_seq[s] = r->seq;
     t->evicted_ms[s] = r->stored_ms;
+    if (r->order <= b->fanout_order) {
+        t->gone_seq[s] = r->seq;
+        t->gone_ms[s] = r->stored_ms;
+    } /* else fanout_one records it once the queue let go of it */
     tenant_unuse(b, t);
     rec_unref(r);
 }
@@ -440,11 +448,12 @@ static mem_rec *next_rec(const mem_tenant *t, const uint64_t pos[2], const bool 
 }
 
 /* True (and positions moved to the oldest retained) when something after pos was dropped. */
-static bool lagging(const mem_bus *b, const mem_tenant *t, const bool want[2], uint64_t pos[2])
+static bool lagging(const mem_bus *b, const mem_tenant *t, const bool want[2], uint64_t pos[2],
+                    bool reach_live)
 {
     bool lag = false;
     for (int s = 0; s < 2; s++) {
-        uint64_t floor = t ? t->evicted_seq[s] : b->floor_seq[s];
+        uint64_t floor = !t ? b->floor_seq[s] : reach_live ? t->gone_seq[s] : t->evicted_seq[s];
         if (want[s] && pos[s] < floor) {
             pos[s] = floor;
             lag = true;
@@ -461,16 +470,16 @@ typedef struct mem_start {
 } mem_start;
 
 /* Where a subscription or read starts (CONTRACT §4), under the lock. */
-static void start_positions(mem_bus *b, const mem_tenant *t, const fv_start *st, const bool want[2],
-                            mem_start *out)
+static void start_positions(mem_bus *b, const mem_tenant *t, const fv_start *st, bool reach_live,
+                            const bool want[2], mem_start *out)
 {
     memset(out, 0, sizeof *out);
     out->min_ms = INT64_MIN;
     uint64_t floor[2];
     int64_t floor_ms[2];
     for (int s = 0; s < 2; s++) {
-        floor[s] = t ? t->evicted_seq[s] : b->floor_seq[s];
-        floor_ms[s] = t ? t->evicted_ms[s] : b->floor_ms[s];
+        floor[s] = !t ? b->floor_seq[s] : reach_live ? t->gone_seq[s] : t->evicted_seq[s];
+        floor_ms[s] = !t ? b->floor_ms[s] : reach_live ? t->gone_ms[s] : t->evicted_ms[s];
     }
     uint64_t *pos = out->pos;
     switch (st->kind) {
@@ -487,7 +496,7 @@ static void start_positions(mem_bus *b, const mem_tenant *t, const fv_start *st,
         } else {
             pos[0] = st->cursor.events_seq;
             pos[1] = st->cursor.streams_seq;
-            out->gap = lagging(b, t, want, pos);
+            out->gap = lagging(b, t, want, pos, reach_live);
         }
         break;
     case FV_START_TIME:
@@ -513,7 +522,7 @@ static void start_positions(mem_bus *b, const mem_tenant *t, const fv_start *st,
                                    st->streams_seq ? st->streams_seq - 1 : 0, b->epoch};
         pos[0] = st->events_seq ? st->events_seq - 1 : floor[0];
         pos[1] = st->streams_seq ? st->streams_seq - 1 : floor[1];
-        out->gap = lagging(b, t, want, pos);
+        out->gap = lagging(b, t, want, pos, reach_live);
         break;
     }
     for (int s = 0; s < 2; s++)
@@ -663,31 +672,43 @@ static void deliver_rec(mem_bus *b, mem_sub *s, mem_rec *r, void **slot, void (*
         s->pos[src] = r->seq;
 }
 
+/* Sends FV_MSG_LIVE once, before anything from the live path; false if the subscription paused
+ * on it (call_locked changed its state) or closed. */
+static bool live_announced(mem_bus *b, mem_sub *s)
+{
+    if (s->live_sent)
+        return true;
+    if (send_ctl(b, s, FV_MSG_LIVE) == FV_SUB_PAUSE || s->closed)
+        return false;
+    s->live_sent = true;
+    return true;
+}
+
 static void go_live(mem_bus *b, mem_sub *s)
 {
-    if (s->live_sent) {
-        s->state = SUB_LIVE;
-        return;
-    }
-    if (send_ctl(b, s, FV_MSG_LIVE) == FV_SUB_PAUSE || s->closed)
-        return;
-    s->live_sent = true;
-    if (s->state == SUB_CATCHUP)
-        s->state = SUB_LIVE;
+    s->state = SUB_LIVE;
+    live_announced(b, s);
 }
 
 /* One turn of a catching-up subscription: at most `batch` messages, then back in the queue. */
 static void serve(mem_bus *b, mem_sub *s)
 {
     for (size_t k = 0;; k++) {
+        if (!s->closed && s->state == SUB_LIVE) { /* live from the start: only announce it */
+            live_announced(b, s);
+            break;
+        }
         if (s->closed || s->state != SUB_CATCHUP)
             break;
         if (k >= s->batch) {
             work_push(b, s);
             break;
         }
+        /* Past `until` nothing new can qualify (stored_ms only grows), so drain everything
+         * stored, queued for fan-out or not, and end. */
+        bool ending = s->until_ms && clock_now_locked(b) > s->until_ms;
         fv_cursor before = cursor_of(b, s->pos);
-        if (!s->gap_pending && lagging(b, s->t, s->want, s->pos)) {
+        if (!s->gap_pending && lagging(b, s->t, s->want, s->pos, !ending)) {
             /* fell out of retained history while catching up or paused */
             s->gap_pending = true;
             s->gap_req = before;
@@ -705,9 +726,6 @@ static void serve(mem_bus *b, mem_sub *s)
             }
             continue;
         }
-        /* Past `until` nothing new can qualify (stored_ms only grows), so drain everything
-         * stored, queued for fan-out or not, and end. */
-        bool ending = s->until_ms && clock_now_locked(b) > s->until_ms;
         mem_rec *r = next_rec(s->t, s->pos, s->want, ending ? UINT64_MAX : b->fanout_order);
         if (!r) {
             if (ending)
@@ -769,6 +787,10 @@ static void fanout_one(mem_bus *b)
         s->refs++;
         b->fan[n++] = s;
     }
+    if (!r->in_history && r->seq > t->gone_seq[src]) {
+        t->gone_seq[src] = r->seq;
+        t->gone_ms[src] = r->stored_ms;
+    }
     tenant_unuse(b, t); /* the queue's use; subscriptions keep t alive if any */
     void *slot = NULL;
     void (*slot_free)(void *) = NULL;
@@ -779,7 +801,7 @@ static void fanout_one(mem_bus *b)
                 s->state = SUB_CATCHUP; /* serve() sends END */
                 s->end_pending = true;
                 work_push(b, s);
-            } else {
+            } else if (live_announced(b, s) && !s->closed && s->state == SUB_LIVE) {
                 deliver_rec(b, s, r, &slot, &slot_free);
             }
         }
@@ -1028,16 +1050,23 @@ static fv_status mem_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **o
         b->all->aprev = s;
     b->all = s;
     mem_start ms;
-    start_positions(b, t, &cfg->start, s->want, &ms);
+    start_positions(b, t, &cfg->start, true, s->want, &ms);
     s->pos[0] = ms.pos[0];
     s->pos[1] = ms.pos[1];
     s->min_ms = ms.min_ms;
     s->gap_pending = ms.gap;
     s->gap_req = ms.gap_req;
     s->gap_from = ms.gap_from;
-    s->state = SUB_CATCHUP;
-    b->stats.catchups_total++;
-    work_push(b, s);
+    /* Nothing to replay (typically a NEW start): live at once, so that a flood of publishes
+     * cannot push its first records out of history before its first turn. */
+    bool ending = s->until_ms && clock_now_locked(b) > s->until_ms;
+    if (!ms.gap && !ending && !next_rec(t, s->pos, s->want, b->fanout_order)) {
+        s->state = SUB_LIVE;
+    } else {
+        s->state = SUB_CATCHUP;
+        b->stats.catchups_total++;
+    }
+    work_push(b, s); /* catch up, or announce FV_MSG_LIVE */
     pthread_mutex_unlock(&b->mu);
     *out = &s->base;
     return FV_OK;
@@ -1115,7 +1144,7 @@ static fv_status mem_read(fv_bus *bus, const fv_pattern *p, const fv_start *star
     bool want[2] = {fv_pattern_wants_events(p), fv_pattern_wants_streams(p)};
     mem_start ms;
     pthread_mutex_lock(&b->mu);
-    start_positions(b, tenant_find(b, p->tenant_id), start, want, &ms);
+    start_positions(b, tenant_find(b, p->tenant_id), start, false, want, &ms);
     pthread_mutex_unlock(&b->mu);
     uint64_t pos[2] = {ms.pos[0], ms.pos[1]};
     fv_msg m;
@@ -1137,7 +1166,7 @@ static fv_status mem_read(fv_bus *bus, const fv_pattern *p, const fv_start *star
         pthread_mutex_lock(&b->mu);
         mem_tenant *t = tenant_find(b, p->tenant_id);
         req = cursor_of(b, pos);
-        gap = lagging(b, t, want, pos);
+        gap = lagging(b, t, want, pos, false);
         uint64_t scan[2] = {pos[0], pos[1]};
         while (n < MEM_READ_BATCH) {
             mem_rec *r = next_rec(t, scan, want, UINT64_MAX);

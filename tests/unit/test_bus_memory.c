@@ -72,14 +72,23 @@ static fv_sub *subscribe(fv_bus *bus, const fv_pattern *p, fv_start st, fv_colle
 static void test_memory_bus_old_cursor_past_bounded_history_gets_gap(void **state)
 {
     fv_bus *bus = make_bus_with(5, 0);
+    fv_pattern p;
+    fv_pattern_init(&p, "tenant-a");
+    /* Records dropped from history but not yet fanned out still reach a subscription that goes
+     * live, so `gap` is certain only once the live path is past them: a live subscriber that got
+     * the last one shows that. */
+    fv_collector barrier;
+    fv_collector_init(&barrier);
+    fv_sub *bsub = subscribe(bus, &p, (fv_start){.kind = FV_START_NEW}, &barrier);
     uint64_t seq[12];
     for (int i = 0; i < 12; i++) {
         seq[i] = pub_i(bus, "tenant-a", i);
         if (i < 3)
             pub_i(bus, "tenant-b", i); /* another tenant's history is its own */
     }
-    fv_pattern p;
-    fv_pattern_init(&p, "tenant-a");
+    assert_true(fv_collector_wait(&barrier, 12, WAIT_MS));
+    fv_collector_stop(&barrier, bsub, WAIT_MS);
+    fv_collector_destroy(&barrier);
     fv_types_filter *f = NULL;
     assert_int_equal(fv_types_filter_parse("events", FV_TYPES_DEFAULT_ALL, &f, NULL), FV_OK);
     p.types = f;
@@ -208,6 +217,75 @@ static void test_memory_bus_max_bytes_bounds_history_across_tenants(void **state
     }
     assert_true(kept > 0);
     assert_true(kept * sizeof data <= 64 * 1024); /* ~2 KiB each, 64 KiB in all */
+    fv_bus_destroy(bus);
+}
+
+typedef struct flood {
+    fv_bus *bus;
+    int n;
+} flood;
+
+static void *flood_main(void *arg)
+{
+    flood *f = arg;
+    for (int i = 0; i < f->n; i++)
+        pub_i(f->bus, "t-flood", i);
+    return NULL;
+}
+
+/* Subscriptions made while a publisher floods the bus reach live before history turns over. */
+static void test_memory_bus_subscriptions_made_during_a_flood_get_no_gap(void **state)
+{
+    enum { SUBS = 20, N = 5000 };
+    fv_bus *bus = make_bus_with(500, 0);
+    flood f = {bus, N};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, flood_main, &f), 0);
+    fv_pattern p;
+    fv_pattern_init(&p, "t-flood");
+    static fv_collector c[SUBS];
+    fv_sub *subs[SUBS];
+    for (int i = 0; i < SUBS; i++) {
+        fv_collector_init(&c[i]);
+        subs[i] = subscribe(bus, &p, (fv_start){.kind = FV_START_NEW}, &c[i]);
+    }
+    pthread_join(th, NULL);
+    pub_i(bus, "t-flood", N); /* a last one every subscription must get */
+    for (int i = 0; i < SUBS; i++) {
+        fv_collector *k = &c[i];
+        bool done = false;
+        for (int w = 0; w < 3 * WAIT_MS / 10 && !done; w++) {
+            pthread_mutex_lock(&k->mu);
+            done = k->n > 0 && k->items[k->n - 1].kind == FV_MSG_EVENT &&
+                   strcmp(k->items[k->n - 1].ev.id, "e-5000") == 0;
+            pthread_mutex_unlock(&k->mu);
+            if (!done)
+                sleep_ms(10);
+        }
+        fv_collector_stop(k, subs[i], WAIT_MS);
+        assert_true(done);
+        size_t g = fv_collector_find(k, FV_MSG_GAP, 0);
+        if (g < k->n) {
+            for (size_t j = 0; j < g + 2 && j < k->n; j++)
+                fprintf(stderr, "item %zu kind %d seq %llu cursor %llu id %s req %llu from %llu\n",
+                        j, k->items[j].kind, (unsigned long long)k->items[j].seq,
+                        (unsigned long long)k->items[j].cursor.events_seq, k->items[j].ev.id,
+                        (unsigned long long)k->items[j].gap_requested.events_seq,
+                        (unsigned long long)k->items[j].gap_resumed_from.events_seq);
+        }
+        assert_int_equal(g, k->n);
+        int prev = -1; /* a contiguous run of indices up to the last */
+        for (size_t j = 0; j < k->n; j++) {
+            int idx;
+            if (k->items[j].kind != FV_MSG_EVENT)
+                continue;
+            assert_int_equal(sscanf(k->items[j].ev.id, "e-%d", &idx), 1);
+            if (prev >= 0)
+                assert_int_equal(idx, prev + 1);
+            prev = idx;
+        }
+        fv_collector_destroy(k);
+    }
     fv_bus_destroy(bus);
 }
 
@@ -447,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_memory_bus_paused_subscription_that_falls_out_of_history_gets_gap),
         cmocka_unit_test(test_memory_bus_max_age_drops_old_events),
         cmocka_unit_test(test_memory_bus_max_bytes_bounds_history_across_tenants),
+        cmocka_unit_test(test_memory_bus_subscriptions_made_during_a_flood_get_no_gap),
         cmocka_unit_test(test_memory_bus_epoch_is_random_per_bus),
         cmocka_unit_test(test_memory_bus_merges_sources_in_exact_arrival_order),
         cmocka_unit_test(test_memory_bus_live_message_shares_one_frame_slot),
