@@ -1145,6 +1145,7 @@ static fv_status mem_read(fv_bus *bus, const fv_pattern *p, const fv_start *star
     mem_start ms;
     pthread_mutex_lock(&b->mu);
     start_positions(b, tenant_find(b, p->tenant_id), start, false, want, &ms);
+    uint64_t horizon = b->order; /* what is stored now: a flood of publishes cannot prolong it */
     pthread_mutex_unlock(&b->mu);
     uint64_t pos[2] = {ms.pos[0], ms.pos[1]};
     fv_msg m;
@@ -1169,7 +1170,7 @@ static fv_status mem_read(fv_bus *bus, const fv_pattern *p, const fv_start *star
         gap = lagging(b, t, want, pos, false);
         uint64_t scan[2] = {pos[0], pos[1]};
         while (n < MEM_READ_BATCH) {
-            mem_rec *r = next_rec(t, scan, want, UINT64_MAX);
+            mem_rec *r = next_rec(t, scan, want, horizon);
             if (!r)
                 break;
             rec_ref(r);
