@@ -81,6 +81,7 @@ struct fv_stream {
     atomic_llong terminal_at;
     atomic_ullong streams_seq_seen;
     atomic_llong last_stream_at;
+    atomic_bool held; /* we answered FV_SUB_PAUSE and no message came since */
     /* timer only */
     bool target_known;
     uint64_t streams_target;
@@ -374,9 +375,8 @@ static bool is_terminal(const fv_stream *s, const fv_event *ev)
 
 /* --- bus callbacks ------------------------------------------------------------------------- */
 
-static int on_msg(void *ud, const fv_msg *m)
+static int deliver(fv_stream *s, const fv_msg *m)
 {
-    fv_stream *s = ud;
     fv_conn *c = &s->conn;
     if (fv_conn_is_done(c)) {
         sub_close(s);
@@ -452,6 +452,16 @@ static int on_msg(void *ud, const fv_msg *m)
         }
     }
     return FV_SUB_OK;
+}
+
+static int on_msg(void *ud, const fv_msg *m)
+{
+    fv_stream *s = ud;
+    atomic_store(&s->held, false); /* a message arrived: the bus is not holding one for us */
+    int rc = deliver(s, m);
+    if (rc == FV_SUB_PAUSE)
+        atomic_store(&s->held, true);
+    return rc;
 }
 
 static void on_release(void *ud)
@@ -727,7 +737,11 @@ static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wal
     }
     if (heartbeat && ka)
         fv_conn_push(c, NULL, 0, ka, FV_CONN_CONTROL_SLACK, false);
-    if (fv_conn_is_paused_with_room(c) && now_mono - s->last_kick >= KICK_INTERVAL_MS) {
+    /* the reader resumes a paused catch-up when it drains; this repeats it in case that resume
+     * crossed the pause inside the bus, so a replay can never stall */
+    bool room = fv_conn_queued(c) <= c->limit / 2;
+    if ((fv_conn_is_paused_with_room(c) || (atomic_load(&s->held) && room)) &&
+        now_mono - s->last_kick >= KICK_INTERVAL_MS) {
         s->last_kick = now_mono;
         sub_kick(s);
     }
