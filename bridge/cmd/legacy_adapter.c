@@ -714,6 +714,9 @@ static void process_new(fv_legacy_adapter *a, batch *b, item *it)
     process(a, b, it);
 }
 
+/* Retries the waiting messages that are due, in arrival order. Once one message of a workflow
+ * stays behind (not due yet, or still unmappable), every later one of that workflow stays too, so
+ * a workflow's messages are stored in the order they arrived. */
 static void retry_due(fv_legacy_adapter *a, bool all)
 {
     int64_t now = fv_monotonic_ms();
@@ -724,7 +727,10 @@ static void retry_due(fv_legacy_adapter *a, bool all)
     b.n = 0;
     item *it;
     while ((it = list_pop(&due))) {
-        if (!all && it->next_try_ms > now)
+        /* the waiting count of a slot is the "held back in this pass" mark: only what was
+         * pushed back (or parked) in this pass is counted */
+        bool held = it->workflow[0] && waiting_for(a, it->workflow);
+        if (held || (!all && it->next_try_ms > now))
             wait_push(a, it);
         else
             process(a, &b, it);
