@@ -89,16 +89,14 @@ const char *fv_ssrf_classify(const struct sockaddr *sa)
 
 const char *fv_ssrf_classify_text(const char *addr)
 {
-    struct sockaddr_in in = {0};
-    struct sockaddr_in6 in6 = {0};
-    if (addr && inet_pton(AF_INET, addr, &in.sin_addr) == 1) {
-        in.sin_family = AF_INET;
-        return fv_ssrf_classify((struct sockaddr *)&in);
-    }
-    if (addr && inet_pton(AF_INET6, addr, &in6.sin6_addr) == 1) {
-        in6.sin6_family = AF_INET6;
-        return fv_ssrf_classify((struct sockaddr *)&in6);
-    }
+    /* classify the parsed bytes directly: building a sockaddr_in and reading it back through a
+     * struct sockaddr pointer is an aliasing violation that -O2 miscompiles */
+    struct in_addr in;
+    struct in6_addr in6;
+    if (addr && inet_pton(AF_INET, addr, &in) == 1)
+        return classify_v4(ntohl(in.s_addr));
+    if (addr && inet_pton(AF_INET6, addr, &in6) == 1)
+        return classify_v6(in6.s6_addr);
     return "invalid";
 }
 
