@@ -69,84 +69,6 @@ static int count_occurrences(const char *hay, size_t n, const char *needle)
     return c;
 }
 
-/* Incremental decoder of a chunked HTTP/1.1 response body: headers skipped, chunk-size lines
- * removed, so a search never trips over a chunk boundary inside a frame. */
-typedef struct dechunk {
-    int state; /* 0 headers, 1 size line, 2 data, 3 CRLF after data, 4 done */
-    size_t left, hdr_match;
-    char size_line[32];
-    size_t size_len;
-    char *out;
-    size_t n, cap;
-} dechunk;
-
-static void dechunk_feed(dechunk *d, const char *p, size_t len)
-{
-    static const char end_hdr[] = "\r\n\r\n";
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        switch (d->state) {
-        case 0:
-            d->hdr_match = c == end_hdr[d->hdr_match] ? d->hdr_match + 1 : (c == '\r');
-            if (d->hdr_match == 4)
-                d->state = 1;
-            break;
-        case 1:
-            if (c == '\n') {
-                d->size_line[d->size_len] = '\0';
-                d->left = strtoul(d->size_line, NULL, 16);
-                d->size_len = 0;
-                d->state = d->left ? 2 : 4;
-            } else if (c != '\r' && d->size_len < sizeof d->size_line - 1) {
-                d->size_line[d->size_len++] = c;
-            }
-            break;
-        case 2:
-            if (d->n + 1 >= d->cap) {
-                d->cap = d->cap ? d->cap * 2 : 1 << 20;
-                d->out = realloc(d->out, d->cap);
-            }
-            d->out[d->n++] = c;
-            d->out[d->n] = '\0';
-            if (--d->left == 0)
-                d->state = 3;
-            break;
-        case 3:
-            if (c == '\n')
-                d->state = 1;
-            break;
-        default: break;
-        }
-    }
-}
-
-/* reads a raw socket's SSE body until `stop` shows up `want` times or timeout_ms */
-static char *drain_socket(int fd, const char *stop, int want, int timeout_ms, size_t *len)
-{
-    dechunk d = {0};
-    char buf[65536];
-    int64_t deadline = now_ms() + timeout_ms;
-    while (now_ms() < deadline) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r <= 0)
-            break;
-        size_t before = d.n;
-        dechunk_feed(&d, buf, (size_t)r);
-        (void)before;
-        if (d.n && count_occurrences(d.out, d.n, stop) >= want)
-            break;
-        if (d.state == 4)
-            break;
-    }
-    if (!d.out)
-        d.out = calloc(1, 1);
-    *len = d.n;
-    return d.out;
-}
-
 static void test_stalled_live_client_is_cut_off_without_delaying_a_healthy_one(void **state)
 {
     (void)state;
@@ -179,7 +101,7 @@ static void test_stalled_live_client_is_cut_off_without_delaying_a_healthy_one(v
     assert_non_null(strstr(r.body, "flovyn_gateway_slow_client_disconnects_total 1"));
     fv_http_resp_free(&r);
     size_t n;
-    char *got = drain_socket(stalled, "event: overloaded", 1, 10000, &n);
+    char *got = fv_test_read_raw_body(stalled, "event: overloaded", 1, 10000, &n);
     assert_int_equal(count_occurrences(got, n, "event: overloaded"), 1);
     assert_true(count_occurrences(got, n, "event: task.progressed") < 4000);
     free(got);
@@ -200,7 +122,7 @@ static void test_stalled_client_in_catch_up_is_paused_not_closed(void **state)
     struct timespec ts = {2, 0};
     nanosleep(&ts, NULL); /* never reads for a while: the replay must wait, not give up */
     size_t n;
-    char *got = drain_socket(fd, "{\"i\":999,", 1, 40000, &n);
+    char *got = fv_test_read_raw_body(fd, "{\"i\":999,", 1, 40000, &n);
     assert_int_equal(count_occurrences(got, n, "event: task.progressed"), 1000);
     assert_int_equal(count_occurrences(got, n, "event: overloaded"), 0);
     /* every event exactly once, in order */
