@@ -1314,6 +1314,97 @@ void fv_bus_suite_test_until_ends_the_stream(void **state)
     drop(s, bus);
 }
 
+/* the consolidated stream's shape: a set of workflow ids that grows with each child's event */
+typedef struct descendants {
+    char ids[8][FV_ID_MAX + 1];
+    int n;
+    int calls;
+} descendants;
+
+static bool in_set(const descendants *d, const char *id)
+{
+    for (int i = 0; i < d->n; i++)
+        if (strcmp(d->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+static bool accept_descendant(void *ud, const fv_event *ev, const fv_stream_event *se)
+{
+    descendants *d = ud;
+    d->calls++;
+    const char *wf = ev ? ev->workflow_execution_id : se->workflow_execution_id;
+    if (in_set(d, wf))
+        return true;
+    if (ev && ev->parent_workflow_execution_id[0] && in_set(d, ev->parent_workflow_execution_id) &&
+        d->n < 8) {
+        snprintf(d->ids[d->n++], sizeof d->ids[0], "%s", wf);
+        return true;
+    }
+    return false;
+}
+
+void fv_bus_suite_test_accept_predicate_sees_events_in_order(void **state)
+{
+    fv_bus_suite *s = *state;
+    fv_bus *bus = mk(s);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "acc");
+    struct {
+        const char *wf, *parent, *type;
+        bool in;
+    } plan[] = {
+        {"root", NULL, "workflow.started", true},     {"other", NULL, "workflow.started", false},
+        {"child", "root", "workflow.started", true},  {"child", NULL, "task.completed", true},
+        {"grand", "child", "workflow.started", true}, {"other", NULL, "workflow.completed", false},
+        {"grand", NULL, "workflow.completed", true},
+    };
+    size_t n = sizeof plan / sizeof *plan, expect = 0;
+    for (size_t i = 0; i < n; i++) {
+        fv_event ev;
+        char id[32];
+        snprintf(id, sizeof id, "e-%zu", i);
+        fv_bus_suite_event(&ev, t, plan[i].wf, NULL, plan[i].type, id, "{}");
+        if (plan[i].parent)
+            snprintf(ev.parent_workflow_execution_id, sizeof ev.parent_workflow_execution_id, "%s",
+                     plan[i].parent);
+        fv_bus_suite_publish(bus, &ev);
+        fv_event_clear(&ev);
+        expect += plan[i].in;
+    }
+    descendants d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.ids[d.n++], sizeof d.ids[0], "root");
+    fv_pattern p;
+    fv_pattern_init(&p, t);
+    fv_types_filter *f = types("events", FV_TYPES_DEFAULT_ALL);
+    p.types = f;
+    p.accept = accept_descendant;
+    p.accept_ud = &d;
+    fv_collector c;
+    watch(&c);
+    fv_start st = {.kind = FV_START_FIRST};
+    fv_sub *sub = sub_start(bus, &p, &st, &c, 2);
+    assert_true(fv_collector_wait(&c, expect, tmo(s)));
+    assert_false(fv_collector_wait(&c, expect + 1, 100));
+    fv_collector_stop(&c, sub, tmo(s));
+    assert_clean(&c);
+    size_t k = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (c.items[i].kind != FV_MSG_EVENT)
+            continue;
+        while (k < n && !plan[k].in)
+            k++;
+        assert_true(k < n);
+        assert_int_equal(index_of(&c.items[i]), (long)k);
+        k++;
+    }
+    assert_int_equal(d.n, 3); /* root, child, grand */
+    fv_types_filter_destroy(f);
+    fv_collector_destroy(&c);
+    drop(s, bus);
+}
+
 int fv_bus_suite_run(const char *group_name, fv_bus_suite *suite)
 {
     const struct CMUnitTest tests[] = {
@@ -1332,6 +1423,7 @@ int fv_bus_suite_run(const char *group_name, fv_bus_suite *suite)
         cmocka_unit_test_prestate(fv_bus_suite_test_read_pages_with_next_cursor, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_close_releases_once_and_stops_callbacks, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_until_ends_the_stream, suite),
+        cmocka_unit_test_prestate(fv_bus_suite_test_accept_predicate_sees_events_in_order, suite),
     };
     return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }

@@ -62,6 +62,7 @@ void fv_bus_suite_test_merged_sources_keep_order_per_source(void **state);
 void fv_bus_suite_test_read_pages_with_next_cursor(void **state);
 void fv_bus_suite_test_close_releases_once_and_stops_callbacks(void **state);
 void fv_bus_suite_test_until_ends_the_stream(void **state);
+void fv_bus_suite_test_accept_predicate_sees_events_in_order(void **state);
 
 /* --- building blocks, also for backend-specific tests -------------------------------------- */
 
