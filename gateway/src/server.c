@@ -75,7 +75,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
-    fv_log(FV_LOG_DEBUG, "mhd", msg, NULL);
+    char red[600]; /* MHD quotes request URLs; a token in one never reaches the log */
+    fv_redact_url(msg, red, sizeof red);
+    fv_log(FV_LOG_DEBUG, "mhd", red, NULL);
 }
 
 static void raise_nofile(void)

@@ -482,6 +482,12 @@ static void conn_on_closed(fv_conn *c)
     fv_stream *s = (fv_stream *)c;
     sub_close(s);
     reg_remove(s->reg, s);
+    if (fv_log_enabled(FV_LOG_DEBUG)) {
+        char bytes[24];
+        snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)c->bytes_sent);
+        fv_log(FV_LOG_DEBUG, "stream", "closed", "tenant", s->pr.tenant_id, "endpoint",
+               fv_endpoint_name(s->ep), "id", s->root, "bytes", bytes, NULL);
+    }
 }
 
 static void conn_destroy(fv_conn *c)
