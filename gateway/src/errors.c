@@ -78,6 +78,10 @@ enum MHD_Result fv_http_error(struct MHD_Connection *c, unsigned status, const c
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST, OPTIONS");
     if (retry_after_s > 0) {
         char ra[24];
         snprintf(ra, sizeof ra, "%d", retry_after_s);
