@@ -103,6 +103,13 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     fv_nats_cleanup(&srv);
+    static const char *const files[] = {"out", "err", "follow.out", "run-late.log"};
+    char path[400];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
+        unlink(path);
+    }
+    rmdir(tmpdir);
     return 0;
 }
 

@@ -29,6 +29,7 @@
 static fv_nats_server srv;
 static pid_t bridge_pid;
 static int http_port;
+static char log_dir[256];
 static char log_path[300];
 static natsConnection *nc;
 static jsCtx *js;
@@ -86,10 +87,9 @@ static int start_bridge(bool capture)
 
 static int group_setup(void **state)
 {
-    char dir[256];
-    if (fv_test_tmpdir(dir, sizeof dir, "bridge-legacy") != 0 || fv_nats_start(&srv) != 0)
+    if (fv_test_tmpdir(log_dir, sizeof log_dir, "bridge-legacy") != 0 || fv_nats_start(&srv) != 0)
         return -1;
-    snprintf(log_path, sizeof log_path, "%s/bridge.log", dir);
+    snprintf(log_path, sizeof log_path, "%s/bridge.log", log_dir);
     if (start_bridge(false) != 0)
         return -1;
     if (natsConnection_ConnectTo(&nc, srv.url) != NATS_OK ||
@@ -112,8 +112,14 @@ static int group_teardown(void **state)
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
     fv_nats_cleanup(&srv);
-    /* the daemon stopped cleanly on SIGTERM */
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    /* the daemon stopped cleanly on SIGTERM; its log is kept only when it did not */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bridge did not stop cleanly; log: %s\n", log_path);
+        return -1;
+    }
+    unlink(log_path);
+    rmdir(log_dir);
+    return 0;
 }
 
 static void pub(const char *subject, const char *json)
