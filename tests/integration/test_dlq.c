@@ -105,9 +105,15 @@ static void test_dlq_list_prints_json_lines_with_reason_and_original_event(void 
         fv_span ev = member(line, len, "event");
         assert_non_null(ev.p);
         assert_non_null(member_str(ev.p, ev.n, "id", buf, sizeof buf));
-        assert_string_equal(buf, ids[i]);
+        /* batches settle concurrently, so dead letters need not be in publish order */
+        bool known = false;
+        for (int j = 0; j < 3; j++)
+            known = known || !strcmp(buf, ids[j]);
+        assert_true(known);
         line = nl + 1;
     }
+    for (int j = 0; j < 3; j++)
+        assert_non_null(strstr(out, ids[j]));
     /* the producer's bytes survive the DLQ */
     assert_non_null(strstr(out, "\"data\":{\"attempt\":1e400}"));
     free(out);
