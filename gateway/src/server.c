@@ -80,13 +80,24 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     fv_log(FV_LOG_DEBUG, "mhd", red, NULL);
 }
 
-static void raise_nofile(void)
+static void raise_nofile(unsigned need)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             fv_log(FV_LOG_WARN, "server", "could not raise RLIMIT_NOFILE", NULL);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need) {
+        char have[24], want[24];
+        snprintf(have, sizeof have, "%llu", (unsigned long long)rl.rlim_cur);
+        snprintf(want, sizeof want, "%u", need);
+        fv_log(FV_LOG_WARN, "server",
+               "open-file limit is below the connection limit; raise it (ulimit -n, LimitNOFILE)",
+               "nofile", have, "needed", want, NULL);
     }
 }
 
@@ -184,7 +195,7 @@ static fv_status resolve(const fv_gw_config *cfg, struct sockaddr_storage *ss, b
 
 fv_status fv_gw_start(fv_gw *gw, fv_err *err)
 {
-    raise_nofile();
+    raise_nofile((unsigned)gw->cfg.max_connections + 256 + 64);
     g_gw = gw;
     fv_http_set_header_hook(add_headers);
     struct sockaddr_storage ss;
