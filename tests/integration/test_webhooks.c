@@ -60,7 +60,7 @@ static void test_webhook_delivers_signed_cloudevents_batch_of_matching_types(voi
     assert_int_equal(
         wh_add_sub(&env, "tsign", "sign", fv_wh_receiver_url(r), "workflow.*,task.failed", NULL),
         0);
-    int port;
+    int port = 0;
     pid_t b = wh_bridge_start(&env, false, &port);
     assert_true(b > 0);
     assert_true(wh_wait_durable(&env, "sign", true, 10000));
@@ -115,7 +115,7 @@ static void test_webhook_retries_after_failures_with_same_webhook_id_then_acks(v
     fv_wh_receiver *r = receiver();
     fv_wh_receiver_fail_next(r, 2, 503, -1);
     assert_int_equal(wh_add_sub(&env, "tretry", "retry", fv_wh_receiver_url(r), NULL, NULL), 0);
-    int port;
+    int port = 0;
     pid_t b = wh_bridge_start(&env, false, &port);
     assert_true(b > 0);
     assert_true(wh_wait_durable(&env, "retry", true, 10000));
@@ -239,7 +239,7 @@ static void test_webhook_always_failing_dead_letters_then_replay_delivers(void *
     fv_wh_receiver *r = receiver();
     fv_wh_receiver_set_status(r, 500);
     assert_int_equal(wh_add_sub(&env, "tdead", "dead", fv_wh_receiver_url(r), NULL, NULL), 0);
-    int port;
+    int port = 0;
     pid_t b = wh_bridge_start(&env, false, &port);
     assert_true(wh_wait_durable(&env, "dead", true, 10000));
     char id1[40], id2[40];
@@ -468,7 +468,7 @@ static void test_two_bridge_replicas_split_load_without_loss(void **state)
     fv_wh_receiver_set_delay(r, 20);
     const char *extra[] = {"--batch", "10", NULL};
     assert_int_equal(wh_add_sub(&env, "tsplit", "split", fv_wh_receiver_url(r), NULL, extra), 0);
-    int p1, p2;
+    int p1 = 0, p2 = 0;
     pid_t b1 = wh_bridge_start(&env, false, &p1);
     pid_t b2 = wh_bridge_start(&env, false, &p2);
     assert_true(b1 > 0 && b2 > 0);
