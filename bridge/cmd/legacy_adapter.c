@@ -488,7 +488,7 @@ static outcome map_stream(fv_legacy_adapter *a, item *it, const char *workflow)
                      "stored)",
                      workflow);
         else
-            snprintf(it->why, sizeof it->why, "registry lookup failed: %s", err.msg);
+            snprintf(it->why, sizeof it->why, "registry lookup failed: %.200s", err.msg);
         return OUT_WAIT;
     }
     if (lifecycle)

@@ -159,7 +159,7 @@ static void batch_submit(wh_runner *r, wh_batch *b)
     if (st != FV_OK) {
         /* cannot even build the request: settle it right away as a retry */
         b->outcome = FV_WH_RETRY;
-        snprintf(b->why, sizeof b->why, "request: %s", err.msg);
+        snprintf(b->why, sizeof b->why, "request: %.200s", err.msg);
         pthread_mutex_lock(&r->mu);
         b->next = NULL;
         if (r->done_tail)
