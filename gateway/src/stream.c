@@ -34,9 +34,9 @@
 #include "sse.h"
 #include "tmap.h"
 
-#define DESC_MAX 10000        /* descendant workflows followed by one consolidated stream */
-#define TERMINAL_QUIET_MS 500 /* close_on_terminal: a live stream idle this long is done */
-#define KICK_INTERVAL_MS 250  /* re-resume a paused catch-up at most this often */
+#define DESC_MAX 10000          /* descendant workflows followed by one consolidated stream */
+#define TERMINAL_SCAN_MAX 10000 /* close_on_terminal: stream events looked up at the end */
+#define KICK_INTERVAL_MS 250    /* re-resume a paused catch-up at most this often */
 #define DESC_REBUILD_PAGE 1000
 #define DESC_REBUILD_PAGES 1000
 
@@ -80,11 +80,10 @@ struct fv_stream {
     atomic_bool terminal_seen;
     atomic_llong terminal_at;
     atomic_ullong streams_seq_seen;
-    atomic_llong last_stream_at;
     atomic_bool held; /* we answered FV_SUB_PAUSE and no message came since */
     /* timer only */
     bool target_known;
-    uint64_t streams_target;
+    uint64_t streams_pending; /* last stream event to deliver before `end` (0 = none) */
     int64_t last_kick;
     /* registry */
     fv_stream *prev, *next;
@@ -434,10 +433,10 @@ static int deliver(fv_stream *s, const fv_msg *m)
         return FV_SUB_OK;
     }
     atomic_fetch_add(&fv_gw_metrics.events_delivered, 1);
-    if (m->kind == FV_MSG_STREAM) {
-        atomic_store(&s->streams_seq_seen, m->seq);
-        atomic_store(&s->last_stream_at, fv_monotonic_ms());
-    }
+    /* how far the stream source has been delivered (close_on_terminal waits on it) */
+    uint64_t sseq = m->kind == FV_MSG_STREAM ? m->seq : m->cursor.streams_seq;
+    if (sseq > atomic_load(&s->streams_seq_seen))
+        atomic_store(&s->streams_seq_seen, sseq);
     if (catching && ++s->replayed >= (uint64_t)s->gw->cfg.replay_limit) {
         atomic_fetch_add(&fv_gw_metrics.replay_limit_closes, 1);
         finish_with_event(s, NULL, NULL, FV_SSE_RETRY_SHORT_MS);
@@ -712,6 +711,60 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
 
 /* --- timer and shutdown -------------------------------------------------------------------- */
 
+typedef struct pending_scan {
+    uint64_t target, last;
+    size_t n;
+} pending_scan;
+
+static int pending_cb(void *ud, const fv_msg *m)
+{
+    pending_scan *p = ud;
+    if (m->kind == FV_MSG_STREAM) {
+        p->n++;
+        if (m->seq <= p->target && m->seq > p->last)
+            p->last = m->seq;
+    }
+    return FV_SUB_OK;
+}
+
+/* this stream's selection, stream events only (the kinds the client asked for) */
+static bool terminal_accept(void *ud, const fv_event *ev, const fv_stream_event *se)
+{
+    fv_stream *s = ud;
+    if (!se || !fv_types_filter_match_kind(s->q.types, se->kind))
+        return false;
+    return !s->has_desc || consolidated_accept(&s->desc, ev, se);
+}
+
+/* The sequence of the last stream event this stream must still deliver before `end`: the ones
+ * stored up to `target` (the stream's last sequence when the terminal event was seen) that the
+ * client has not had yet. 0 when there are none. Read from the store, so the answer does not
+ * depend on how the two sources interleave on the live path. */
+static uint64_t pending_stream_seq(fv_stream *s, uint64_t target)
+{
+    uint64_t seen = atomic_load(&s->streams_seq_seen);
+    if (seen >= target)
+        return 0;
+    fv_types_filter *kinds = NULL;
+    if (fv_types_filter_parse("token,progress,data,error", FV_TYPES_DEFAULT_ALL, &kinds, NULL) !=
+        FV_OK)
+        return target;
+    fv_pattern p = s->pattern;
+    p.types = kinds;
+    p.accept = terminal_accept;
+    p.accept_ud = s;
+    fv_start st = {.kind = FV_START_SEQ, .streams_seq = seen + 1};
+    pending_scan ps = {target, 0, 0};
+    fv_cursor next;
+    fv_err err = {{0}};
+    fv_status rc =
+        fv_bus_read(s->gw->bus, &p, &st, TERMINAL_SCAN_MAX, pending_cb, &ps, &next, &err);
+    fv_types_filter_destroy(kinds);
+    if (rc != FV_OK || ps.n >= TERMINAL_SCAN_MAX)
+        return target; /* unknown: wait for the cursor to pass the target, bounded */
+    return ps.last;
+}
+
 static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wall, int64_t now_mono)
 {
     fv_conn *c = &s->conn;
@@ -727,16 +780,13 @@ static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wal
             uint64_t last = 0;
             fv_err err = {{0}};
             if (fv_bus_last_seq(s->gw->bus, FV_SRC_STREAMS, &last, &err) == FV_OK) {
-                s->streams_target = last;
+                s->streams_pending = pending_stream_seq(s, last);
                 s->target_known = true;
             }
         }
         int64_t t0 = atomic_load(&s->terminal_at);
-        int64_t last_stream = atomic_load(&s->last_stream_at);
-        int64_t quiet_from = last_stream > t0 ? last_stream : t0;
-        if ((s->target_known && atomic_load(&s->streams_seq_seen) >= s->streams_target) ||
-            now_mono - t0 >= s->gw->cfg.terminal_wait_ms ||
-            now_mono - quiet_from >= TERMINAL_QUIET_MS) {
+        if ((s->target_known && atomic_load(&s->streams_seq_seen) >= s->streams_pending) ||
+            now_mono - t0 >= s->gw->cfg.terminal_wait_ms) {
             end_terminal(s, "terminal");
             return;
         }
