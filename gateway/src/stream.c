@@ -38,7 +38,7 @@
 #define TERMINAL_SCAN_MAX 10000 /* close_on_terminal: stream events looked up at the end */
 #define KICK_INTERVAL_MS 250    /* re-resume a paused catch-up at most this often */
 #define DESC_REBUILD_PAGE 1000
-#define DESC_REBUILD_PAGES 1000
+#define DESC_REBUILD_PAGES 200 /* at most 200k events read on the request thread */
 
 typedef struct idset {
     pthread_mutex_t mu;
@@ -553,7 +553,8 @@ static void desc_rebuild(fv_stream *s)
     if (fv_types_filter_parse("events", FV_TYPES_DEFAULT_ALL, &lifecycle, NULL) != FV_OK)
         return;
     p.types = lifecycle;
-    for (int page = 0; page < DESC_REBUILD_PAGES; page++) {
+    int page = 0;
+    for (; page < DESC_REBUILD_PAGES; page++) {
         fv_cursor next = {0};
         fv_err err = {{0}};
         if (fv_bus_read(s->gw->bus, &p, &st, DESC_REBUILD_PAGE, read_cb_ignore, NULL, &next,
@@ -565,6 +566,11 @@ static void desc_rebuild(fv_stream *s)
         st.kind = FV_START_CURSOR;
         st.cursor = next;
     }
+    if (page == DESC_REBUILD_PAGES)
+        fv_log(FV_LOG_WARN, "stream",
+               "consolidated resume: descendant lookup cut short; children that started long "
+               "before the cursor may be missed",
+               "tenant", s->pr.tenant_id, "workflow", s->root, NULL);
     fv_types_filter_destroy(lifecycle);
 }
 
