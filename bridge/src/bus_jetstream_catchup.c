@@ -580,13 +580,66 @@ static void queue_push_locked(fv_js_bus *b, fv_js_sub *s)
     pthread_cond_broadcast(&b->cu_cv);
 }
 
+/* `until` passed on a live subscription with nothing new arriving: END once the live path has
+ * routed everything the streams held after that moment (so nothing stored before `until` is
+ * still on its way). Runs on the reaper's tick. */
+static void end_expired(fv_js_bus *b)
+{
+    int64_t now = fv_js_now_ms();
+    fv_js_sub *cand[64];
+    int n = 0;
+    pthread_rwlock_rdlock(&b->index_lock);
+    for (size_t i = 0; i < FV_JS_INDEX_BUCKETS && n < 64; i++) {
+        for (fv_js_sub *s = b->index[i]; s && n < 64; s = s->index_next) {
+            if (!s->cfg.start.until_ms || now <= s->cfg.start.until_ms || s->ended ||
+                !s->live_sent || is_closed(s))
+                continue;
+            atomic_fetch_add(&s->refs, 1);
+            cand[n++] = s;
+        }
+    }
+    pthread_rwlock_unlock(&b->index_lock);
+    bool routed[2] = {true, true};
+    for (int src = 0; src < 2 && n > 0; src++) {
+        uint64_t last = 0;
+        fv_err err = {{0}};
+        if (fv_js_stream_state(b, (fv_source)src, NULL, &last, NULL, &err) != FV_OK ||
+            atomic_load(&b->live[src].dispatched) < last)
+            routed[src] = false;
+    }
+    for (int i = 0; i < n; i++) {
+        fv_js_sub *s = cand[i];
+        pthread_mutex_lock(&s->mu);
+        bool ok = !s->ended && !is_closed(s) && !get_paused(s);
+        for (int src = 0; src < 2; src++)
+            if (s->s[src].wanted && (!routed[src] || s->s[src].mode != FV_JS_MODE_LIVE))
+                ok = false;
+        if (ok && send_ctl(s, FV_MSG_END, NULL) != FV_SUB_PAUSE)
+            s->ended = true;
+        pthread_mutex_unlock(&s->mu);
+        fv_js_sub_unref(s);
+    }
+}
+
 static void *reaper_main(void *arg)
 {
     fv_js_bus *b = arg;
     pthread_mutex_lock(&b->cu_mu);
     for (;;) {
-        while (!b->reap_head && !b->cu_stop)
-            pthread_cond_wait(&b->cu_cv, &b->cu_mu);
+        if (!b->reap_head && !b->cu_stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 250 * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            if (pthread_cond_timedwait(&b->cu_cv, &b->cu_mu, &ts) != 0 && !b->reap_head &&
+                !b->cu_stop) {
+                pthread_mutex_unlock(&b->cu_mu);
+                end_expired(b);
+                pthread_mutex_lock(&b->cu_mu);
+            }
+            continue;
+        }
         fv_js_sub *s = b->reap_head;
         if (!s)
             break; /* stopping and nothing left */

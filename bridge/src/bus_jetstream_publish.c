@@ -85,7 +85,7 @@ fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err)
         return fv_err_set(err, FV_ENOMEM, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->low_mark = b->base.cfg.max_inflight_publishes * 3 / 4;
+    p->low_mark = b->base.cfg.max_inflight_publishes - b->base.cfg.max_inflight_publishes / 8;
     return FV_OK;
 }
 

@@ -333,12 +333,44 @@ static void test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_onc
     fv_bus_destroy(sub_bus);
 }
 
+static void test_jetstream_until_ends_a_quiet_live_stream(void **state)
+{
+    fv_bus *bus = new_bus(0, 0);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "until");
+    uint64_t seqs[2];
+    publish_n(bus, t, 2, "u", seqs);
+    fv_collector c;
+    fv_collector_init(&c);
+    fv_sub_config sc = {0};
+    fv_pattern_init(&sc.pattern, t);
+    sc.start.kind = FV_START_FIRST;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    sc.start.until_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 300;
+    sc.on_msg = fv_collector_on_msg;
+    sc.on_release = fv_collector_on_release;
+    sc.ud = &c;
+    fv_sub *sub = NULL;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_subscribe(bus, &sc, &sub, &err), FV_OK);
+    /* nothing is published after `until`: the end must come from the bus's own clock */
+    assert_true(fv_collector_wait_kind(&c, FV_MSG_END, TMO));
+    fv_collector_stop(&c, sub, TMO);
+    assert_exactly(&c, seqs, 2);
+    size_t end = fv_collector_find(&c, FV_MSG_END, 0);
+    assert_true(end > fv_collector_find(&c, FV_MSG_EVENT, 0));
+    fv_collector_destroy(&c);
+    fv_bus_destroy(bus);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jetstream_live_refills_lost_republishes_in_the_middle),
         cmocka_unit_test(test_jetstream_live_refills_lost_tail_without_newer_message),
         cmocka_unit_test(test_jetstream_tenant_isolation_with_wildcards_and_forged_body),
+        cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
         cmocka_unit_test(test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_once),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
