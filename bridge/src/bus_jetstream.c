@@ -275,7 +275,10 @@ fv_status fv_js_refresh_streams(fv_js_bus *b, fv_err *err)
     return st;
 }
 
-static int64_t ns_of_ms(int64_t ms) { return ms * NS_PER_MS; }
+static int64_t ns_of_ms(int64_t ms)
+{
+    return ms * NS_PER_MS;
+}
 
 static void stream_config(fv_js_bus *b, fv_source src, jsStreamConfig *sc, jsRePublish *rp,
                           const char **subjects, char *subj, char *rsrc, char *rdst)
@@ -370,14 +373,16 @@ static fv_status provision_one(fv_js_bus *b, fv_source src, fv_err *err)
         }
     }
     if (jerr == JSStreamSubjectOverlapErr)
-        return fv_err_set(err, FV_ECONFLICT,
-                          "stream %s: subjects '%s' overlap a stream that already exists (JetStream "
-                          "error 10065); remove or change the other stream, or use another --prefix",
-                          name, subj);
+        return fv_err_set(
+            err, FV_ECONFLICT,
+            "stream %s: subjects '%s' overlap a stream that already exists (JetStream "
+            "error 10065); remove or change the other stream, or use another --prefix",
+            name, subj);
     if (jerr == JSStreamNameExistErr)
-        return fv_err_set(err, FV_ECONFLICT,
-                          "stream %s exists with an incompatible configuration (JetStream error %d)",
-                          name, (int)jerr);
+        return fv_err_set(
+            err, FV_ECONFLICT,
+            "stream %s exists with an incompatible configuration (JetStream error %d)", name,
+            (int)jerr);
     if (jerr == JSStreamInvalidConfig || jerr == JSStreamReplicasNotSupportedErr ||
         jerr == JSStreamMirrorNotUpdatableErr || jerr == JSStreamUpdateErr) {
         fv_js_nats_err(err, s, jerr, name);
@@ -454,8 +459,14 @@ static void js_stats(fv_bus *bus, fv_bus_stats *o)
     o->connected = atomic_load(&b->connected);
 }
 
-static struct __natsConnection *js_nc(fv_bus *bus) { return fv_js(bus)->nc; }
-static struct __jsCtx *js_ctx(fv_bus *bus) { return fv_js(bus)->js; }
+static struct __natsConnection *js_nc(fv_bus *bus)
+{
+    return fv_js(bus)->nc;
+}
+static struct __jsCtx *js_ctx(fv_bus *bus)
+{
+    return fv_js(bus)->js;
+}
 
 static void js_destroy(fv_bus *bus)
 {

@@ -39,7 +39,10 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-static bool is_closed(fv_js_sub *s) { return atomic_load(&s->closed); }
+static bool is_closed(fv_js_sub *s)
+{
+    return atomic_load(&s->closed);
+}
 
 static void set_paused(fv_js_sub *s, bool v)
 {
@@ -128,9 +131,9 @@ static int deliver(fv_js_sub *s, fv_js_lmsg *lm, bool shared)
         s->ended = true;
         return FV_SUB_OK;
     }
-    bool match = lm->decoded && (lm->src == FV_SRC_EVENTS
-                                     ? fv_pattern_match_event(&s->pattern, &lm->ev)
-                                     : fv_pattern_match_stream(&s->pattern, &lm->se));
+    bool match =
+        lm->decoded && (lm->src == FV_SRC_EVENTS ? fv_pattern_match_event(&s->pattern, &lm->ev)
+                                                 : fv_pattern_match_stream(&s->pattern, &lm->se));
     if (match) {
         fv_msg m;
         memset(&m, 0, sizeof m);
@@ -212,9 +215,9 @@ static cu_result handover(fv_js_sub *s, int src)
  * store time so a two-source subscription replays in the order things happened (each source in
  * its own order regardless). */
 typedef struct cu_src {
-    bool active;  /* still catching up in this call */
-    bool open;    /* reader open */
-    bool ranged;  /* reader exhausted or nothing to read: the round's end logic is due */
+    bool active; /* still catching up in this call */
+    bool open;   /* reader open */
+    bool ranged; /* reader exhausted or nothing to read: the round's end logic is due */
     fv_js_reader r;
     natsMsgList list;
     int idx;
@@ -393,7 +396,6 @@ static cu_result catchup(fv_js_bus *b, fv_js_sub *s)
             } else if (c->list.Count == 0 && c->r.at_end) {
                 c->ranged = true;
             }
-
         }
         if (res != CU_DONE)
             break;
@@ -430,8 +432,8 @@ static cu_result catchup(fv_js_bus *b, fv_js_sub *s)
             continue;
         cu_src *c = &cs[pick];
         fv_js_srcstate *ss = &s->s[pick];
-        fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, (fv_source)pick, c->list.Msgs[c->idx], pick_seq,
-                                              pick_ms);
+        fv_js_lmsg *lm =
+            fv_js_lmsg_from_nats(b, (fv_source)pick, c->list.Msgs[c->idx], pick_seq, pick_ms);
         c->idx++;
         if (!lm)
             continue;
@@ -719,8 +721,8 @@ void fv_js_sub_unref(fv_js_sub *s)
 
 /* --- where a subscription or read starts (CONTRACT §4) ---------------------------------------- */
 typedef struct start_plan {
-    uint64_t pos[2];     /* cursor position before the first delivery */
-    uint64_t next[2];    /* first sequence to read (0: by `from`) */
+    uint64_t pos[2];  /* cursor position before the first delivery */
+    uint64_t next[2]; /* first sequence to read (0: by `from`) */
     fv_js_rd_from from[2];
     bool no_fetch[2];
     bool gap;
@@ -811,8 +813,8 @@ static fv_status plan_start(fv_js_bus *b, const fv_start *st, const bool want[2]
     return FV_OK;
 }
 
-static fv_status filters(fv_js_bus *b, const fv_pattern *p, bool want[2], char f[2][FV_SUBJECT_MAX + 1],
-                         fv_err *err)
+static fv_status filters(fv_js_bus *b, const fv_pattern *p, bool want[2],
+                         char f[2][FV_SUBJECT_MAX + 1], fv_err *err)
 {
     want[0] = fv_pattern_wants_events(p);
     want[1] = fv_pattern_wants_streams(p);
@@ -971,7 +973,7 @@ static bool read_one(read_ctx *c, fv_js_lmsg *lm)
         return false;
     }
     bool match = lm->decoded && (lm->src == FV_SRC_EVENTS ? fv_pattern_match_event(c->p, &lm->ev)
-                                                           : fv_pattern_match_stream(c->p, &lm->se));
+                                                          : fv_pattern_match_stream(c->p, &lm->se));
     if (match) {
         if (c->count >= c->limit) {
             c->stopped = true;
@@ -1002,15 +1004,14 @@ static bool read_one(read_ctx *c, fv_js_lmsg *lm)
 }
 
 fv_status fv_js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
-                     int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
-                     fv_err *err)
+                     int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next, fv_err *err)
 {
     fv_js_bus *b = fv_js(bus);
     uint64_t epoch = bus->ops->epoch(bus);
     if (epoch == 0)
         return fv_err_set(err, FV_EUNAVAIL, "read: JetStream streams are not available");
-    read_ctx c = {.p = p, .cb = cb, .ud = ud, .epoch = epoch, .limit = limit,
-                  .until_ms = start->until_ms};
+    read_ctx c = {
+        .p = p, .cb = cb, .ud = ud, .epoch = epoch, .limit = limit, .until_ms = start->until_ms};
     char f[2][FV_SUBJECT_MAX + 1] = {"", ""};
     fv_status st = filters(b, p, c.want, f, err);
     if (st != FV_OK)

@@ -42,8 +42,8 @@ static fv_status check_name(const char *what, const char *s, fv_err *err)
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-'))
-            return fv_err_set(err, FV_EINVAL, "durable: %s '%s' may only hold [A-Za-z0-9_-]",
-                              what, s);
+            return fv_err_set(err, FV_EINVAL, "durable: %s '%s' may only hold [A-Za-z0-9_-]", what,
+                              s);
     }
     return FV_OK;
 }
@@ -238,7 +238,10 @@ const void *fv_durable_msg_data(const fv_durable_msg *m, size_t *len)
     return natsMsg_GetData(m->m);
 }
 
-const char *fv_durable_msg_subject(const fv_durable_msg *m) { return natsMsg_GetSubject(m->m); }
+const char *fv_durable_msg_subject(const fv_durable_msg *m)
+{
+    return natsMsg_GetSubject(m->m);
+}
 
 const char *fv_durable_msg_header(const fv_durable_msg *m, const char *name)
 {
@@ -248,24 +251,40 @@ const char *fv_durable_msg_header(const fv_durable_msg *m, const char *name)
     return v;
 }
 
-uint64_t fv_durable_msg_seq(const fv_durable_msg *m) { return m->seq; }
-uint64_t fv_durable_msg_delivered(const fv_durable_msg *m) { return m->delivered; }
-int64_t fv_durable_msg_stored_ms(const fv_durable_msg *m) { return m->stored_ms; }
+uint64_t fv_durable_msg_seq(const fv_durable_msg *m)
+{
+    return m->seq;
+}
+uint64_t fv_durable_msg_delivered(const fv_durable_msg *m)
+{
+    return m->delivered;
+}
+int64_t fv_durable_msg_stored_ms(const fv_durable_msg *m)
+{
+    return m->stored_ms;
+}
 
 static fv_status ack_status(natsStatus s, const char *what)
 {
     return s == NATS_OK ? FV_OK : s == NATS_TIMEOUT ? FV_ETIMEOUT : FV_EIO;
 }
 
-fv_status fv_durable_msg_ack(fv_durable_msg *m) { return ack_status(natsMsg_AckSync(m->m, NULL, NULL), "ack"); }
+fv_status fv_durable_msg_ack(fv_durable_msg *m)
+{
+    return ack_status(natsMsg_AckSync(m->m, NULL, NULL), "ack");
+}
 
 fv_status fv_durable_msg_nak(fv_durable_msg *m, int64_t delay_ms)
 {
-    natsStatus s = delay_ms > 0 ? natsMsg_NakWithDelay(m->m, delay_ms, NULL) : natsMsg_Nak(m->m, NULL);
+    natsStatus s =
+        delay_ms > 0 ? natsMsg_NakWithDelay(m->m, delay_ms, NULL) : natsMsg_Nak(m->m, NULL);
     return ack_status(s, "nak");
 }
 
-fv_status fv_durable_msg_term(fv_durable_msg *m) { return ack_status(natsMsg_Term(m->m, NULL), "term"); }
+fv_status fv_durable_msg_term(fv_durable_msg *m)
+{
+    return ack_status(natsMsg_Term(m->m, NULL), "term");
+}
 
 fv_status fv_durable_msg_in_progress(fv_durable_msg *m)
 {

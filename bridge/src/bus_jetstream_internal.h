@@ -114,7 +114,7 @@ typedef struct fv_js_live_src {
     int64_t stream_created;
     uint64_t prev_probe_last;
     atomic_bool initialized; /* expected is known: subscriptions may start */
-    atomic_bool probe; /* reconnect or gap suspected: compare with the stream's last seq */
+    atomic_bool probe;       /* reconnect or gap suspected: compare with the stream's last seq */
     atomic_uint_least64_t dispatched; /* last dispatched sequence */
     atomic_int debug_drop;            /* tests: discard the next n live messages */
 } fv_js_live_src;
@@ -157,9 +157,9 @@ struct fv_js_sub {
     pthread_mutex_t gate; /* leaf lock, never held across a callback: closed, paused */
     fv_js_srcstate s[2];
     uint64_t epoch;
-    bool paused;     /* gate */
-    bool queued;     /* cu_mu: in the catch-up queue or running in a worker */
-    bool ended;      /* END or ERROR delivered */
+    bool paused; /* gate */
+    bool queued; /* cu_mu: in the catch-up queue or running in a worker */
+    bool ended;  /* END or ERROR delivered */
     bool gap_pending;
     fv_cursor gap_requested, gap_from;
     bool live_sent;
@@ -173,8 +173,7 @@ void fv_js_sub_resume(fv_sub *sub);
 void fv_js_sub_close(fv_sub *sub);
 bool fv_js_sub_catching_up(fv_sub *sub);
 fv_status fv_js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
-                     int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
-                     fv_err *err);
+                     int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next, fv_err *err);
 /* live thread: one message for a subscription (sub->mu not held) */
 void fv_js_sub_on_live(fv_js_sub *s, fv_js_lmsg *lm);
 void fv_js_sub_unref(fv_js_sub *s);
@@ -230,7 +229,10 @@ struct fv_js_bus {
     } st;
 };
 
-static inline fv_js_bus *fv_js(fv_bus *b) { return (fv_js_bus *)b; }
+static inline fv_js_bus *fv_js(fv_bus *b)
+{
+    return (fv_js_bus *)b;
+}
 int64_t fv_js_now_ms(void);
 const char *fv_js_stream_name(fv_source src);
 /* refreshes both streams' info: created times (epoch) and presence */

@@ -358,8 +358,9 @@ fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err)
         }
         sleep_ms(5);
     }
-    return fv_err_set(err, FV_EUNAVAIL, "subscribe: the live path has no stream to follow yet "
-                                        "(streams not provisioned or JetStream unreachable)");
+    return fv_err_set(err, FV_EUNAVAIL,
+                      "subscribe: the live path has no stream to follow yet "
+                      "(streams not provisioned or JetStream unreachable)");
 }
 
 void fv_js_live_stop(fv_js_bus *b)

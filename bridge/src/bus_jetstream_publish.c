@@ -143,9 +143,9 @@ static void attempt_failed(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m
         it->status = fv_err_set(&it->err, FV_EIO, "publish: JetStream refused the event: %s (%d)",
                                 text ? text : "error", jerr);
     else
-        it->status = fv_err_set(&it->err, status_of(s),
-                                "publish: not acknowledged after %d attempt(s): %s",
-                                bt->attempts[idx], text && *text ? text : natsStatus_GetText(s));
+        it->status =
+            fv_err_set(&it->err, status_of(s), "publish: not acknowledged after %d attempt(s): %s",
+                       bt->attempts[idx], text && *text ? text : natsStatus_GetText(s));
 }
 
 void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
@@ -176,8 +176,7 @@ void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *p
     }
     /* Wake publishers only when it pays: the window drained to its low mark, a batch finished,
      * or something needs a resend. One wake-up per ack would cost a context switch per event. */
-    if (p->waiters > 0 &&
-        (p->wake || bt->outstanding == 0 || p->inflight <= p->low_mark)) {
+    if (p->waiters > 0 && (p->wake || bt->outstanding == 0 || p->inflight <= p->low_mark)) {
         p->wake = false;
         pthread_cond_broadcast(&p->cv);
     }

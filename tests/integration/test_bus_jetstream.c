@@ -40,8 +40,8 @@ int main(void)
 {
     if (fv_nats_start(&srv) != 0)
         return 1;
-    fv_bus_suite suite = {.make = make, .ctx = &srv, .concurrent_events = 10000,
-                          .timeout_ms = 30000};
+    fv_bus_suite suite = {
+        .make = make, .ctx = &srv, .concurrent_events = 10000, .timeout_ms = 30000};
     int failed = fv_bus_suite_run("bus_jetstream", &suite);
     fv_nats_cleanup(&srv);
     return failed;

@@ -55,9 +55,12 @@ static void setup(fixture *f, int n, int max_deliver, int64_t ack_wait_ms, const
         f->seqs[i] = fv_bus_suite_publish(f->bus, &ev);
         fv_event_clear(&ev);
     }
-    fv_durable_config dc = {.stream = FV_STREAM_EVENTS, .name = f->name,
-                            .filter_subject = f->filter, .max_deliver = max_deliver,
-                            .ack_wait_ms = ack_wait_ms, .backoff_ms = backoff,
+    fv_durable_config dc = {.stream = FV_STREAM_EVENTS,
+                            .name = f->name,
+                            .filter_subject = f->filter,
+                            .max_deliver = max_deliver,
+                            .ack_wait_ms = ack_wait_ms,
+                            .backoff_ms = backoff,
                             .backoff_n = backoff_n};
     fv_err err = {{0}};
     if (fv_bus_durable_ensure(f->bus, &dc, &err) != FV_OK)
@@ -85,7 +88,10 @@ static size_t fetch(fv_durable *d, fv_durable_msg **msgs, size_t max, int timeou
     return n;
 }
 
-static int group_setup(void **state) { return fv_nats_start(&srv); }
+static int group_setup(void **state)
+{
+    return fv_nats_start(&srv);
+}
 static int group_teardown(void **state)
 {
     fv_nats_cleanup(&srv);
@@ -108,9 +114,9 @@ static void test_jetstream_durable_nak_with_delay_redelivers_after_the_delay(voi
     fv_event_init(&ev);
     const void *data = fv_durable_msg_data(m[0], &len);
     fv_err err = {{0}};
-    assert_int_equal(fv_event_decode(&ev, fv_durable_msg_header(m[0], "Content-Type"), data, len,
-                                     NULL, &err),
-                     FV_OK);
+    assert_int_equal(
+        fv_event_decode(&ev, fv_durable_msg_header(m[0], "Content-Type"), data, len, NULL, &err),
+        FV_OK);
     assert_string_equal(ev.tenant_id, f.tenant);
     fv_event_clear(&ev);
     assert_int_equal(fv_durable_msg_nak(m[0], 1500), FV_OK);

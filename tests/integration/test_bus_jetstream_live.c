@@ -92,14 +92,17 @@ static void assert_exactly(const fv_collector *c, const uint64_t *seqs, size_t n
         if (k >= n)
             fail_msg("unexpected extra event seq %llu", (unsigned long long)c->items[i].seq);
         if (c->items[i].seq != seqs[k])
-            fail_msg("event %zu: seq %llu, expected %llu", k,
-                     (unsigned long long)c->items[i].seq, (unsigned long long)seqs[k]);
+            fail_msg("event %zu: seq %llu, expected %llu", k, (unsigned long long)c->items[i].seq,
+                     (unsigned long long)seqs[k]);
         k++;
     }
     assert_int_equal(k, n);
 }
 
-static int group_setup(void **state) { return fv_nats_start(&srv); }
+static int group_setup(void **state)
+{
+    return fv_nats_start(&srv);
+}
 static int group_teardown(void **state)
 {
     fv_nats_cleanup(&srv);
@@ -297,8 +300,7 @@ static void test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_onc
     fv_start first = {.kind = FV_START_FIRST};
     fv_cursor next;
     fv_err err = {{0}};
-    assert_int_equal(fv_bus_read(sub_bus, &p, &first, 100000, fv_collector_on_msg, &r, &next,
-                                 &err),
+    assert_int_equal(fv_bus_read(sub_bus, &p, &first, 100000, fv_collector_on_msg, &r, &next, &err),
                      FV_OK);
     int *seen = calloc(N, sizeof *seen);
     for (size_t i = 0; i < r.n; i++) {
