@@ -25,10 +25,15 @@
 
 static fv_nats_server srv;
 
+static size_t live_buffer = 0; /* 0 = default */
+static int max_catchups = 0;
+
 static fv_bus *new_bus(int attempts, int timeout_ms)
 {
     fv_bus_config c;
     fv_bus_config_init(&c);
+    c.live_buffer_per_sub = live_buffer;
+    c.max_catchups = max_catchups;
     c.nats_url = srv.url;
     c.name = "test-jsbus-live";
     c.publish_attempts = attempts;
@@ -366,6 +371,101 @@ static void test_jetstream_until_ends_a_quiet_live_stream(void **state)
     fv_bus_destroy(bus);
 }
 
+typedef struct bg_pub {
+    fv_bus *bus;
+    const char *tenant;
+    int n;
+    uint64_t *seqs;
+} bg_pub;
+
+static void *bg_publisher(void *arg)
+{
+    bg_pub *p = arg;
+    for (int i = 0; i < p->n; i += 50) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "bg%d", i);
+        publish_n(p->bus, p->tenant, 50, tag, p->seqs + i);
+    }
+    return NULL;
+}
+
+static void test_jetstream_handover_survives_a_tiny_live_buffer(void **state)
+{
+    /* a 4-message hand-over buffer overflows at once while events keep coming: catch-up must
+     * run more rounds and still deliver every event once, in order */
+    live_buffer = 4;
+    fv_bus *sub_bus = new_bus(0, 0);
+    live_buffer = 0;
+    fv_bus *pub_bus = new_bus(0, 0);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "tiny");
+    enum { BEFORE = 1000, DURING = 1000 };
+    static uint64_t seqs[BEFORE + DURING];
+    publish_n(pub_bus, t, BEFORE, "before", seqs);
+    bg_pub bp = {pub_bus, t, DURING, seqs + BEFORE};
+    pthread_t th;
+    pthread_create(&th, NULL, bg_publisher, &bp);
+    fv_collector c;
+    fv_collector_init(&c);
+    fv_sub_config sc = {0};
+    fv_pattern_init(&sc.pattern, t);
+    sc.start.kind = FV_START_FIRST;
+    sc.max_catchup_batch = 16; /* slow catch-up: many fetches while publishing goes on */
+    sc.on_msg = fv_collector_on_msg;
+    sc.on_release = fv_collector_on_release;
+    sc.ud = &c;
+    fv_sub *sub = NULL;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_subscribe(sub_bus, &sc, &sub, &err), FV_OK);
+    pthread_join(th, NULL);
+    assert_true(fv_collector_wait(&c, BEFORE + DURING, TMO));
+    assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, TMO));
+    fv_collector_stop(&c, sub, TMO);
+    assert_exactly(&c, seqs, BEFORE + DURING);
+    fv_collector_destroy(&c);
+    fv_bus_destroy(pub_bus);
+    fv_bus_destroy(sub_bus);
+}
+
+static void test_jetstream_catchups_beyond_the_limit_wait_their_turn(void **state)
+{
+    max_catchups = 1;
+    fv_bus *bus = new_bus(0, 0);
+    max_catchups = 0;
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "queue");
+    enum { N = 300, SUBS = 4 };
+    uint64_t seqs[N];
+    publish_n(bus, t, N, "q", seqs);
+    fv_collector c[SUBS];
+    fv_sub *sub[SUBS];
+    for (int i = 0; i < SUBS; i++) {
+        fv_collector_init(&c[i]);
+        fv_sub_config sc = {0};
+        fv_pattern_init(&sc.pattern, t);
+        sc.start.kind = FV_START_FIRST;
+        sc.max_catchup_batch = 32;
+        sc.on_msg = fv_collector_on_msg;
+        sc.on_release = fv_collector_on_release;
+        sc.ud = &c[i];
+        fv_err err = {{0}};
+        assert_int_equal(fv_bus_subscribe(bus, &sc, &sub[i], &err), FV_OK);
+    }
+    fv_bus_stats st;
+    fv_bus_get_stats(bus, &st);
+    assert_true(st.catchups_running <= 1);
+    for (int i = 0; i < SUBS; i++) {
+        assert_true(fv_collector_wait(&c[i], N, TMO));
+        assert_true(fv_collector_wait_kind(&c[i], FV_MSG_LIVE, TMO));
+        fv_collector_stop(&c[i], sub[i], TMO);
+        assert_exactly(&c[i], seqs, N);
+        fv_collector_destroy(&c[i]);
+    }
+    fv_bus_get_stats(bus, &st);
+    assert_true(st.catchups_total >= SUBS);
+    fv_bus_destroy(bus);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +473,8 @@ int main(void)
         cmocka_unit_test(test_jetstream_live_refills_lost_tail_without_newer_message),
         cmocka_unit_test(test_jetstream_tenant_isolation_with_wildcards_and_forged_body),
         cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
+        cmocka_unit_test(test_jetstream_handover_survives_a_tiny_live_buffer),
+        cmocka_unit_test(test_jetstream_catchups_beyond_the_limit_wait_their_turn),
         cmocka_unit_test(test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_once),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
