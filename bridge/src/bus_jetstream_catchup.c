@@ -955,6 +955,7 @@ typedef struct read_ctx {
     size_t count, limit;
     int64_t until_ms;
     bool stopped; /* limit reached or the callback paused */
+    bool at_last; /* this source passed what was stored when the read started */
     bool ended;   /* past `until` */
 } read_ctx;
 
@@ -1058,6 +1059,11 @@ fv_status fv_js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, si
                 int64_t stored = 0;
                 if (!fv_js_msg_meta(list.Msgs[i], &seq, &stored))
                     continue;
+                if (seq > last) {
+                    /* a bounded read ends at what was stored when it started */
+                    c.at_last = true;
+                    break;
+                }
                 fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, (fv_source)src, list.Msgs[i], seq, stored);
                 if (!lm)
                     continue;
@@ -1065,9 +1071,10 @@ fv_status fv_js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, si
                 fv_js_lmsg_unref(lm);
             }
             natsMsgList_Destroy(&list);
-            if (r.at_end)
+            if (r.at_end || c.at_last)
                 break;
         }
+        c.at_last = false;
         fv_js_reader_close(&r);
         if (st != FV_OK)
             return st;
