@@ -481,6 +481,38 @@ static void test_history_since_until_and_types(void **state)
     assert_int_equal(request("GET", "/v1/events?limit=5000", g_auth_a, NULL, NULL, NULL), 400);
 }
 
+static void test_since_starts_a_stream_at_that_time_and_task_id_narrows(void **state)
+{
+    (void)state;
+    publish(g_auth_a, "/v1/events",
+            "{\"workflow_execution_id\":\"wf-since\",\"task_execution_id\":\"k-a\","
+            "\"event_type\":\"task.created\",\"source\":\"s\",\"data\":{\"n\":1}}");
+    struct timespec ts = {0, 50 * 1000000L}, now;
+    nanosleep(&ts, NULL);
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long mid = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    nanosleep(&ts, NULL);
+    publish(g_auth_a, "/v1/events",
+            "[{\"workflow_execution_id\":\"wf-since\",\"task_execution_id\":\"k-a\","
+            "\"event_type\":\"task.completed\",\"source\":\"s\",\"data\":{\"n\":2}},"
+            "{\"workflow_execution_id\":\"wf-since\",\"task_execution_id\":\"k-b\","
+            "\"event_type\":\"task.completed\",\"source\":\"s\",\"data\":{\"n\":3}}]");
+    char path[256];
+    snprintf(path, sizeof path, "/v1/events/stream?workflow_execution_id=wf-since&since=%lld", mid);
+    fv_sse_client *c = open_stream(path, g_auth_a);
+    const char *want[] = {"task.completed", "task.completed"};
+    expect_events(c, want, 2); /* n=1 was before `since` */
+    fv_sse_close(c);
+    c = open_stream("/v1/workflow-executions/wf-since/stream?task_execution_id=k-b", g_auth_a);
+    const char *one[] = {"task.completed"};
+    expect_events(c, one, 1);
+    fv_sse_event e;
+    assert_true(fv_sse_get(c, 0, &e));
+    assert_non_null(strstr(e.data, "{\"n\":3}"));
+    fv_sse_event_free(&e);
+    fv_sse_close(c);
+}
+
 static void test_metrics_and_readyz(void **state)
 {
     (void)state;
@@ -505,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_auth_and_request_errors_have_the_contract_status_codes),
         cmocka_unit_test(test_heartbeats_arrive_and_expired_token_closes_with_auth_expired),
         cmocka_unit_test(test_history_since_until_and_types),
+        cmocka_unit_test(test_since_starts_a_stream_at_that_time_and_task_id_narrows),
         cmocka_unit_test(test_metrics_and_readyz),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
