@@ -136,10 +136,16 @@ static void attempt_failed(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m
         atomic_fetch_add(&b->st.publish_retries, 1);
         return;
     }
+    int size = natsMsg_GetDataLength(m);
     natsMsg_Destroy(m);
     bt->outstanding--;
     atomic_fetch_add(&b->st.publish_errors, 1);
-    if (jerr)
+    if (s == NATS_MAX_PAYLOAD)
+        it->status = fv_err_set(&it->err, FV_ETOOBIG,
+                                "publish: the encoded event (%d bytes) exceeds the NATS server's "
+                                "max_payload; raise max_payload or lower the data limit",
+                                size);
+    else if (jerr)
         it->status = fv_err_set(&it->err, FV_EIO, "publish: JetStream refused the event: %s (%d)",
                                 text ? text : "error", jerr);
     else

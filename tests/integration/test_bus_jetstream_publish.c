@@ -263,6 +263,38 @@ static void test_jetstream_publish_batch_settles_every_item_in_order(void **stat
     fv_bus_destroy(bus);
 }
 
+static void test_jetstream_publish_too_big_for_the_server_fails_alone(void **state)
+{
+    fv_bus_config c;
+    fv_bus_config_init(&c);
+    c.nats_url = srv.url;
+    c.limits.max_data = 4 << 20; /* the library allows it; nats-server's 1 MB max_payload not */
+    fv_bus *bus = NULL;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_create(&c, &bus, &err), FV_OK);
+    assert_int_equal(fv_bus_provision(bus, &err), FV_OK);
+    size_t n = 1100 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[0] = '"';
+    big[n - 1] = '"';
+    big[n] = '\0';
+    fv_event ev[2];
+    make_event(&ev[0], "tenant-big", "big-1", "task.completed");
+    assert_int_equal(fv_event_set_data(&ev[0], big, n, &c.limits, &err), FV_OK);
+    make_event(&ev[1], "tenant-big", "small-1", "task.completed");
+    fv_publish_item items[2] = {{.ev = &ev[0]}, {.ev = &ev[1]}};
+    assert_int_equal(fv_bus_publish_batch(bus, items, 2, &err), FV_OK);
+    assert_int_equal(items[0].status, FV_ETOOBIG);
+    assert_non_null(strstr(items[0].err.msg, "max_payload"));
+    assert_int_equal(items[1].status, FV_OK);
+    assert_true(items[1].result.seq > 0);
+    free(big);
+    fv_event_clear(&ev[0]);
+    fv_event_clear(&ev[1]);
+    fv_bus_destroy(bus);
+}
+
 static void test_jetstream_create_fails_clearly_without_server(void **state)
 {
     fv_bus_config c;
@@ -287,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_jetstream_epoch_changes_when_stream_recreated),
         cmocka_unit_test(test_jetstream_publish_returns_sequence_and_dedups_per_tenant),
         cmocka_unit_test(test_jetstream_publish_batch_settles_every_item_in_order),
+        cmocka_unit_test(test_jetstream_publish_too_big_for_the_server_fails_alone),
         cmocka_unit_test(test_jetstream_create_fails_clearly_without_server),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
