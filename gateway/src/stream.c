@@ -437,18 +437,23 @@ static int deliver(fv_stream *s, const fv_msg *m)
     uint64_t sseq = m->kind == FV_MSG_STREAM ? m->seq : m->cursor.streams_seq;
     if (sseq > atomic_load(&s->streams_seq_seen))
         atomic_store(&s->streams_seq_seen, sseq);
-    if (catching && ++s->replayed >= (uint64_t)s->gw->cfg.replay_limit) {
-        atomic_fetch_add(&fv_gw_metrics.replay_limit_closes, 1);
-        finish_with_event(s, NULL, NULL, FV_SSE_RETRY_SHORT_MS);
-        return FV_SUB_OK;
-    }
     if (m->kind == FV_MSG_EVENT && s->q.close_on_terminal && is_terminal(s, m->ev)) {
-        if (!fv_pattern_wants_streams(&s->pattern) || s->ep == FV_EP_TENANT)
+        if (!fv_pattern_wants_streams(&s->pattern) || s->ep == FV_EP_TENANT) {
             end_terminal(s, "terminal");
-        else if (!atomic_load(&s->terminal_seen)) {
+            return FV_SUB_OK;
+        }
+        if (!atomic_load(&s->terminal_seen)) {
             atomic_store(&s->terminal_at, fv_monotonic_ms());
             atomic_store(&s->terminal_seen, true);
         }
+    }
+    /* the replay limit never cuts a stream that is about to `end`: a resume after the terminal
+     * event would wait for an end that never comes */
+    if (catching && ++s->replayed >= (uint64_t)s->gw->cfg.replay_limit &&
+        !atomic_load(&s->terminal_seen)) {
+        atomic_fetch_add(&fv_gw_metrics.replay_limit_closes, 1);
+        finish_with_event(s, NULL, NULL, FV_SSE_RETRY_SHORT_MS);
+        return FV_SUB_OK;
     }
     return FV_SUB_OK;
 }
