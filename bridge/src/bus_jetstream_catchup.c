@@ -210,6 +210,19 @@ static cu_result handover(fv_js_sub *s, int src)
     return is_closed(s) ? CU_CLOSED : CU_DONE;
 }
 
+/* The stream under a subscription was recreated: its sequences start again, so positions and
+ * cursors of this subscription mean nothing there. It ends with ERROR; a client resuming with
+ * its cursor then meets the new epoch and gets `gap` and a replay. */
+void fv_js_sub_fail(fv_js_sub *s, const char *why)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->ended && !is_closed(s)) {
+        send_ctl(s, FV_MSG_ERROR, why);
+        s->ended = true;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* --- catch-up -------------------------------------------------------------------------------- */
 /* One catch-up round per source that still needs one: a reader (consumer) per source, merged by
  * store time so a two-source subscription replays in the order things happened (each source in

@@ -177,6 +177,7 @@ fv_status fv_js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, si
 /* live thread: one message for a subscription (sub->mu not held) */
 void fv_js_sub_on_live(fv_js_sub *s, fv_js_lmsg *lm);
 void fv_js_sub_unref(fv_js_sub *s);
+void fv_js_sub_fail(fv_js_sub *s, const char *why);
 fv_status fv_js_catchup_start(fv_js_bus *b, fv_err *err);
 void fv_js_catchup_stop(fv_js_bus *b);
 

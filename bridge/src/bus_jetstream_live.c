@@ -127,6 +127,35 @@ static void dispatch(fv_js_live_src *ls, fv_js_lmsg *lm, fanout *f)
     }
 }
 
+static void fail_all(fv_js_live_src *ls)
+{
+    fv_js_bus *b = ls->bus;
+    fanout f = {0};
+    pthread_rwlock_rdlock(&b->index_lock);
+    for (size_t i = 0; i < FV_JS_INDEX_BUCKETS; i++) {
+        for (fv_js_sub *s = b->index[i]; s; s = s->index_next) {
+            if (!s->s[ls->src].wanted || atomic_load(&s->closed))
+                continue;
+            if (f.n == f.cap) {
+                size_t cap = f.cap ? f.cap * 2 : 64;
+                fv_js_sub **p = realloc(f.subs, cap * sizeof *p);
+                if (!p)
+                    break;
+                f.subs = p;
+                f.cap = cap;
+            }
+            atomic_fetch_add(&s->refs, 1);
+            f.subs[f.n++] = s;
+        }
+    }
+    pthread_rwlock_unlock(&b->index_lock);
+    for (size_t k = 0; k < f.n; k++) {
+        fv_js_sub_fail(f.subs[k], "the stream was recreated; resume from your cursor");
+        fv_js_sub_unref(f.subs[k]);
+    }
+    free(f.subs);
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -204,11 +233,12 @@ static bool probe(fv_js_live_src *ls, bool forced, fanout *f)
         return true;
     }
     if (created != ls->stream_created) {
-        /* recreated: a new history from sequence 1 */
+        /* recreated: a new history from sequence 1; every subscription on it ends */
         ls->stream_created = created;
         ls->expected = first > 0 ? first : 1;
         fv_log(FV_LOG_WARN, "bus", "stream recreated, live sequence restarted", "stream",
                fv_js_stream_name(ls->src), NULL);
+        fail_all(ls);
     }
     uint64_t target = forced ? last : ls->prev_probe_last;
     ls->prev_probe_last = last;

@@ -466,6 +466,41 @@ static void test_jetstream_catchups_beyond_the_limit_wait_their_turn(void **stat
     fv_bus_destroy(bus);
 }
 
+static void test_jetstream_recreated_stream_ends_subscriptions_and_old_cursors_gap(void **state)
+{
+    fv_bus *bus = new_bus(0, 0);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "recreate");
+    uint64_t seqs[3];
+    publish_n(bus, t, 3, "old", seqs);
+    fv_collector c;
+    fv_collector_init(&c);
+    fv_sub *sub = subscribe_new(bus, t, &c);
+    fv_cursor old = {seqs[2], 0, fv_bus_epoch(bus)};
+    /* an operator deletes and recreates the stream: its sequences start again at 1 */
+    assert_int_equal(js_DeleteStream(fv_bus_jetstream(bus), FV_STREAM_EVENTS, NULL, NULL), NATS_OK);
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_provision(bus, &err), FV_OK);
+    assert_true(fv_collector_wait_kind(&c, FV_MSG_ERROR, TMO));
+    fv_collector_stop(&c, sub, TMO);
+    assert_int_not_equal(fv_bus_epoch(bus), old.epoch);
+    /* resuming with a cursor of the old incarnation is a gap, then the new history */
+    uint64_t fresh[2];
+    publish_n(bus, t, 2, "new", fresh);
+    fv_collector r;
+    fv_collector_init(&r);
+    fv_pattern p;
+    fv_pattern_init(&p, t);
+    fv_start st = {.kind = FV_START_CURSOR, .cursor = old};
+    fv_cursor next;
+    assert_int_equal(fv_bus_read(bus, &p, &st, 100, fv_collector_on_msg, &r, &next, &err), FV_OK);
+    assert_true(fv_collector_find(&r, FV_MSG_GAP, 0) < r.n);
+    assert_exactly(&r, fresh, 2);
+    fv_collector_destroy(&r);
+    fv_collector_destroy(&c);
+    fv_bus_destroy(bus);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_jetstream_handover_survives_a_tiny_live_buffer),
         cmocka_unit_test(test_jetstream_catchups_beyond_the_limit_wait_their_turn),
         cmocka_unit_test(test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_once),
+        cmocka_unit_test(test_jetstream_recreated_stream_ends_subscriptions_and_old_cursors_gap),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
