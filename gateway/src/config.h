@@ -26,6 +26,7 @@ typedef struct fv_gw_config {
     int64_t events_max_bytes, streams_max_bytes;
     int64_t heartbeat_ms;
     int64_t max_connections, max_connections_per_tenant;
+    int64_t max_requests_per_tenant; /* concurrent ingest/history requests */
     int64_t queue_bytes;
     int64_t replay_limit;
     int64_t max_body;

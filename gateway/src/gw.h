@@ -18,6 +18,7 @@ struct MHD_Daemon;
 struct fv_cors;
 typedef struct fv_streams fv_streams;
 typedef struct fv_ratelimit fv_ratelimit;
+typedef struct fv_reqlimit fv_reqlimit;
 
 /* Hook for the bridge's workflow registry: the first stored sequences of a workflow, so a
  * workflow stream's catch-up starts there instead of scanning (ARCHITECTURE "Data flow" 4).
@@ -33,6 +34,7 @@ typedef struct fv_gw {
     struct MHD_Daemon *mhd;
     fv_streams *streams;
     fv_ratelimit *rate;
+    fv_reqlimit *reqlimit;
     atomic_bool stopping;
     pthread_t timer;
     bool timer_started;

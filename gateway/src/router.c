@@ -22,6 +22,7 @@
 #include "history.h"
 #include "ingest.h"
 #include "metrics.h"
+#include "reqlimit.h"
 #include "stream.h"
 
 #if defined(__has_include)
@@ -58,6 +59,7 @@ typedef struct fv_req {
     fv_buf body;
     size_t discarded;
     bool too_big, ndjson, responded;
+    bool counted; /* holds a place in the tenant's concurrent request limit */
 } fv_req;
 
 static bool starts(const char *s, const char *prefix, const char **rest)
@@ -178,6 +180,11 @@ static enum MHD_Result ingest_first(fv_gw *gw, struct MHD_Connection *mc, fv_req
         rq->responded = true;
         return fv_http_error(mc, 503, "unavailable", "shutting down", 2);
     }
+    if (!(rq->counted = fv_reqlimit_begin(gw->reqlimit, rq->pr.tenant_id))) {
+        rq->responded = true;
+        return fv_http_error(mc, 503, "unavailable", "too many concurrent requests for this tenant",
+                             1);
+    }
     if (!fv_ingest_content_type_ok(ct, &rq->ndjson)) {
         rq->responded = true;
         return fv_http_error(mc, 415, "unsupported_media_type",
@@ -296,6 +303,9 @@ enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const cha
             return ret;
         if (atomic_load(&gw->stopping))
             return fv_http_error(mc, 503, "unavailable", "shutting down", 2);
+        if (!(rq->counted = fv_reqlimit_begin(gw->reqlimit, rq->pr.tenant_id)))
+            return fv_http_error(mc, 503, "unavailable",
+                                 "too many concurrent requests for this tenant", 1);
         return fv_history_handle(gw, mc, &rq->pr);
     }
     case R_STREAM: {
@@ -312,12 +322,14 @@ enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const cha
 void fv_router_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)mc;
     (void)toe;
+    fv_gw *gw = cls;
     fv_req *rq = *con_cls;
     if (!rq)
         return;
+    if (rq->counted)
+        fv_reqlimit_end(gw->reqlimit, rq->pr.tenant_id);
     if (rq->have_pr)
         fv_principal_clear(&rq->pr);
     fv_buf_free(&rq->body);

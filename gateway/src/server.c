@@ -33,6 +33,7 @@
 #include "flovyn/units.h"
 #include "gw.h"
 #include "ratelimit.h"
+#include "reqlimit.h"
 #include "router.h"
 #include "stream.h"
 
@@ -147,7 +148,9 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     }
     if ((st = fv_streams_create(gw, &gw->streams)) != FV_OK ||
         (st = fv_ratelimit_create(cfg->ingest_rate_per_tenant, MAX_RATE_TENANTS, &gw->rate)) !=
-            FV_OK) {
+            FV_OK ||
+        (st = fv_reqlimit_create((size_t)cfg->max_requests_per_tenant, MAX_RATE_TENANTS,
+                                 &gw->reqlimit)) != FV_OK) {
         fv_err_set(err, st, "out of memory");
         goto fail;
     }
@@ -290,6 +293,7 @@ void fv_gw_destroy(fv_gw *gw)
     fv_bus_destroy(gw->bus);
     fv_streams_destroy(gw->streams);
     fv_ratelimit_destroy(gw->rate);
+    fv_reqlimit_destroy(gw->reqlimit);
     fv_cors_destroy(gw->cors);
     fv_auth_destroy(gw->auth);
     if (g_gw == gw) {

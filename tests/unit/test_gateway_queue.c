@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "ingest.h"
 #include "ratelimit.h"
+#include "reqlimit.h"
 #include "stream.h"
 
 static int g_destroyed, g_drained;
@@ -227,6 +228,23 @@ static void test_token_bucket_allows_the_rate_and_says_when_to_retry(void **stat
     fv_ratelimit_destroy(rl);
 }
 
+static void test_concurrent_requests_are_bounded_per_tenant(void **state)
+{
+    (void)state;
+    fv_reqlimit *l;
+    assert_int_equal(fv_reqlimit_create(2, 10, &l), FV_OK);
+    assert_true(fv_reqlimit_begin(l, "a"));
+    assert_true(fv_reqlimit_begin(l, "a"));
+    assert_false(fv_reqlimit_begin(l, "a")); /* third at once: refused */
+    assert_true(fv_reqlimit_begin(l, "b"));  /* another tenant is unaffected */
+    fv_reqlimit_end(l, "a");
+    assert_true(fv_reqlimit_begin(l, "a")); /* a finished request frees its place */
+    fv_reqlimit_end(l, "a");
+    fv_reqlimit_end(l, "a");
+    fv_reqlimit_end(l, "b");
+    fv_reqlimit_destroy(l);
+}
+
 static void test_terminal_types(void **state)
 {
     (void)state;
@@ -250,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_ingest_split_object_array_and_ndjson),
         cmocka_unit_test(test_ingest_content_types),
         cmocka_unit_test(test_token_bucket_allows_the_rate_and_says_when_to_retry),
+        cmocka_unit_test(test_concurrent_requests_are_bounded_per_tenant),
         cmocka_unit_test(test_terminal_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
