@@ -180,6 +180,13 @@ static enum MHD_Result ingest_first(fv_gw *gw, struct MHD_Connection *mc, fv_req
         rq->responded = true;
         return fv_http_error(mc, 503, "unavailable", "shutting down", 2);
     }
+    /* fail fast while NATS is away: a publish would hold an HTTP thread for its whole retry
+     * budget, and with a few threads that stalls every other request too */
+    if (!fv_bus_ready(gw->bus)) {
+        rq->responded = true;
+        return fv_http_error(mc, 503, "unavailable",
+                             "the event store is not reachable right now; retry", 2);
+    }
     if (!(rq->counted = fv_reqlimit_begin(gw->reqlimit, rq->pr.tenant_id))) {
         rq->responded = true;
         return fv_http_error(mc, 503, "unavailable", "too many concurrent requests for this tenant",

@@ -310,6 +310,32 @@ static void test_nats_server_restart_mid_stream_loses_nothing(void **state)
     c->last_i[0] = 98;
     c->last_i[1] = 99;
     fv_nats_stop(&g_nats);
+    /* while NATS is away: not ready, and ingest answers 503 at once instead of hanging */
+    char rurl[256], iurl[256];
+    snprintf(rurl, sizeof rurl, "%s/readyz", g_gw.base);
+    snprintf(iurl, sizeof iurl, "%s/v1/events", g_gw.base);
+    long rst = 0;
+    for (int i = 0; i < 100 && rst != 503; i++) {
+        fv_http_resp r;
+        fv_http_request("GET", rurl, NULL, NULL, 0, &r);
+        rst = r.status;
+        fv_http_resp_free(&r);
+        if (rst != 503)
+            sleep_ms(50);
+    }
+    assert_int_equal(rst, 503);
+    const char *ih[] = {g_auth, "Content-Type: application/json", NULL};
+    const char *ib = "{\"event_type\":\"task.created\",\"source\":\"s\"}";
+    fv_http_resp r;
+    struct timespec a, z;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(fv_http_request("POST", iurl, ih, ib, strlen(ib), &r), 0);
+    clock_gettime(CLOCK_MONOTONIC, &z);
+    assert_int_equal(r.status, 503);
+    char ra[16];
+    assert_true(fv_http_resp_header(&r, "Retry-After", ra, sizeof ra));
+    fv_http_resp_free(&r);
+    assert_true(z.tv_sec - a.tv_sec < 3);
     assert_int_equal(fv_nats_restart(&g_nats), 0);
     publish_range("wf-nats", 100, 100);
     /* same connection if it survived, otherwise resume by cursor, like a browser */
