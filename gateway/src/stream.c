@@ -704,7 +704,9 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
         fv_log(FV_LOG_WARN, "stream", "subscribe failed", "error", err.msg, NULL);
         if (st == FV_EINVAL)
             return fv_http_error(mc, 400, "bad_request", err.msg, 0);
-        return fv_http_error(mc, 503, "unavailable", err.msg, 2);
+        /* like a capacity limit: 200 + retry: + overloaded, so EventSource comes back later
+         * (it gives up for good on a non-200 answer) */
+        return fv_stream_refuse_overloaded(mc, "unavailable");
     }
     sub_set(s, sub);
     if (fv_conn_is_paused_with_room(&s->conn))
