@@ -157,12 +157,12 @@ struct fv_js_sub {
     pthread_mutex_t gate; /* leaf lock, never held across a callback: closed, paused */
     fv_js_srcstate s[2];
     uint64_t epoch;
-    bool paused; /* gate */
-    bool queued; /* cu_mu: in the catch-up queue or running in a worker */
-    bool ended;  /* END or ERROR delivered */
+    bool paused;       /* gate */
+    bool queued;       /* cu_mu: in the catch-up queue or running in a worker */
+    atomic_bool ended; /* END or ERROR delivered (read unlocked by the until tick) */
     bool gap_pending;
     fv_cursor gap_requested, gap_from;
-    bool live_sent;
+    atomic_bool live_sent;
     fv_js_sub *index_next; /* tenant bucket chain */
     fv_js_sub *queue_next; /* catch-up queue */
     fv_js_sub *reap_next;  /* close queue */
