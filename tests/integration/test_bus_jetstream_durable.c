@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -215,6 +218,91 @@ static void test_jetstream_durable_ack_floor_survives_the_owner_going_away(void 
     fv_bus_destroy(f.bus);
 }
 
+/* The child process: acknowledges the first three messages of the durable, says so on stdout,
+ * then keeps fetching (holding the other two unacknowledged) until it is killed. */
+static int child_main(const char *url, const char *name)
+{
+    fv_bus_config c;
+    fv_bus_config_init(&c);
+    c.nats_url = url;
+    fv_bus *bus = NULL;
+    fv_err err = {{0}};
+    if (fv_bus_create(&c, &bus, &err) != FV_OK)
+        return 3;
+    fv_durable *d = NULL;
+    if (fv_bus_durable_open(bus, FV_STREAM_EVENTS, name, &d, &err) != FV_OK)
+        return 4;
+    fv_durable_msg *m[8];
+    size_t n = 0, got = 0;
+    while (got < 5) {
+        if (fv_durable_fetch(d, 8 - got, 2000, m, &n, &err) != FV_OK)
+            return 5;
+        for (size_t i = 0; i < n; i++, got++) {
+            if (got < 3)
+                fv_durable_msg_ack(m[i]);
+            fv_durable_msg_destroy(m[i]); /* the other two stay unacknowledged */
+        }
+    }
+    printf("acked\n");
+    fflush(stdout);
+    for (;;) {
+        fv_durable_fetch(d, 8, 1000, m, &n, &err); /* busy owner, killed from outside */
+        for (size_t i = 0; i < n; i++)
+            fv_durable_msg_destroy(m[i]);
+    }
+}
+
+static void test_jetstream_durable_ack_floor_survives_sigterm_of_the_owner_process(void **state)
+{
+    fixture f;
+    setup(&f, 5, 10, 1000, NULL, 0);
+    char log[512];
+    snprintf(log, sizeof log, "%s/durable-child.log", srv.store_dir);
+    char self[512];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(len > 0);
+    self[len] = '\0';
+    char *argv[] = {self, "child", srv.url, f.name, NULL};
+    pid_t pid = fv_test_spawn(argv, NULL, log);
+    assert_true(pid > 0);
+    /* wait until the child reports its three acknowledgements */
+    bool acked = false;
+    for (int i = 0; i < 300 && !acked; i++) {
+        FILE *fp = fopen(log, "r");
+        char line[256];
+        while (fp && fgets(line, sizeof line, fp))
+            if (strncmp(line, "acked", 5) == 0)
+                acked = true;
+        if (fp)
+            fclose(fp);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(acked);
+    fv_test_stop_pid(pid, SIGTERM, 5000);
+
+    /* a new owner: only the two the child held come back, as second deliveries */
+    fv_durable *d = open_d(&f);
+    fv_durable_msg *m[8];
+    size_t got = 0;
+    uint64_t seen[8];
+    for (int tries = 0; tries < 10 && got < 2; tries++) {
+        size_t n = fetch(d, m + got, 8 - got, 1000);
+        for (size_t i = 0; i < n; i++) {
+            seen[got + i] = fv_durable_msg_seq(m[got + i]);
+            assert_int_equal(fv_durable_msg_ack(m[got + i]), FV_OK);
+            fv_durable_msg_destroy(m[got + i]);
+        }
+        got += n;
+    }
+    assert_int_equal(got, 2);
+    assert_int_equal(seen[0], f.seqs[3]);
+    assert_int_equal(seen[1], f.seqs[4]);
+    assert_int_equal(fetch(d, m, 8, 1500), 0);
+    fv_durable_close(d);
+    fv_bus_destroy(f.bus);
+}
+
 static void test_jetstream_durable_rejects_bad_names_and_memory_bus(void **state)
 {
     fv_bus *bus = new_bus();
@@ -232,13 +320,16 @@ static void test_jetstream_durable_rejects_bad_names_and_memory_bus(void **state
     fv_bus_destroy(mem);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "child") == 0)
+        return child_main(argv[2], argv[3]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jetstream_durable_nak_with_delay_redelivers_after_the_delay),
         cmocka_unit_test(test_jetstream_durable_term_stops_redelivery),
         cmocka_unit_test(test_jetstream_durable_max_deliver_trims_a_longer_backoff_list),
         cmocka_unit_test(test_jetstream_durable_ack_floor_survives_the_owner_going_away),
+        cmocka_unit_test(test_jetstream_durable_ack_floor_survives_sigterm_of_the_owner_process),
         cmocka_unit_test(test_jetstream_durable_rejects_bad_names_and_memory_bus),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
