@@ -44,6 +44,37 @@ static void sleep_ms(int ms)
 
 /* --- gateway process ----------------------------------------------------------------------- */
 
+/* Every gateway still running when the test program exits is killed: a failing assertion jumps
+ * out of a test before its cleanup, and a leftover server would outlive the test run. */
+#define MAX_LIVE 64
+static pid_t g_live[MAX_LIVE];
+static pthread_mutex_t g_live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_atexit_once = PTHREAD_ONCE_INIT;
+
+static void kill_leftovers(void)
+{
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (g_live[i] > 0)
+            fv_test_stop_pid(g_live[i], SIGKILL, 2000);
+}
+
+static void install_atexit(void)
+{
+    atexit(kill_leftovers);
+}
+
+static void live_set(pid_t old, pid_t now)
+{
+    pthread_once(&g_atexit_once, install_atexit);
+    pthread_mutex_lock(&g_live_mu);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (g_live[i] == old) {
+            g_live[i] = now;
+            break;
+        }
+    pthread_mutex_unlock(&g_live_mu);
+}
+
 static int launch(fv_gateway *g)
 {
     char listen[64];
@@ -59,11 +90,13 @@ static int launch(fv_gateway *g)
     g->pid = fv_test_spawn(argv, NULL, g->log_path);
     if (g->pid <= 0)
         return -1;
+    live_set(0, g->pid);
     char url[128];
     snprintf(url, sizeof url, "%s/healthz", g->base);
     int64_t deadline = mono_ms() + 10000;
     while (mono_ms() < deadline) {
         if (waitpid(g->pid, NULL, WNOHANG) == g->pid) {
+            live_set(g->pid, 0);
             g->pid = 0;
             return -1;
         }
@@ -76,6 +109,7 @@ static int launch(fv_gateway *g)
         sleep_ms(20);
     }
     fv_test_stop_pid(g->pid, SIGKILL, 1000);
+    live_set(g->pid, 0);
     g->pid = 0;
     return -1;
 }
@@ -122,6 +156,7 @@ int fv_gateway_stop(fv_gateway *g, int sig, int timeout_ms)
     if (g->pid <= 0)
         return -1;
     int st = fv_test_stop_pid(g->pid, sig, timeout_ms);
+    live_set(g->pid, 0);
     g->pid = 0;
     return st;
 }
