@@ -51,7 +51,7 @@ if [[ "${FLOVYN_SKIP_ASAN:-0}" != 1 ]]; then
   step "build with AddressSanitizer + UBSan"
   build "$root/build-asan" -DFLOVYN_SANITIZE=ON ; record "build-asan" $?
   step "unit + integration tests under ASan + UBSan"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_ctest "$root/build-asan" ; record "tests-asan" $?
 fi
