@@ -13,9 +13,13 @@ cd "$root"
 scripts/install-deps.sh --test || { echo "install-deps failed"; exit 1; }
 
 jobs=$(nproc)
-passed=0
+passed=0      # steps
 failed=0
 failures=()
+tests_passed=0 # individual test programs / cases, for the closing line
+tests_failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 step() { printf '\n==== %s ====\n' "$*"; }
 record() { # name status
@@ -30,14 +34,28 @@ build() { # dir extra-cmake-args...
   return "${PIPESTATUS[0]}"
 }
 
-run_ctest() { # dir label
+count_ctest() { # reads ctest's "N% tests passed, F tests failed out of T" from $log
+  local line f t
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+  f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  if [[ -n $line ]]; then
+    tests_passed=$((tests_passed + t - f)); tests_failed=$((tests_failed + f))
+  else
+    tests_failed=$((tests_failed + 1))
+  fi
+}
+
+run_ctest() { # dir
   local dir=$1
   # unit tests are independent and fast: run them in parallel; integration tests start servers
   # and processes, two at a time keeps the machine responsive
-  ctest --test-dir "$dir" -L unit --output-on-failure -j"$jobs"
-  local u=$?
-  ctest --test-dir "$dir" -L integration --output-on-failure -j2
-  local i=$?
+  ctest --test-dir "$dir" -L unit --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+  local u=${PIPESTATUS[0]}
+  count_ctest
+  ctest --test-dir "$dir" -L integration --output-on-failure -j2 2>&1 | tee "$log"
+  local i=${PIPESTATUS[0]}
+  count_ctest
   return $((u || i))
 }
 
@@ -72,16 +90,23 @@ if [[ $st -eq 0 ]]; then
     echo "$name: $(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$root/build-fuzz/$name.log" || tail -1 "$root/build-fuzz/$name.log") exit=$st"
     [[ $st -ne 0 ]] && tail -40 "$root/build-fuzz/$name.log"
     record "$name" $st
+    if [[ $st -eq 0 ]]; then tests_passed=$((tests_passed + 1)); else tests_failed=$((tests_failed + 1)); fi
     rm -rf "$work"
   done
 fi
 
 if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
   step "browser end-to-end (headless Chromium)"
-  tests/e2e/run.sh "$root/build" ; record "e2e" $?
+  tests/e2e/run.sh "$root/build" 2>&1 | tee "$log"; st=${PIPESTATUS[0]}
+  record "e2e" $st
+  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+  tests_passed=$((tests_passed + ${p:-0})); tests_failed=$((tests_failed + ${f:-0}))
+  [[ $st -ne 0 && ${f:-0} -eq 0 ]] && tests_failed=$((tests_failed + 1))
 fi
 
 step "summary"
 ((failed)) && printf 'failed: %s\n' "${failures[@]}"
 echo "steps: $passed passed, $failed failed"
-exit $((failed > 0))
+echo "tests: $tests_passed passed, $tests_failed failed"
+exit $((failed > 0 || tests_failed > 0))
