@@ -115,9 +115,10 @@ fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsg
     memset(list, 0, sizeof *list);
     jsFetchRequest fr;
     jsFetchRequest_Init(&fr);
-    fr.Batch = batch;
     /* NoWait answers at once; after an empty answer that the consumer contradicts (it still
-     * counts pending messages), wait for them instead */
+     * counts pending messages), wait - but for one message only: a waiting pull of a whole batch
+     * would not return before the batch is full or the request expires */
+    fr.Batch = r->wait_next ? 1 : batch;
     fr.NoWait = !r->wait_next;
     fr.Expires = (int64_t)expires_ms * NS_PER_MS;
     natsStatus s = natsSubscription_FetchRequest(list, r->sub, &fr);
