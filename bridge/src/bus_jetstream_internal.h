@@ -117,6 +117,11 @@ typedef struct fv_js_live_src {
     atomic_bool probe;       /* reconnect or gap suspected: compare with the stream's last seq */
     atomic_uint_least64_t dispatched; /* last dispatched sequence */
     atomic_int debug_drop;            /* tests: discard the next n live messages */
+    /* cross-source order (bus_jetstream_live.c): messages taken from the subscription, and of
+     * those the ones fully handled; holding = a message waits for a refill */
+    atomic_uint_least64_t taken;
+    atomic_uint_least64_t handled;
+    atomic_bool holding;
 } fv_js_live_src;
 
 fv_status fv_js_live_start(fv_js_bus *b, fv_err *err);

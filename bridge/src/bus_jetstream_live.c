@@ -14,6 +14,15 @@
  * a refill would deadlock inside a nats.c callback, and a subscription owned by one thread is
  * never destroyed while the library delivers to it. Each message is decoded once; subscriptions
  * of its tenant share the decoded event and one frame slot.
+ *
+ * Two threads would lose the causal order between the sources: a child workflow's
+ * `workflow.started`, acknowledged before its first token was published, is republished first and
+ * so is already queued on the events subscription when the token is read (one connection, one
+ * socket), yet the streams thread could route the token first - and the consolidated stream,
+ * which learns descendants from lifecycle events, would drop it. So before routing a stream event
+ * the streams thread waits, bounded, until the events thread has handled everything queued at
+ * that moment (wait_events_handled). When the events thread is idle this costs one pending-count
+ * read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +261,33 @@ static bool probe(fv_js_live_src *ls, bool forced, fanout *f)
     return true;
 }
 
+#define CAUSAL_WAIT_MAX_US 1000000
+
+static void wait_events_handled(fv_js_bus *b)
+{
+    fv_js_live_src *ev = &b->live[FV_SRC_EVENTS];
+    if (!ev->started || !ev->sub || atomic_load(&ev->holding))
+        return;
+    int queued = 0;
+    if (natsSubscription_GetPending(ev->sub, &queued, NULL) != NATS_OK || queued < 0)
+        return;
+    /* read after the pending count: a message taken in between is counted twice, which only
+     * makes the target too high - and the idle check below ends such a wait */
+    uint64_t target = atomic_load(&ev->taken) + (uint64_t)queued;
+    for (int waited = 0; atomic_load(&ev->handled) < target && waited < CAUSAL_WAIT_MAX_US;
+         waited += 200) {
+        if (atomic_load(&ev->holding) || atomic_load(&b->closing))
+            return;
+        int now_queued = 0;
+        if (atomic_load(&ev->handled) == atomic_load(&ev->taken) &&
+            natsSubscription_GetPending(ev->sub, &now_queued, NULL) == NATS_OK &&
+            now_queued == 0)
+            return; /* idle: everything that was queued is handled */
+        struct timespec ts = {0, 200000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static uint64_t header_seq(natsMsg *m)
 {
     const char *v = NULL;
@@ -268,6 +304,9 @@ static void *live_main(void *arg)
     int64_t last_probe = 0;
     natsMsg *held = NULL; /* a message waiting for its gap to be refilled */
     while (!atomic_load(&b->closing)) {
+        /* every path of the loop body ends here: what was taken is handled, but a held one */
+        atomic_store(&ls->holding, held != NULL);
+        atomic_store(&ls->handled, atomic_load(&ls->taken) - (held ? 1 : 0));
         int64_t now = fv_js_now_ms();
         bool forced = atomic_load(&ls->probe);
         if (ls->expected == 0 || forced || now - last_probe >= PROBE_EVERY_MS) {
@@ -284,6 +323,8 @@ static void *live_main(void *arg)
             natsStatus s = natsSubscription_NextMsg(&m, ls->sub, 200);
             if (s == NATS_TIMEOUT)
                 continue;
+            if (s == NATS_OK)
+                atomic_fetch_add(&ls->taken, 1);
             if (s != NATS_OK) {
                 /* NATS_SLOW_CONSUMER: messages were dropped; the sequence jump shows where */
                 atomic_store(&ls->probe, true);
@@ -318,6 +359,8 @@ static void *live_main(void *arg)
             atomic_store(&ls->dispatched, seq);
             continue;
         }
+        if (ls->src == FV_SRC_STREAMS)
+            wait_events_handled(b);
         fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, ls->src, m, seq, fv_js_now_ms());
         natsMsg_Destroy(m);
         if (!lm) {

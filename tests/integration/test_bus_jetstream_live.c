@@ -4,6 +4,7 @@
  * nats-server killed with SIGKILL and restarted mid-stream loses no acknowledged event and
  * delivers each one exactly once.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,6 +138,135 @@ static void test_jetstream_live_refills_lost_republishes_in_the_middle(void **st
     assert_true(st.live_gaps_refilled >= 1);
     assert_true(st.live_refill_msgs >= 100);
     fv_collector_destroy(&c);
+    fv_bus_destroy(pub_bus);
+    fv_bus_destroy(sub_bus);
+}
+
+/* The consolidated stream learns descendants from lifecycle events, so a child's first token must
+ * not overtake the child's workflow.started on the live path, even when it is published the
+ * moment that event is acknowledged. */
+typedef struct family {
+    pthread_mutex_t mu;
+    char ids[512][FV_ID_MAX + 1];
+    size_t n;
+    fv_bus *noise_bus; /* unrelated lifecycle traffic that keeps the events side busy */
+    const char *tenant;
+    atomic_bool stop;
+} family;
+
+static void *noise_main(void *arg)
+{
+    family *f = arg;
+    int k = 0;
+    while (!atomic_load(&f->stop)) {
+        enum { B = 20 };
+        fv_event evs[B];
+        fv_publish_item items[B];
+        memset(items, 0, sizeof items);
+        for (int i = 0; i < B; i++) {
+            char id[40];
+            snprintf(id, sizeof id, "noise-%d", k++);
+            fv_bus_suite_event(&evs[i], f->tenant, "noise", NULL, "task.progressed", id, "{}");
+            items[i].ev = &evs[i];
+        }
+        fv_err err = {{0}};
+        fv_bus_publish_batch(f->noise_bus, items, B, &err);
+        for (int i = 0; i < B; i++)
+            fv_event_clear(&evs[i]);
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static bool family_has(family *f, const char *w)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->ids[i], w))
+            return true;
+    return false;
+}
+
+static bool family_accept(void *ud, const fv_event *ev, const fv_stream_event *se)
+{
+    family *f = ud;
+    if (ev && !strcmp(ev->workflow_execution_id, "noise")) {
+        struct timespec ts = {0, 300000L}; /* a slow consumer of unrelated events */
+        nanosleep(&ts, NULL);
+        return false;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool ok;
+    if (ev) {
+        ok = family_has(f, ev->workflow_execution_id);
+        if (!ok && ev->parent_workflow_execution_id[0] &&
+            family_has(f, ev->parent_workflow_execution_id) && f->n < 512) {
+            snprintf(f->ids[f->n++], FV_ID_MAX + 1, "%s", ev->workflow_execution_id);
+            ok = true;
+        }
+    } else {
+        ok = family_has(f, se->workflow_execution_id);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return ok;
+}
+
+static void test_jetstream_child_token_never_overtakes_its_workflow_started(void **state)
+{
+    fv_bus *sub_bus = new_bus(0, 0), *pub_bus = new_bus(0, 0);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "causal");
+    family fam = {.n = 1};
+    pthread_mutex_init(&fam.mu, NULL);
+    snprintf(fam.ids[0], sizeof fam.ids[0], "root");
+    fv_collector c;
+    fv_collector_init(&c);
+    fv_sub_config sc = {0};
+    fv_pattern_init(&sc.pattern, t);
+    sc.pattern.accept = family_accept;
+    sc.pattern.accept_ud = &fam;
+    sc.start.kind = FV_START_NEW;
+    sc.on_msg = fv_collector_on_msg;
+    sc.on_release = fv_collector_on_release;
+    sc.ud = &c;
+    fv_sub *sub = NULL;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_subscribe(sub_bus, &sc, &sub, &err), FV_OK);
+    assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, TMO));
+    fam.noise_bus = new_bus(0, 0);
+    fam.tenant = t;
+    pthread_t noise;
+    pthread_create(&noise, NULL, noise_main, &fam);
+    enum { CHILDREN = 100 };
+    for (int i = 0; i < CHILDREN; i++) {
+        char child[32], parent[32], id[32];
+        snprintf(child, sizeof child, "child-%d", i);
+        /* every fourth child is a grandchild of the previous one */
+        snprintf(parent, sizeof parent, i % 4 == 3 ? "child-%d" : "root", i - 1);
+        snprintf(id, sizeof id, "started-%d", i);
+        fv_event ev;
+        fv_bus_suite_event(&ev, t, child, NULL, "workflow.started", id, "{}");
+        snprintf(ev.parent_workflow_execution_id, sizeof ev.parent_workflow_execution_id, "%s",
+                 parent);
+        assert_int_equal(fv_bus_publish_event(pub_bus, &ev, NULL, &err), FV_OK);
+        fv_event_clear(&ev);
+        fv_stream_event se;
+        fv_bus_suite_stream(&se, t, child, NULL, 1, FV_KIND_TOKEN, "\"tok\"");
+        assert_int_equal(fv_bus_publish_stream(pub_bus, &se, NULL, &err), FV_OK);
+        fv_stream_event_clear(&se);
+    }
+    atomic_store(&fam.stop, true);
+    pthread_join(noise, NULL);
+    /* every child: its lifecycle event and its token, accepted */
+    assert_true(fv_collector_wait(&c, 2 * CHILDREN, TMO));
+    fv_collector_stop(&c, sub, TMO);
+    size_t tokens = 0;
+    for (size_t i = 0; i < c.n; i++)
+        tokens += c.items[i].kind == FV_MSG_STREAM;
+    assert_int_equal(tokens, CHILDREN);
+    fv_collector_destroy(&c);
+    pthread_mutex_destroy(&fam.mu);
+    fv_bus_destroy(fam.noise_bus);
     fv_bus_destroy(pub_bus);
     fv_bus_destroy(sub_bus);
 }
@@ -506,6 +636,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jetstream_live_refills_lost_republishes_in_the_middle),
         cmocka_unit_test(test_jetstream_live_refills_lost_tail_without_newer_message),
+        cmocka_unit_test(test_jetstream_child_token_never_overtakes_its_workflow_started),
         cmocka_unit_test(test_jetstream_tenant_isolation_with_wildcards_and_forged_body),
         cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
         cmocka_unit_test(test_jetstream_handover_survives_a_tiny_live_buffer),
