@@ -97,6 +97,22 @@ static void on_reconnected(natsConnection *nc, void *closure)
     pthread_mutex_unlock(&cs->mu);
 }
 
+/* first connection made in the background (connect_in_background): as a reconnect */
+static void on_connected(natsConnection *nc, void *closure)
+{
+    fv_js_connstate *cs = closure;
+    fv_js_bus *b = cs_lock(cs);
+    if (b) {
+        atomic_store(&b->connected, true);
+        atomic_store(&b->live[0].probe, true);
+        atomic_store(&b->live[1].probe, true);
+        fv_log(FV_LOG_INFO, "bus", "NATS connected", NULL);
+        if (b->base.cfg.on_connection)
+            b->base.cfg.on_connection(b->base.cfg.on_connection_ud, true);
+    }
+    pthread_mutex_unlock(&cs->mu);
+}
+
 static void on_closed(natsConnection *nc, void *closure)
 {
     fv_js_connstate *cs = closure;
@@ -187,6 +203,8 @@ static fv_status connect_nats(fv_js_bus *b, fv_err *err)
         s = natsOptions_SetErrorHandler(o, on_async_error, cs);
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(o, 5000);
+    if (s == NATS_OK && c->connect_in_background)
+        s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, cs);
     if (s != NATS_OK) {
         natsOptions_Destroy(o);
         pthread_mutex_destroy(&cs->mu);
@@ -195,6 +213,12 @@ static fv_status connect_nats(fv_js_bus *b, fv_err *err)
     }
     s = natsConnection_Connect(&b->nc, o);
     natsOptions_Destroy(o);
+    bool pending = s == NATS_NOT_YET_CONNECTED;
+    if (pending) {
+        fv_log(FV_LOG_WARN, "bus", "NATS not reachable yet; connecting in the background", "url",
+               c->nats_url, NULL);
+        s = NATS_OK;
+    }
     if (s != NATS_OK) {
         b->nc = NULL;
         pthread_mutex_destroy(&cs->mu); /* never connected: no callback will come */
@@ -204,7 +228,7 @@ static fv_status connect_nats(fv_js_bus *b, fv_err *err)
         return FV_EUNAVAIL;
     }
     b->connstate = cs;
-    atomic_store(&b->connected, true);
+    atomic_store(&b->connected, !pending);
 
     jsOptions jo;
     jsOptions_Init(&jo);

@@ -41,6 +41,7 @@ typedef struct fv_gw {
     atomic_bool timer_stop;
     fv_first_seq_hint_fn first_seq_hint;
     void *first_seq_hint_ud;
+    bool registry_warned; /* timer thread only */
 } fv_gw;
 
 /* server.c */

@@ -43,7 +43,9 @@
 #define MAX_RATE_TENANTS 100000
 
 static fv_gw *g_gw; /* for the response-header hook (CORS needs the configuration) */
-static fv_registry *g_registry;
+/* opened once NATS answers (maybe after start); read by stream threads through registry_hint */
+static _Atomic(fv_registry *) g_registry;
+static atomic_bool g_provisioned; /* --provision done (or not asked for) */
 
 static void add_headers(struct MHD_Connection *c, struct MHD_Response *r)
 {
@@ -55,8 +57,10 @@ static void add_headers(struct MHD_Connection *c, struct MHD_Response *r)
 static bool registry_hint(void *ud, const char *tenant, const char *workflow, uint64_t *ev,
                           uint64_t *st)
 {
-    fv_registry *reg = ud;
+    fv_registry *reg = atomic_load(&g_registry);
     fv_registry_entry e;
+    if (!reg)
+        return false;
     fv_err err = {{0}};
     if (!workflow || !*workflow || fv_registry_get(reg, workflow, &e, &err) != FV_OK)
         return false;
@@ -66,6 +70,8 @@ static bool registry_hint(void *ud, const char *tenant, const char *workflow, ui
     *st = e.first_streams_seq;
     return true;
 }
+
+static fv_status nats_side_setup(fv_gw *gw, fv_err *err);
 
 /* MHD's own diagnostics go through the project logger, so stderr stays one JSON object per line */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -128,23 +134,17 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     bc.streams_max_bytes = cfg->streams_max_bytes;
     bc.memory_history_per_tenant = (size_t)cfg->memory_history;
     bc.max_catchups = (int)cfg->max_catchups;
+    bc.connect_in_background = true;
     if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)
         goto fail;
-    if (cfg->provision && !fv_bus_is_memory(gw->bus) &&
-        ((st = fv_bus_provision(gw->bus, err)) != FV_OK ||
-         (st = fv_registry_provision(gw->bus, cfg->events_max_age_ms, (int)cfg->replicas, err)) !=
-             FV_OK))
-        goto fail;
+    atomic_store(&g_provisioned, !cfg->provision);
     if (!fv_bus_is_memory(gw->bus)) {
-        fv_err rerr = {{0}};
-        if (fv_registry_open(gw->bus, &g_registry, &rerr) == FV_OK) {
-            gw->first_seq_hint = registry_hint;
-            gw->first_seq_hint_ud = g_registry;
-        } else {
-            fv_log(FV_LOG_INFO, "server",
-                   "workflow registry not available; workflow streams scan from the start",
-                   "reason", rerr.msg, NULL);
-        }
+        gw->first_seq_hint = registry_hint;
+        gw->first_seq_hint_ud = NULL;
+        /* NATS may not be up yet: what cannot be done now is retried by the timer thread, and
+         * /readyz says 503 until the streams are there */
+        if ((st = nats_side_setup(gw, err)) != FV_OK)
+            goto fail;
     }
     if ((st = fv_streams_create(gw, &gw->streams)) != FV_OK ||
         (st = fv_ratelimit_create(cfg->ingest_rate_per_tenant, MAX_RATE_TENANTS, &gw->rate)) !=
@@ -161,6 +161,47 @@ fail:
     return st;
 }
 
+/* --provision and the registry, once NATS answers. Only a configuration error is returned; an
+ * unreachable NATS leaves the step for the next call. */
+static fv_status nats_side_setup(fv_gw *gw, fv_err *err)
+{
+    const fv_gw_config *cfg = &gw->cfg;
+    fv_bus_stats bs;
+    fv_bus_get_stats(gw->bus, &bs);
+    if (!bs.connected)
+        return FV_OK; /* requests would only wait in the reconnect buffer */
+    if (!atomic_load(&g_provisioned)) {
+        fv_err perr = {{0}};
+        fv_status st = fv_bus_provision(gw->bus, &perr);
+        if (st == FV_OK)
+            st = fv_registry_provision(gw->bus, cfg->events_max_age_ms, (int)cfg->replicas, &perr);
+        if (st == FV_ECONFLICT || st == FV_EINVAL) {
+            if (err)
+                *err = perr;
+            return st;
+        }
+        if (st != FV_OK) {
+            fv_log(FV_LOG_WARN, "server", "provisioning deferred until NATS answers", "reason",
+                   perr.msg, NULL);
+            return FV_OK;
+        }
+        atomic_store(&g_provisioned, true);
+    }
+    if (!atomic_load(&g_registry)) {
+        fv_registry *reg = NULL;
+        fv_err rerr = {{0}};
+        if (fv_registry_open(gw->bus, &reg, &rerr) == FV_OK)
+            atomic_store(&g_registry, reg);
+        else if (!gw->registry_warned) {
+            gw->registry_warned = true;
+            fv_log(FV_LOG_INFO, "server",
+                   "workflow registry not available (yet); workflow streams scan from the start",
+                   "reason", rerr.msg, NULL);
+        }
+    }
+    return FV_OK;
+}
+
 static void *timer_main(void *arg)
 {
     fv_gw *gw = arg;
@@ -173,6 +214,9 @@ static void *timer_main(void *arg)
         if (hb)
             next_hb = now + gw->cfg.heartbeat_ms;
         fv_streams_tick(gw->streams, hb);
+        if (hb && !fv_bus_is_memory(gw->bus) &&
+            (!atomic_load(&g_provisioned) || !atomic_load(&g_registry)))
+            nats_side_setup(gw, NULL);
     }
     return NULL;
 }
@@ -286,10 +330,9 @@ void fv_gw_destroy(fv_gw *gw)
         return;
     if (gw->mhd)
         fv_gw_shutdown(gw);
-    if (g_registry) {
-        fv_registry_close(g_registry);
-        g_registry = NULL;
-    }
+    fv_registry *reg = atomic_exchange(&g_registry, NULL);
+    if (reg)
+        fv_registry_close(reg);
     fv_bus_destroy(gw->bus);
     fv_streams_destroy(gw->streams);
     fv_ratelimit_destroy(gw->rate);

@@ -1,7 +1,7 @@
 /* test_gateway_resume.c - resuming SSE streams without loss or duplicates: by Last-Event-ID header
  * and by last_event_id after 1,000 events published while disconnected, across a replay longer
  * than --replay-limit, after the gateway is SIGKILLed and restarted, and across a nats-server
- * restart. Events are published with the library bus straight into JetStream, as a producer
+ * restart, and a gateway started before its nats-server serves once NATS is up. Events are published with the library bus straight into JetStream, as a producer
  * would, while the gateway (a real process) serves the clients. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -240,6 +240,61 @@ static void test_resume_by_last_event_id_parameter_after_1000_events(void **stat
 {
     (void)state;
     resume_after_1000("wf-qry", false);
+}
+
+static long status_of(const char *method, const char *url, const char *const *h, const char *body)
+{
+    fv_http_resp r = {0};
+    if (fv_http_request(method, url, h, body, body ? strlen(body) : 0, &r) != 0)
+        return -1;
+    long st = r.status;
+    fv_http_resp_free(&r);
+    return st;
+}
+
+static void test_gateway_started_before_nats_serves_once_nats_is_up(void **state)
+{
+    (void)state;
+    /* a nats-server that does not exist yet: its port and store are chosen now */
+    fv_nats_server late = {0};
+    late.port = fv_test_free_port();
+    snprintf(late.url, sizeof late.url, "nats://127.0.0.1:%d", late.port);
+    assert_int_equal(fv_test_tmpdir(late.store_dir, sizeof late.store_dir, "nats-late"), 0);
+    snprintf(late.log_path, sizeof late.log_path, "%s/nats.log", late.store_dir);
+    fv_gateway g2 = {0};
+    const char *args[] = {"--nats-url", late.url, "--jwt-secret-file", g_secret_path,
+                          "--provision", "--heartbeat", "1s", NULL};
+    assert_int_equal(fv_gateway_start(&g2, args), 0); /* /healthz answers without NATS */
+    char url[512];
+    snprintf(url, sizeof url, "%s/readyz", g2.base);
+    assert_int_equal(status_of("GET", url, NULL, NULL), 503);
+    const char *h[] = {g_auth, "Content-Type: application/json", NULL};
+    snprintf(url, sizeof url, "%s/v1/events", g2.base);
+    const char *body = "{\"event_type\":\"workflow.started\",\"workflow_execution_id\":\"wf-late\"}";
+    assert_int_equal(status_of("POST", url, h, body), 503);
+
+    assert_int_equal(fv_nats_restart(&late), 0);
+    snprintf(url, sizeof url, "%s/readyz", g2.base);
+    long ready = 0;
+    for (int i = 0; i < 150 && ready != 200; i++) {
+        ready = status_of("GET", url, NULL, NULL);
+        if (ready != 200)
+            sleep_ms(100);
+    }
+    assert_int_equal(ready, 200); /* connected, and --provision created the streams */
+    snprintf(url, sizeof url, "%s/v1/events", g2.base);
+    assert_int_equal(status_of("POST", url, h, body), 202);
+    snprintf(url, sizeof url, "%s/v1/workflow-executions/wf-late/stream", g2.base);
+    const char *sh[] = {g_auth, NULL};
+    fv_sse_client *sse = fv_sse_open(url, sh);
+    assert_int_equal(fv_sse_wait(sse, 1, 10000), 1);
+    fv_sse_event e;
+    assert_true(fv_sse_get(sse, 0, &e));
+    assert_string_equal(e.event, "workflow.started");
+    fv_sse_event_free(&e);
+    fv_sse_close(sse);
+    fv_gateway_cleanup(&g2);
+    fv_nats_cleanup(&late);
 }
 
 static void test_replay_longer_than_the_limit_completes_across_reconnects(void **state)
@@ -484,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_nats_server_restart_mid_stream_loses_nothing),
         cmocka_unit_test(test_stalled_client_in_catch_up_on_jetstream_gets_everything_in_order),
         cmocka_unit_test(test_sigterm_acknowledges_in_flight_publishes_and_exits_zero),
+        cmocka_unit_test(test_gateway_started_before_nats_serves_once_nats_is_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,6 +42,9 @@ typedef struct fv_bus_config {
     int max_catchups;                                /* concurrent catch-ups; 0 -> 32 */
     size_t live_buffer_per_sub;                      /* hand-over buffer; 0 -> 4096 messages */
     fv_limits limits;
+    /* JetStream: when the first connect fails, keep trying in the background instead of failing
+     * fv_bus_create (a server process that starts before NATS; fv_bus_ready says when it is) */
+    bool connect_in_background;
     /* connection state changes (JetStream); may be NULL */
     void (*on_connection)(void *ud, bool connected);
     void *on_connection_ud;
