@@ -41,10 +41,11 @@ fv_status fv_dlq_webhook_put(fv_bus *bus, const char *subscription, fv_durable_m
     return fv_dlq_publish(bus, &e, err);
 }
 
-static const char *header(natsMsg *m, const char *k)
+/* out-parameter form: gcc -O3 takes a returned header pointer for one to a local */
+static void header(natsMsg *m, const char *k, const char **out)
 {
-    const char *v = NULL;
-    return natsMsgHeader_Get(m, k, &v) == NATS_OK ? v : NULL;
+    if (natsMsgHeader_Get(m, k, out) != NATS_OK)
+        *out = NULL;
 }
 
 fv_status fv_dlq_scan(fv_bus *bus, const char *subscription, size_t limit,
@@ -84,15 +85,18 @@ fv_status fv_dlq_scan(fv_bus *bus, const char *subscription, size_t limit,
         }
         fv_dlq_item it = {0};
         it.dlq_seq = seq;
-        it.origin = header(m, "Flovyn-Dlq-Origin");
-        it.subject = header(m, "Flovyn-Dlq-Subject");
-        it.reason = header(m, "Flovyn-Dlq-Reason");
-        it.content_type = header(m, "Content-Type");
-        const char *a = header(m, "Flovyn-Dlq-Attempts");
+        header(m, "Flovyn-Dlq-Origin", &it.origin);
+        header(m, "Flovyn-Dlq-Subject", &it.subject);
+        header(m, "Flovyn-Dlq-Reason", &it.reason);
+        header(m, "Content-Type", &it.content_type);
+        const char *a = NULL;
+        header(m, "Flovyn-Dlq-Attempts", &a);
         it.attempts = a ? atoi(a) : 0;
-        const char *t = header(m, "Flovyn-Dlq-Time");
+        const char *t = NULL;
+        header(m, "Flovyn-Dlq-Time", &t);
         it.time_ms = t ? strtoll(t, NULL, 10) : 0;
-        const char *id = header(m, "Nats-Msg-Id");
+        const char *id = NULL;
+        header(m, "Nats-Msg-Id", &id);
         const char *colon = id && !strncmp(id, "webhook:", 8) ? strrchr(id, ':') : NULL;
         it.original_seq = colon ? strtoull(colon + 1, NULL, 10) : 0;
         it.data = natsMsg_GetData(m);
