@@ -120,7 +120,7 @@ typedef struct conn {
 } conn;
 
 static conn *conns;
-static long total_events, closed_conns, errors_http;
+static long total_events, closed_conns, errors_http, done_conns;
 
 static int dial(void)
 {
@@ -171,8 +171,10 @@ static void on_line(conn *c, const char *l, size_t n)
         }
         c->events++;
         total_events++;
-        if (O.expect && c->events == O.expect)
+        if (O.expect && c->events == O.expect) {
             c->done_us = mono_us();
+            done_conns++;
+        }
     }
 }
 
@@ -498,7 +500,6 @@ int main(int argc, char **argv)
     double run_s = O.seconds > 0 ? O.seconds : O.idle_seconds;
     int64_t end_pub = phase_start + (int64_t)(run_s * 1e6);
     int64_t drain_until = 0;
-    long done_conns = 0;
     for (;;) {
         int64_t now = mono_us();
         if (!drain_until && (now >= end_pub || atomic_load(&stop_publishing))) {
@@ -523,11 +524,8 @@ int main(int argc, char **argv)
             if (c->state == ST_CLOSED)
                 continue;
             ssize_t r = read(c->fd, buf, sizeof buf);
-            long before = c->events;
             if (r > 0)
                 on_data(c, buf, (size_t)r);
-            if (O.expect && before < O.expect && c->events >= O.expect)
-                done_conns++;
             if (r == 0 || (r < 0 && errno != EAGAIN) || c->state == ST_CLOSED) {
                 c->state = ST_CLOSED;
                 closed_conns++;
@@ -545,6 +543,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < O.conns; i++)
         if (conns[i].done_us > last_done)
             last_done = conns[i].done_us;
+    /* the storm is timed from the first connection attempt */
+    if (O.expect)
+        phase_start = t0;
     printf("conns=%d ready=%ld closed=%ld http_errors=%ld connect_s=%.2f published=%ld "
            "publish_errors=%ld received=%ld expected=%ld lost=%ld p50_ms=%.1f p99_ms=%.1f "
            "elapsed_s=%.2f server_cpu_s=%.2f",

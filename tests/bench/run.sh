@@ -23,7 +23,7 @@ work=$(mktemp -d /tmp/flovyn-bench-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-ulimit -n 65536 || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
@@ -76,7 +76,7 @@ http {
   server {
     listen 127.0.0.1:$nchan_port;
     location = /pub { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 2000; }
-    location = /sub { nchan_subscriber eventsource; nchan_channel_id bench; nchan_message_buffer_length 2000; }
+    location = /sub { nchan_subscriber eventsource; nchan_channel_id bench; nchan_message_buffer_length 2000; nchan_subscriber_first_message newest; }
   }
 }
 EOF
