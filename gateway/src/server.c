@@ -38,6 +38,9 @@
 #include "stream.h"
 
 #define TIMER_TICK_MS 100
+/* A scan visits every open stream (token expiry, close_on_terminal's end, re-kicking a paused
+ * replay): twice a second is prompt enough and keeps thousands of idle streams cheap */
+#define SCAN_EVERY_MS 500
 #define DRAIN_WAIT_MS 5000  /* longest wait for suspended connections to wake up */
 #define DRAIN_FLUSH_MS 1000 /* longest wait for open streams to flush their last bytes */
 #define MAX_RATE_TENANTS 100000
@@ -206,6 +209,7 @@ static void *timer_main(void *arg)
 {
     fv_gw *gw = arg;
     int64_t next_hb = fv_monotonic_ms() + gw->cfg.heartbeat_ms;
+    int64_t next_scan = 0;
     while (!atomic_load(&gw->timer_stop)) {
         struct timespec ts = {0, TIMER_TICK_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -213,6 +217,9 @@ static void *timer_main(void *arg)
         bool hb = now >= next_hb;
         if (hb)
             next_hb = now + gw->cfg.heartbeat_ms;
+        if (!hb && now < next_scan)
+            continue;
+        next_scan = now + SCAN_EVERY_MS;
         fv_streams_tick(gw->streams, hb);
         if (hb && !fv_bus_is_memory(gw->bus) &&
             (!atomic_load(&g_provisioned) || !atomic_load(&g_registry)))

@@ -98,8 +98,16 @@ sweep() { # name conns args...
     line=$(client "$@" --conns "$conns" --rate "$r" --seconds "$secs" --publishers 4)
     local lost p99 ready
     lost=$(field lost "$line"); p99=$(field p99_ms "$line"); ready=$(field ready "$line")
-    echo "  $name conns=$conns rate=$r/s: $line" >&2
-    if [[ $lost == 0 && $ready == "$conns" ]] && awk "BEGIN{exit !($p99 < 250)}"; then best=$r; else break; fi
+    local got
+    got=$(awk "BEGIN{printf \"%d\", $(field published "$line")/$(field elapsed_s "$line")}")
+    echo "  $name conns=$conns target=$r/s achieved=$got/s: $line" >&2
+    # sustained = zero loss, p99 < 250 ms, and the publishers really reached 90% of the target
+    # (when the server - or the load client - saturates, the paced publishers fall behind)
+    if [[ $lost == 0 && $ready == "$conns" ]] && awk "BEGIN{exit !($p99 < 250 && $got >= 0.9*$r)}"; then
+      best=$got
+    else
+      break
+    fi
   done
   echo "$best"
 }
@@ -121,7 +129,17 @@ gcpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$lg")/($(field received
 ncpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$ln")/($(field received "$ln")/1e6)}")
 echo "server CPU seconds per million deliveries: flovyn-gateway $gcpu  nchan $ncpu"
 
-echo "== 5000 idle streams: memory per connection and idle CPU (20 s) =="
+echo "== 5000 idle streams: memory per connection and idle CPU (20 s), fresh processes =="
+# freed memory is not returned to the OS, so both servers start anew for this measurement
+kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
+start_gateway
+gw_args=(--port "$gw_port" --sub-path /v1/events/stream --pub-path /v1/events --pub-format flovyn --header "$auth" --server-pid "$gw_pid")
+kill -TERM "$nchan_pid"; wait "$nchan_pid" 2>/dev/null || true
+taskset -c 0 nginx -c "$work/nchan/nginx.conf" -p "$work/nchan" &
+pids+=($!); nchan_pid=$!
+wait_port "$nchan_port"
+nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw --server-pid "$nchan_pid")
+sleep 1
 for name in gateway nchan; do
   if [[ $name == gateway ]]; then pid=$gw_pid; args=("${gw_args[@]}"); else pid=$nchan_pid; args=("${nc_args[@]}"); fi
   before=$(rss_kib "$pid")
