@@ -269,6 +269,33 @@ fv_status fv_js_stream_state_ex(fv_js_bus *b, fv_source src, uint64_t *first, ui
     return FV_OK;
 }
 
+fv_status fv_js_stream_state_recent(fv_js_bus *b, fv_source src, int64_t max_age_ms,
+                                    uint64_t *first, uint64_t *last, int64_t *first_ms,
+                                    fv_err *err)
+{
+    int64_t now = fv_js_now_ms();
+    pthread_mutex_lock(&b->mu);
+    bool fresh = b->state_cache[src].at_ms > 0 && now - b->state_cache[src].at_ms <= max_age_ms;
+    if (fresh) {
+        *first = b->state_cache[src].first;
+        *last = b->state_cache[src].last;
+        *first_ms = b->state_cache[src].first_ms;
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (fresh)
+        return FV_OK;
+    fv_status st = fv_js_stream_state_ex(b, src, first, last, NULL, first_ms, err);
+    if (st == FV_OK) {
+        pthread_mutex_lock(&b->mu);
+        b->state_cache[src].at_ms = now;
+        b->state_cache[src].first = *first;
+        b->state_cache[src].last = *last;
+        b->state_cache[src].first_ms = *first_ms;
+        pthread_mutex_unlock(&b->mu);
+    }
+    return st;
+}
+
 static uint64_t mix64(uint64_t x)
 {
     x ^= x >> 33;

@@ -742,6 +742,8 @@ typedef struct start_plan {
     fv_cursor gap_requested, gap_from;
 } start_plan;
 
+#define STATE_CACHE_MS 250
+
 static fv_status plan_start(fv_js_bus *b, const fv_start *st, const bool want[2], uint64_t epoch,
                             start_plan *p, fv_err *err)
 {
@@ -752,8 +754,14 @@ static fv_status plan_start(fv_js_bus *b, const fv_start *st, const bool want[2]
         if (!want[i])
             continue;
         uint64_t first = 0;
+        /* A start from a known position only needs the retained floor, and a copy a quarter of
+         * a second old is as good as the answer the server would give a moment before the
+         * consumer exists. NEW needs the true last sequence: where "after the call" begins. */
         fv_status rc =
-            fv_js_stream_state_ex(b, (fv_source)i, &first, &last[i], NULL, &first_ms[i], err);
+            st->kind == FV_START_NEW
+                ? fv_js_stream_state_ex(b, (fv_source)i, &first, &last[i], NULL, &first_ms[i], err)
+                : fv_js_stream_state_recent(b, (fv_source)i, STATE_CACHE_MS, &first, &last[i],
+                                            &first_ms[i], err);
         if (rc != FV_OK)
             return rc;
         floor[i] = first > 0 ? first - 1 : 0;

@@ -201,7 +201,12 @@ struct fv_js_bus {
     atomic_bool connected;
     atomic_bool closing;
 
-    pthread_mutex_t mu; /* readiness cache and epoch */
+    pthread_mutex_t mu; /* readiness cache, epoch, stream state cache */
+    struct {
+        int64_t at_ms; /* 0 = empty */
+        uint64_t first, last;
+        int64_t first_ms;
+    } state_cache[2];
     bool streams_ok;
     int64_t ready_checked_ms;
     int64_t created[2];
@@ -246,6 +251,12 @@ fv_status fv_js_refresh_streams(fv_js_bus *b, fv_err *err);
 /* last sequence and first sequence of a source */
 fv_status fv_js_stream_state(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                              int64_t *created, fv_err *err);
+/* fv_js_stream_state_ex, answered from a copy at most max_age_ms old when there is one: for
+ * start planning on the HTTP thread, where a stream-info request per new subscription would make
+ * a reconnect storm wait on the server */
+fv_status fv_js_stream_state_recent(fv_js_bus *b, fv_source src, int64_t max_age_ms,
+                                    uint64_t *first, uint64_t *last, int64_t *first_ms,
+                                    fv_err *err);
 fv_status fv_js_stream_state_ex(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                                 int64_t *created, int64_t *first_ms, fv_err *err);
 fv_status fv_js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what);

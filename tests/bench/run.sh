@@ -2,6 +2,7 @@
 # Benchmarks of flovyn-events (not part of the test command). Prints figures and ratios measured in
 # one run against baselines on the same machine:
 #   bus      - library publish vs raw nats.c js_PublishAsync, and catch-up read rate (bench_bus)
+#   (BENCH_SECTIONS="sweep latency idle storm" picks parts of sse; default all)
 #   sse      - flovyn-gateway (HTTP ingest -> JetStream -> SSE) vs nginx + nchan (POST -> EventSource)
 #              on one stream: max sustainable publish rate at 1,000 and 5,000 connections (zero
 #              loss, p99 < 250 ms), latency at 1,000 x 50/s, memory per idle connection, idle CPU
@@ -87,8 +88,10 @@ wait_port "$nchan_port"
 gw_args=(--port "$gw_port" --sub-path /v1/events/stream --pub-path /v1/events --pub-format flovyn --header "$auth" --server-pid "$gw_pid")
 nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw --server-pid "$nchan_pid")
 secs=5; [[ $quick == 1 ]] && secs=2
-rates=(20 50 100 200 400 800 1600 3200)
+rates=(5 10 20 50 100 150 200 300 400 800)
 [[ $quick == 1 ]] && rates=(20 100 400)
+sections=${BENCH_SECTIONS:-sweep latency idle storm}
+want() { [[ " $sections " == *" $1 "* ]]; }
 
 # highest rate with zero loss and p99 < 250 ms
 sweep() { # name conns args...
@@ -113,13 +116,14 @@ sweep() { # name conns args...
 }
 
 declare -A R
-for conns in 1000 5000; do
+want sweep && for conns in 1000 5000; do
   echo "== max sustainable publish rate, $conns connections on one stream =="
   R[gw_$conns]=$(sweep gateway "$conns" "${gw_args[@]}")
   R[nc_$conns]=$(sweep nchan "$conns" "${nc_args[@]}")
   echo "flovyn-gateway: ${R[gw_$conns]} events/s   nchan: ${R[nc_$conns]} events/s   ratio: $(awk "BEGIN{printf \"%.2f\", ${R[gw_$conns]}/(${R[nc_$conns]}>0?${R[nc_$conns]}:1)}")x"
 done
 
+if want latency; then
 echo "== latency at 1000 connections x 50 events/s =="
 lg=$(client "${gw_args[@]}" --conns 1000 --rate 50 --seconds $((secs * 2)) --publishers 2)
 ln=$(client "${nc_args[@]}" --conns 1000 --rate 50 --seconds $((secs * 2)) --publishers 2)
@@ -128,7 +132,9 @@ echo "nchan          p50=$(field p50_ms "$ln") ms p99=$(field p99_ms "$ln") ms c
 gcpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$lg")/($(field received "$lg")/1e6)}")
 ncpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$ln")/($(field received "$ln")/1e6)}")
 echo "server CPU seconds per million deliveries: flovyn-gateway $gcpu  nchan $ncpu"
+fi
 
+if want idle; then
 echo "== 5000 idle streams: memory per connection and idle CPU (20 s), fresh processes =="
 # freed memory is not returned to the OS, so both servers start anew for this measurement
 kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
@@ -154,6 +160,9 @@ for name in gateway nchan; do
   echo "$name: ready=$(field ready "$line") rss_before=${before}KiB rss_with_5000=${during}KiB per_connection=${per} bytes idle_cpu=$(awk "BEGIN{printf \"%.2f\", 100*$cpu/20}")%"
 done
 
+fi
+
+if want storm; then
 echo "== resume storm: 5000 clients reconnecting 1000 events behind =="
 one=$(client "${gw_args[@]}" --conns 1 --rate 5 --seconds 1 --publishers 1)
 gcur=$(field last_id "$one")
@@ -165,3 +174,4 @@ sg=$(client "${gw_args[@]}" --conns 5000 --last-event-id "$gcur" --expect 1000 -
 sn=$(client "${nc_args[@]}" --conns 5000 --last-event-id "$ncur" --expect 1000 --idle-seconds 0.1)
 echo "flovyn-gateway: all live after $(field all_done_s "$sg") s (done=$(field done "$sg")/$(field ready "$sg"), connect $(field connect_s "$sg") s)"
 echo "nchan:          all live after $(field all_done_s "$sn") s (done=$(field done "$sn")/$(field ready "$sn"), connect $(field connect_s "$sn") s)"
+fi
