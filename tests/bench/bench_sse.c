@@ -6,7 +6,8 @@
  * publisher's timestamp as "t":<microseconds>, found wherever it sits in the JSON). Publishers
  * POST one event per request on keep-alive connections, so flovyn-gateway (POST /v1/events) and
  * nchan (POST /pub) get the same work. Latency is recorded in a 0.1 ms histogram, so p50/p99 cost
- * no memory per event.
+ * no memory per event; events of the first second after all clients connected are not timed
+ * (warm-up: the first writes on thousands of fresh sockets, on both sides).
  *
  *   bench_sse --port P --sub-path PATH --conns N [--rate R --seconds S --pub-path PATH
  *             --pub-format flovyn|raw] [--header "K: V"]... [--last-event-id ID --expect N]
@@ -73,9 +74,12 @@ static int64_t mono_us(void)
 /* ---- latency histogram ---------------------------------------------------------------------- */
 static uint64_t hist[HIST_BUCKETS];
 static uint64_t hist_n, hist_over;
+static int64_t measure_from_us = INT64_MAX; /* monotonic; the first second after connect is warm-up */
 
 static void hist_add(int64_t us)
 {
+    if (mono_us() < measure_from_us)
+        return;
     if (us < 0)
         us = 0;
     int64_t b = us / 100;
@@ -490,6 +494,7 @@ int main(int argc, char **argv)
     all_ready_us = mono_us();
     long ticks0 = cpu_ticks_of(server_pid);
     int64_t phase_start = mono_us();
+    measure_from_us = O.expect ? phase_start : phase_start + 1000000;
 
     /* phase 2: publish for `seconds` (or wait idle / for expect) while reading */
     pthread_t pubs[64];
