@@ -26,7 +26,8 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   echo "stopped."
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "exit 0" INT TERM
 
 nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$state/nats" >"$state/nats.log" 2>&1 &
 pids+=($!)
