@@ -68,6 +68,18 @@ typedef struct wh_batch {
     struct wh_batch *rnext; /* delivery thread's running list */
 } wh_batch;
 
+/* Appends b to a singly linked FIFO (the caller holds the queue's lock). */
+static void fifo_push(wh_batch **head, wh_batch **tail, wh_batch *b)
+{
+    b->next = NULL;
+    if (*tail)
+        (*tail)->next = b;
+    else
+        *head = b;
+    *tail = b;
+}
+
+
 struct wh_runner {
     fv_webhooks *w;
     fv_subscription sub;
@@ -161,24 +173,14 @@ static void batch_submit(wh_runner *r, wh_batch *b)
         b->outcome = FV_WH_RETRY;
         snprintf(b->why, sizeof b->why, "request: %.200s", err.msg);
         pthread_mutex_lock(&r->mu);
-        b->next = NULL;
-        if (r->done_tail)
-            r->done_tail->next = b;
-        else
-            r->done_head = b;
-        r->done_tail = b;
+        fifo_push(&r->done_head, &r->done_tail, b);
         pthread_mutex_unlock(&r->mu);
         return;
     }
     curl_easy_setopt(b->req.h, CURLOPT_PRIVATE, b);
     b->started_ms = fv_monotonic_ms();
     pthread_mutex_lock(&w->qmu);
-    b->next = NULL;
-    if (w->submit_tail)
-        w->submit_tail->next = b;
-    else
-        w->submit_head = b;
-    w->submit_tail = b;
+    fifo_push(&w->submit_head, &w->submit_tail, b);
     pthread_mutex_unlock(&w->qmu);
     curl_multi_wakeup(w->multi);
 }
@@ -204,12 +206,7 @@ static void batch_finished(wh_batch *b, CURLcode rc, bool aborted)
                 atomic_fetch_add(&r->lat_bucket[i], 1);
     }
     pthread_mutex_lock(&r->mu);
-    b->next = NULL;
-    if (r->done_tail)
-        r->done_tail->next = b;
-    else
-        r->done_head = b;
-    r->done_tail = b;
+    fifo_push(&r->done_head, &r->done_tail, b);
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
@@ -381,12 +378,7 @@ static int drain_done(wh_runner *r)
 /* Queues a prepared batch (not yet submitted) at the end of the runner's backlog. */
 static void backlog_push(wh_runner *r, wh_batch *b)
 {
-    b->next = NULL;
-    if (r->backlog_tail)
-        r->backlog_tail->next = b;
-    else
-        r->backlog = b;
-    r->backlog_tail = b;
+    fifo_push(&r->backlog, &r->backlog_tail, b);
 }
 
 /* One batch of msgs[from, to) with the events already decoded. */

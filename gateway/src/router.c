@@ -25,12 +25,7 @@
 #include "reqlimit.h"
 #include "stream.h"
 
-#if defined(__has_include)
-#if __has_include("static_assets.h")
 #include "static_assets.h"
-#define FV_HAVE_STATIC_ASSETS 1
-#endif
-#endif
 
 #define PATH_ID_MAX 256
 /* an upload that keeps going this far past the limit is cut off instead of drained */
@@ -146,7 +141,6 @@ static bool authenticate(fv_gw *gw, struct MHD_Connection *mc, fv_req *rq, bool 
 static enum MHD_Result static_page(fv_gw *gw, struct MHD_Connection *mc, const char *method,
                                    const char *url)
 {
-#ifdef FV_HAVE_STATIC_ASSETS
     if (!strcmp(url, "/demo/token") && gw->cfg.demo_tenant && *gw->cfg.demo_tenant) {
         char *json = NULL;
         fv_err err = {{0}};
@@ -160,11 +154,6 @@ static enum MHD_Result static_page(fv_gw *gw, struct MHD_Connection *mc, const c
     int r = fv_static_serve(mc, method, url);
     if (r >= 0)
         return (enum MHD_Result)r;
-#else
-    (void)gw;
-    (void)method;
-    (void)url;
-#endif
     return fv_http_error(mc, 404, "not_found", "no such endpoint", 0);
 }
 
