@@ -40,12 +40,16 @@ typedef struct item {
     char text[FV_TYPE_MAX + 1];
 } item;
 
+/* items is sized to what was parsed: every SSE connection holds a filter, and most hold none or
+ * one or two items, not FV_TYPES_MAX_ITEMS (4.6 KB) */
 struct fv_types_filter {
     bool kinds[FV_KIND_COUNT];
     bool all_events;
     size_t n;
-    item items[FV_TYPES_MAX_ITEMS];
+    item items[];
 };
+
+static size_t filter_size(size_t n) { return sizeof(fv_types_filter) + n * sizeof(item); }
 
 static const struct {
     const char *word;
@@ -219,7 +223,7 @@ fv_status fv_types_filter_parse(const char *spec, fv_types_default dflt, fv_type
                                 fv_err *err)
 {
     *out = NULL;
-    fv_types_filter *f = calloc(1, sizeof *f);
+    fv_types_filter *f = calloc(1, filter_size(FV_TYPES_MAX_ITEMS));
     if (!f)
         return fv_err_set(err, FV_ENOMEM, "types: out of memory");
     const char *s = spec ? spec : "";
@@ -287,7 +291,8 @@ fv_status fv_types_filter_parse(const char *spec, fv_types_default dflt, fv_type
             break;
         p++; /* the comma */
     }
-    *out = f;
+    fv_types_filter *fit = realloc(f, filter_size(f->n));
+    *out = fit ? fit : f;
     return FV_OK;
 }
 
@@ -301,10 +306,10 @@ fv_status fv_types_filter_clone(const fv_types_filter *f, fv_types_filter **out)
     *out = NULL;
     if (!f)
         return FV_EINVAL;
-    fv_types_filter *c = malloc(sizeof *c);
+    fv_types_filter *c = malloc(filter_size(f->n));
     if (!c)
         return FV_ENOMEM;
-    memcpy(c, f, sizeof *c);
+    memcpy(c, f, filter_size(f->n));
     *out = c;
     return FV_OK;
 }
