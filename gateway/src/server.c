@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,20 +58,60 @@ static void add_headers(struct MHD_Connection *c, struct MHD_Response *r)
                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
 }
 
+/* Registry answers are cached: this runs on the HTTP thread for every workflow stream that
+ * starts, and a reconnect storm on one workflow would otherwise make thousands of KV requests for
+ * the same key. A workflow's owner and first sequences never change once both are recorded, so
+ * only complete entries are kept (a slot is overwritten by another workflow hashing to it). */
+#define HINT_SLOTS 4096
+
+typedef struct hint_slot {
+    char workflow[FV_ID_MAX + 1];
+    char tenant[FV_ID_MAX + 1];
+    uint64_t ev, st;
+} hint_slot;
+
+static hint_slot g_hints[HINT_SLOTS];
+static pthread_mutex_t g_hints_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t hint_index(const char *w)
+{
+    uint32_t h = 2166136261u;
+    for (; *w; w++)
+        h = (h ^ (uint8_t)*w) * 16777619u;
+    return h % HINT_SLOTS;
+}
+
 static bool registry_hint(void *ud, const char *tenant, const char *workflow, uint64_t *ev,
                           uint64_t *st)
 {
-    fv_registry *reg = atomic_load(&g_registry);
-    fv_registry_entry e;
-    if (!reg)
+    (void)ud;
+    if (!workflow || !*workflow)
         return false;
-    fv_err err = {{0}};
-    if (!workflow || !*workflow || fv_registry_get(reg, workflow, &e, &err) != FV_OK)
-        return false;
-    if (strcmp(e.tenant_id, tenant) != 0)
+    hint_slot *slot = &g_hints[hint_index(workflow)];
+    pthread_mutex_lock(&g_hints_mu);
+    bool hit = strcmp(slot->workflow, workflow) == 0;
+    hint_slot copy = *slot;
+    pthread_mutex_unlock(&g_hints_mu);
+    if (!hit) {
+        fv_registry *reg = atomic_load(&g_registry);
+        fv_registry_entry e;
+        fv_err err = {{0}};
+        if (!reg || fv_registry_get(reg, workflow, &e, &err) != FV_OK)
+            return false;
+        snprintf(copy.workflow, sizeof copy.workflow, "%s", workflow);
+        snprintf(copy.tenant, sizeof copy.tenant, "%s", e.tenant_id);
+        copy.ev = e.first_events_seq;
+        copy.st = e.first_streams_seq;
+        if (copy.ev && copy.st) {
+            pthread_mutex_lock(&g_hints_mu);
+            *slot = copy;
+            pthread_mutex_unlock(&g_hints_mu);
+        }
+    }
+    if (strcmp(copy.tenant, tenant) != 0)
         return false; /* another tenant's workflow: no hint, and nothing of it is delivered */
-    *ev = e.first_events_seq;
-    *st = e.first_streams_seq;
+    *ev = copy.ev;
+    *st = copy.st;
     return true;
 }
 
