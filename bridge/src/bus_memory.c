@@ -392,11 +392,33 @@ static void dedup_free(mem_dedup *d)
 
 /* --- history ------------------------------------------------------------------------------- */
 
+static bool rec_matches(const fv_pattern *p, const mem_rec *r);
+
+/* A subscription behind history that has lost nothing yet scans past a record leaving history
+ * that it would not deliver anyway, so the eviction costs it no `gap`: one for records of other
+ * workflows would tell the client it may have missed something when it missed nothing. Live
+ * ones are included: one may be pausing in its callback right now. A caller's predicate cannot
+ * run under the bus lock; such a subscription keeps the plain rule. Up-to-date subscriptions
+ * (the usual case) cost two comparisons. */
+static void pass_evicted(mem_tenant *t, const mem_rec *r)
+{
+    int src = (int)r->src;
+    for (mem_sub *s = t->subs; s; s = s->tnext) {
+        if (s->state == SUB_DONE || s->closed || !s->want[src] || s->pattern.accept)
+            continue;
+        if (s->pos[src] >= r->seq || s->pos[src] < t->evicted_seq[src])
+            continue;
+        if (r->stored_ms < s->min_ms || !rec_matches(&s->pattern, r))
+            s->pos[src] = r->seq;
+    }
+}
+
 /* r must be the oldest retained record of its tenant and source */
 static void evict(mem_bus *b, mem_rec *r)
 {
     mem_tenant *t = r->tenant;
     int s = (int)r->src;
+    pass_evicted(t, r);
     ring_pop(&t->ring[s]);
     if (r->prev)
         r->prev->next = r->next;
@@ -708,10 +730,14 @@ static void serve(mem_bus *b, mem_sub *s)
          * stored, queued for fan-out or not, and end. */
         bool ending = s->until_ms && clock_now_locked(b) > s->until_ms;
         fv_cursor before = cursor_of(b, s->pos);
-        if (!s->gap_pending && lagging(b, s->t, s->want, s->pos, !ending)) {
-            /* fell out of retained history while catching up or paused */
+        if (lagging(b, s->t, s->want, s->pos, !ending)) {
+            /* Fell out of retained history while catching up or paused. Records that only the
+             * fan-out queue still holds are skipped too: it keeps moving while the gap is sent,
+             * and chasing it would answer one loss with a second gap. One not sent yet grows. */
+            lagging(b, s->t, s->want, s->pos, false);
+            if (!s->gap_pending)
+                s->gap_req = before;
             s->gap_pending = true;
-            s->gap_req = before;
             s->gap_from = cursor_of(b, s->pos);
         }
         if (s->gap_pending) {
@@ -1051,6 +1077,8 @@ static fv_status mem_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **o
     b->all = s;
     mem_start ms;
     start_positions(b, t, &cfg->start, true, s->want, &ms);
+    if (ms.gap) /* catching up first: what only the fan-out queue still holds is out of reach */
+        start_positions(b, t, &cfg->start, false, s->want, &ms);
     s->pos[0] = ms.pos[0];
     s->pos[1] = ms.pos[1];
     s->min_ms = ms.min_ms;

@@ -157,6 +157,51 @@ static void test_memory_bus_paused_subscription_that_falls_out_of_history_gets_g
     fv_bus_destroy(bus);
 }
 
+/* Records of other workflows leaving history while a subscription is paused cost it no `gap`:
+ * it would have scanned past them. The one record it wanted, kept in history, still arrives. */
+static void test_memory_bus_paused_subscription_loses_only_what_it_would_skip_without_gap(
+    void **state)
+{
+    fv_bus *bus = make_bus_with(4, 0);
+    fv_pattern p;
+    fv_pattern_init(&p, "t1");
+    snprintf(p.workflow_execution_id, sizeof p.workflow_execution_id, "wf-a");
+    fv_collector c;
+    fv_collector_init(&c);
+    fv_collector_pause_at(&c, 1);
+    fv_sub *sub = subscribe(bus, &p, (fv_start){.kind = FV_START_NEW}, &c);
+    fv_event ev;
+    fv_bus_suite_event(&ev, "t1", "wf-a", NULL, "workflow.started", NULL, "{}");
+    uint64_t first = fv_bus_suite_publish(bus, &ev);
+    fv_event_clear(&ev);
+    fv_stream_event se;
+    fv_bus_suite_stream(&se, "t1", "wf-a", NULL, 1, FV_KIND_TOKEN, "\"hi\"");
+    uint64_t token = fv_bus_suite_publish_stream(bus, &se);
+    fv_stream_event_clear(&se);
+    assert_true(fv_collector_wait_paused(&c, WAIT_MS)); /* on the token, events read to `first` */
+    for (int i = 0; i < 8; i++) { /* pushes `first` and four of these out of history */
+        fv_bus_suite_event(&ev, "t1", "wf-b", NULL, "task.completed", NULL, "{}");
+        fv_bus_suite_publish(bus, &ev);
+        fv_event_clear(&ev);
+    }
+    fv_bus_suite_event(&ev, "t1", "wf-a", NULL, "workflow.completed", NULL, "{}");
+    uint64_t last = fv_bus_suite_publish(bus, &ev);
+    fv_event_clear(&ev);
+    fv_sub_resume(sub);
+    assert_true(fv_collector_wait(&c, 3, WAIT_MS));
+    fv_collector_stop(&c, sub, WAIT_MS);
+    assert_int_equal(fv_collector_find(&c, FV_MSG_GAP, 0), c.n);
+    assert_int_equal(c.n_data, 3);
+    size_t i = fv_collector_find(&c, FV_MSG_EVENT, 0);
+    assert_int_equal(c.items[i].seq, first);
+    i = fv_collector_find(&c, FV_MSG_STREAM, i + 1);
+    assert_int_equal(c.items[i].seq, token);
+    i = fv_collector_find(&c, FV_MSG_EVENT, i + 1);
+    assert_int_equal(c.items[i].seq, last);
+    fv_collector_destroy(&c);
+    fv_bus_destroy(bus);
+}
+
 static void test_memory_bus_max_age_drops_old_events(void **state)
 {
     fv_bus *bus = make_bus_with(0, 200);
@@ -523,6 +568,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_bus_old_cursor_past_bounded_history_gets_gap),
         cmocka_unit_test(test_memory_bus_paused_subscription_that_falls_out_of_history_gets_gap),
+        cmocka_unit_test(
+            test_memory_bus_paused_subscription_loses_only_what_it_would_skip_without_gap),
         cmocka_unit_test(test_memory_bus_max_age_drops_old_events),
         cmocka_unit_test(test_memory_bus_max_bytes_bounds_history_across_tenants),
         cmocka_unit_test(test_memory_bus_subscriptions_made_during_a_flood_get_no_gap),
