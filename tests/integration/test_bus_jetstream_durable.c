@@ -197,23 +197,37 @@ static void test_jetstream_durable_ack_floor_survives_the_owner_going_away(void 
     uint64_t pending = 99;
     assert_int_equal(fv_durable_pending(d, &pending, &err), FV_OK);
     assert_int_equal(pending, 0); /* all five were delivered once */
-    /* only the two unacknowledged come back (after the 1 s ack wait), as second deliveries */
-    size_t got = 0;
-    uint64_t seen[8];
-    for (int tries = 0; tries < 10 && got < 2; tries++) {
-        size_t n = fetch(d, m + got, 8 - got, 1000);
+    /* Only the two unacknowledged come back (after the 1 s ack wait), each first as a second
+     * delivery. At least once, not exactly once: when a redelivery races a pull request that
+     * expires, nats-server 2.9 may send one of them again (seen: with its count lowered back to
+     * 1), so repeats are acknowledged and tolerated; an acknowledged one never comes back. */
+    bool seen[2] = {false, false};
+    for (int tries = 0; tries < 10 && !(seen[0] && seen[1]); tries++) {
+        size_t n = fetch(d, m, 8, 1000);
         for (size_t i = 0; i < n; i++) {
-            seen[got + i] = fv_durable_msg_seq(m[got + i]);
-            assert_int_equal(fv_durable_msg_delivered(m[got + i]), 2);
-            assert_int_equal(fv_durable_msg_ack(m[got + i]), FV_OK);
-            fv_durable_msg_destroy(m[got + i]);
+            uint64_t seq = fv_durable_msg_seq(m[i]);
+            if (seq != f.seqs[3] && seq != f.seqs[4])
+                fail_msg("seq %llu came back though it was acknowledged or never published",
+                         (unsigned long long)seq);
+            int k = seq == f.seqs[4];
+            if (!seen[k])
+                assert_true(fv_durable_msg_delivered(m[i]) >= 2);
+            seen[k] = true;
+            assert_int_equal(fv_durable_msg_ack(m[i]), FV_OK);
+            fv_durable_msg_destroy(m[i]);
         }
-        got += n;
     }
-    assert_int_equal(got, 2);
-    assert_int_equal(seen[0], f.seqs[3]);
-    assert_int_equal(seen[1], f.seqs[4]);
-    assert_int_equal(fetch(d, m, 8, 1500), 0);
+    assert_true(seen[0] && seen[1]);
+    /* then nothing but, at most, a late repeat of those two */
+    for (size_t n, rounds = 0; (n = fetch(d, m, 8, 1500)) > 0; rounds++) {
+        assert_true(rounds < 3);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t seq = fv_durable_msg_seq(m[i]);
+            assert_true(seq == f.seqs[3] || seq == f.seqs[4]);
+            fv_durable_msg_ack(m[i]);
+            fv_durable_msg_destroy(m[i]);
+        }
+    }
     fv_durable_close(d);
     fv_bus_destroy(f.bus);
 }
