@@ -238,7 +238,8 @@ fv_status fv_types_filter_parse(const char *spec, fv_types_default dflt, fv_type
         if (dflt != FV_TYPES_DEFAULT_LIFECYCLE)
             for (int k = 0; k < FV_KIND_COUNT; k++)
                 f->kinds[k] = true;
-        *out = f;
+        fv_types_filter *fit = realloc(f, filter_size(0)); /* the usual case: no items */
+        *out = fit ? fit : f;
         return FV_OK;
     }
     int pos = 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <malloc.h>
 
 #include "flovyn/pattern.h"
 #include "flovyn/types_filter.h"
@@ -542,10 +543,30 @@ static void test_types_filter_allowed_claim_restricts_request(void **state)
     fv_types_filter_destroy(allowed);
 }
 
+/* Every SSE connection holds a filter for its whole life, most with no `types` at all: the
+ * filter takes the room of what was parsed, never that of the 32-item maximum (4.6 KB). */
+static void test_types_filter_holds_only_the_room_of_its_items(void **state)
+{
+    (void)state;
+    const char *specs[] = {NULL, "", "  ", "events", "token,task.completed"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        fv_types_filter *f = ok(specs[i], FV_TYPES_DEFAULT_ALL);
+        if (malloc_usable_size(f) > 512)
+            fail_msg("types '%s': %zu bytes", specs[i] ? specs[i] : "(null)",
+                     malloc_usable_size(f));
+        fv_types_filter *c = NULL;
+        assert_int_equal(fv_types_filter_clone(f, &c), FV_OK);
+        assert_true(malloc_usable_size(c) <= 512);
+        fv_types_filter_destroy(c);
+        fv_types_filter_destroy(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_filter_empty_selects_everything),
+        cmocka_unit_test(test_types_filter_holds_only_the_room_of_its_items),
         cmocka_unit_test(test_types_filter_empty_on_tenant_stream_is_lifecycle_only),
         cmocka_unit_test(test_types_filter_single_stream_kind),
         cmocka_unit_test(test_types_filter_multiple_stream_kinds),
