@@ -83,6 +83,29 @@ static void buf_clear(fv_js_srcstate *ss)
     ss->buf_n = 0;
 }
 
+static bool buf_grow(fv_js_srcstate *ss)
+{
+    if (ss->buf_cap >= ss->buf_max)
+        return false;
+    size_t cap = ss->buf_cap ? ss->buf_cap * 2 : 16;
+    if (cap > ss->buf_max)
+        cap = ss->buf_max;
+    fv_js_lmsg **nb = realloc(ss->buf, cap * sizeof *nb);
+    if (!nb)
+        return false; /* treated like a full buffer: another round of catch-up, nothing lost */
+    ss->buf = nb;
+    ss->buf_cap = cap;
+    return true;
+}
+
+static void buf_release(fv_js_srcstate *ss)
+{
+    buf_clear(ss);
+    free(ss->buf);
+    ss->buf = NULL;
+    ss->buf_cap = 0;
+}
+
 /* s->mu held: everything wanted goes back to catch-up, capturing, held at next_seq */
 static void enter_pause(fv_js_sub *s)
 {
@@ -177,7 +200,7 @@ void fv_js_sub_on_live(fv_js_sub *s, fv_js_lmsg *lm)
             enter_pause(s);
     } else if (ss->capturing && !ss->overflow && lm->seq >= ss->next_seq &&
                fv_subject_matches(ss->filter, lm->subject)) {
-        if (ss->buf_n == ss->buf_cap) {
+        if (ss->buf_n == ss->buf_cap && !buf_grow(ss)) {
             /* catch-up is too far behind to bridge with a buffer: it reads another round */
             buf_clear(ss);
             ss->overflow = true;
@@ -203,7 +226,7 @@ static cu_result handover(fv_js_sub *s, int src)
             return CU_PAUSED;
         }
     }
-    buf_clear(ss);
+    buf_release(ss);
     ss->capturing = false;
     ss->no_fetch = false;
     ss->mode = FV_JS_MODE_LIVE;
@@ -878,9 +901,7 @@ fv_status fv_js_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **out, f
         ss->capturing = want[i];
         memcpy(ss->filter, f[i], sizeof ss->filter);
         ss->filter[sizeof ss->filter - 1] = '\0';
-        ss->buf_cap = b->base.cfg.live_buffer_per_sub;
-        if (want[i] && !(ss->buf = calloc(ss->buf_cap, sizeof *ss->buf)))
-            st = fv_err_set(err, FV_ENOMEM, "out of memory");
+        ss->buf_max = b->base.cfg.live_buffer_per_sub;
     }
     if (st != FV_OK) {
         s->cfg.on_release = NULL; /* the caller still owns ud */

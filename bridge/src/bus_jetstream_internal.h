@@ -142,10 +142,12 @@ typedef struct fv_js_srcstate {
     fv_js_rd_from from;
     int64_t from_time_ms;
     char filter[FV_SUBJECT_MAX + 1];
-    /* hand-over buffer: live messages seen while catching up */
+    /* hand-over buffer: live messages seen while catching up. Grown on demand up to buf_max
+     * and freed at hand-over: a live subscription (most of them, most of the time) holds none. */
     fv_js_lmsg **buf;
     size_t buf_n;
     size_t buf_cap;
+    size_t buf_max;
     bool capturing;
     bool overflow;
     bool no_fetch; /* NEW: nothing stored before the start to read */
