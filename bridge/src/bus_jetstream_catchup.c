@@ -627,7 +627,8 @@ static void end_expired(fv_js_bus *b)
     fv_js_sub *cand[64];
     int n = 0;
     pthread_rwlock_rdlock(&b->index_lock);
-    for (size_t i = 0; i < FV_JS_INDEX_BUCKETS && n < 64; i++) {
+    /* the usual case: no stream has an `until`, and thousands of idle ones are not walked */
+    for (size_t i = 0; b->index_until && i < FV_JS_INDEX_BUCKETS && n < 64; i++) {
         for (fv_js_sub *s = b->index[i]; s && n < 64; s = s->index_next) {
             if (!s->cfg.start.until_ms || now <= s->cfg.start.until_ms || s->ended ||
                 !s->live_sent || is_closed(s))

@@ -220,6 +220,7 @@ struct fv_js_bus {
     bool live_started; /* mu */
     pthread_rwlock_t index_lock;
     fv_js_sub *index[FV_JS_INDEX_BUCKETS];
+    size_t index_until; /* index_lock: indexed subscriptions with an `until` */
 
     /* catch-up workers and the reaper of closed subscriptions */
     pthread_mutex_t cu_mu;

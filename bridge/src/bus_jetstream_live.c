@@ -49,6 +49,8 @@ void fv_js_index_add(fv_js_bus *b, fv_js_sub *s)
     pthread_rwlock_wrlock(&b->index_lock);
     s->index_next = b->index[i];
     b->index[i] = s;
+    if (s->cfg.start.until_ms)
+        b->index_until++;
     pthread_rwlock_unlock(&b->index_lock);
 }
 
@@ -59,6 +61,8 @@ void fv_js_index_remove(fv_js_bus *b, fv_js_sub *s)
     for (fv_js_sub **pp = &b->index[i]; *pp; pp = &(*pp)->index_next) {
         if (*pp == s) {
             *pp = s->index_next;
+            if (s->cfg.start.until_ms)
+                b->index_until--;
             break;
         }
     }
