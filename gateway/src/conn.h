@@ -42,6 +42,8 @@ typedef struct fv_conn_item {
 struct fv_conn {
     pthread_mutex_t mu;
     atomic_int refs;
+    atomic_bool paused; /* the producer was told to wait (catch-up); see on_drain. Written
+                         * under mu; read without it by the timer's scan (same cache line). */
     const fv_conn_ops *ops;
     struct MHD_Connection *mc;
     fv_conn_item *head, *tail;
@@ -52,7 +54,6 @@ struct fv_conn {
     bool suspended; /* MHD_suspend_connection was called and not yet undone */
     bool closed;    /* MHD freed its side */
     bool done;      /* end of stream once the queue is empty */
-    bool paused;    /* the producer was told to wait (catch-up); see on_drain */
 };
 
 /* Control frames (overloaded, auth_expired, end, retry) may exceed the limit by this much, so a

@@ -58,6 +58,11 @@ struct fv_streams {
 
 struct fv_stream {
     fv_conn conn; /* first: conn callbacks cast back */
+    /* registry, and what its timer scan reads of every stream: kept together */
+    fv_stream *prev, *next;
+    bool registered;
+    atomic_bool terminal_seen;
+    atomic_bool held; /* we answered FV_SUB_PAUSE and no message came since */
     fv_gw *gw;
     fv_streams *reg;
     fv_endpoint ep;
@@ -77,17 +82,12 @@ struct fv_stream {
     bool live;
     uint64_t replayed;
     /* shared with the timer */
-    atomic_bool terminal_seen;
     atomic_llong terminal_at;
     atomic_ullong streams_seq_seen;
-    atomic_bool held; /* we answered FV_SUB_PAUSE and no message came since */
     /* timer only */
     bool target_known;
     uint64_t streams_pending; /* last stream event to deliver before `end` (0 = none) */
     int64_t last_kick;
-    /* registry */
-    fv_stream *prev, *next;
-    bool registered;
 };
 
 /* --- descendant set ------------------------------------------------------------------------ */
@@ -267,13 +267,28 @@ static void reg_remove(fv_streams *r, fv_stream *s)
 }
 
 /* references to every open stream; caller unrefs each and frees the array */
-static fv_stream **reg_snapshot(fv_streams *r, size_t *n)
+/* The registered streams (those `pick` accepts, when given), each with a reference. */
+static fv_stream **reg_snapshot(fv_streams *r, bool (*pick)(fv_stream *s, int64_t now_wall),
+                                int64_t now_wall, size_t *n)
 {
     pthread_mutex_lock(&r->mu);
-    fv_stream **arr = malloc((r->n ? r->n : 1) * sizeof *arr);
     size_t k = 0;
+    if (pick) {
+        for (fv_stream *s = r->head; s; s = s->next)
+            k += pick(s, now_wall);
+        if (k == 0) {
+            pthread_mutex_unlock(&r->mu);
+            *n = 0;
+            return NULL;
+        }
+    }
+    fv_stream **arr = malloc((pick ? k : r->n ? r->n : 1) * sizeof *arr);
+    size_t cap = pick ? k : r->n;
+    k = 0;
     if (arr)
-        for (fv_stream *s = r->head; s; s = s->next) {
+        for (fv_stream *s = r->head; s && k < cap; s = s->next) {
+            if (pick && !pick(s, now_wall))
+                continue;
             fv_conn_ref(&s->conn);
             arr[k++] = s;
         }
@@ -816,10 +831,19 @@ static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wal
     }
 }
 
+/* r->mu held. Between heartbeats a stream needs the timer only when its token expired, it saw
+ * its terminal event, or its catch-up waits for room: thousands of idle streams then cost a
+ * glance at a few words each, not a reference, three locks and a call apiece. */
+static bool wants_tick(fv_stream *s, int64_t now_wall)
+{
+    return (s->pr.exp_ms > 0 && now_wall >= s->pr.exp_ms) || atomic_load(&s->terminal_seen) ||
+           atomic_load(&s->held) || atomic_load(&s->conn.paused);
+}
+
 void fv_streams_tick(fv_streams *r, bool heartbeat)
 {
     size_t n;
-    fv_stream **arr = reg_snapshot(r, &n);
+    fv_stream **arr = reg_snapshot(r, heartbeat ? NULL : wants_tick, fv_now_ms(), &n);
     if (!arr)
         return;
     fv_frame *ka = heartbeat ? fv_frame_keepalive() : NULL;
@@ -835,7 +859,7 @@ void fv_streams_tick(fv_streams *r, bool heartbeat)
 void fv_streams_drain(fv_streams *r)
 {
     size_t n;
-    fv_stream **arr = reg_snapshot(r, &n);
+    fv_stream **arr = reg_snapshot(r, NULL, 0, &n);
     if (!arr)
         return;
     for (size_t i = 0; i < n; i++) {
