@@ -274,6 +274,7 @@ static void on_data(conn *c, const char *p, size_t n)
 /* ---- publishers ----------------------------------------------------------------------------- */
 static atomic_long published, publish_errors;
 static atomic_bool stop_publishing;
+static atomic_int publishers_running; /* drained only once none can still add an event */
 
 static int blocking_dial(void)
 {
@@ -345,6 +346,8 @@ static void *publisher(void *arg)
             struct timespec ts = {0, (long)(next - now) * 1000};
             nanosleep(&ts, NULL);
         }
+        if (atomic_load(&stop_publishing))
+            break;
         next += interval;
         int blen;
         if (!strcmp(O.pub_format, "flovyn"))
@@ -376,6 +379,7 @@ static void *publisher(void *arg)
     }
     if (fd >= 0)
         close(fd);
+    atomic_fetch_sub(&publishers_running, 1);
     return NULL;
 }
 
@@ -500,18 +504,23 @@ int main(int argc, char **argv)
     pthread_t pubs[64];
     int npubs = 0;
     if (O.rate > 0 && O.pub_path)
-        for (long i = 0; i < O.publishers && i < 64; i++)
-            pthread_create(&pubs[npubs++], NULL, publisher, (void *)i);
+        for (long i = 0; i < O.publishers && i < 64; i++) {
+            atomic_fetch_add(&publishers_running, 1);
+            if (pthread_create(&pubs[npubs], NULL, publisher, (void *)i) == 0)
+                npubs++;
+            else
+                atomic_fetch_sub(&publishers_running, 1);
+        }
     double run_s = O.seconds > 0 ? O.seconds : O.idle_seconds;
     int64_t end_pub = phase_start + (int64_t)(run_s * 1e6);
     int64_t drain_until = 0;
     for (;;) {
         int64_t now = mono_us();
         if (!drain_until && (now >= end_pub || atomic_load(&stop_publishing))) {
+            /* Publishers are joined after the loop: joining here would stop reading for up to
+             * one publisher interval (800 ms at 5 events/s from 4 publishers), and the events
+             * arriving meanwhile would be timed late - the p99 artifact of earlier runs. */
             atomic_store(&stop_publishing, true);
-            for (int i = 0; i < npubs; i++)
-                pthread_join(pubs[i], NULL);
-            npubs = 0;
             drain_until = mono_us() + (O.rate > 0 ? 3000000 : 0); /* late deliveries */
             if (O.expect)
                 drain_until = mono_us() + 120000000;
@@ -520,7 +529,7 @@ int main(int argc, char **argv)
             break;
         if (O.expect && done_conns >= ready_conns)
             break;
-        if (O.rate > 0 && drain_until &&
+        if (O.rate > 0 && drain_until && atomic_load(&publishers_running) == 0 &&
             total_events >= atomic_load(&published) * (long)ready_conns)
             break;
         int n = epoll_wait(ep, evs, 512, 50);
@@ -538,6 +547,8 @@ int main(int argc, char **argv)
             }
         }
     }
+    for (int i = 0; i < npubs; i++)
+        pthread_join(pubs[i], NULL);
     double elapsed = (mono_us() - phase_start) / 1e6;
     long ticks1 = cpu_ticks_of(server_pid);
     long pub = atomic_load(&published);
