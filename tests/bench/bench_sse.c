@@ -569,6 +569,8 @@ int main(int argc, char **argv)
            atomic_load(&publish_errors), total_events, expected,
            expected > total_events ? expected - total_events : 0, hist_pct(0.50), hist_pct(0.99),
            elapsed, cpu_s);
+    if (O.rate > 0 && run_s > 0) /* what the publishers achieved over their window */
+        printf(" publish_rate=%.1f", (double)pub / run_s);
     if (O.expect)
         printf(" expect=%ld done=%ld all_done_s=%.2f", O.expect, done_conns,
                last_done ? (last_done - phase_start) / 1e6 : -1.0);

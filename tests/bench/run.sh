@@ -8,7 +8,8 @@
 #              loss, p99 < 250 ms), latency at 1,000 x 50/s, memory per idle connection, idle CPU
 #              with 5,000 idle streams, server CPU per million deliveries, resume storm.
 # Each server is pinned to core 0 (flovyn: the gateway and its nats-server), the load client to
-# core 1.  Usage: tests/bench/run.sh [bus|sse|all]   (BENCH_QUICK=1 for a short smoke run)
+# core 1.  Usage: tests/bench/run.sh [bus|sse|all]   (BENCH_QUICK=1 for a short smoke run;
+# BENCH_RATES="100 120 140" and BENCH_CONNS="5000" give the sweep finer steps or fewer sizes)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 what=${1:-all}
@@ -90,6 +91,8 @@ nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw -
 secs=5; [[ $quick == 1 ]] && secs=2
 rates=(5 10 20 50 100 150 200 300 400 800)
 [[ $quick == 1 ]] && rates=(20 100 400)
+[[ -n ${BENCH_RATES:-} ]] && read -ra rates <<<"$BENCH_RATES"
+read -ra sweep_conns <<<"${BENCH_CONNS:-1000 5000}"
 sections=${BENCH_SECTIONS:-sweep latency idle storm}
 want() { [[ " $sections " == *" $1 "* ]]; }
 
@@ -102,7 +105,7 @@ sweep() { # name conns args...
     local lost p99 ready
     lost=$(field lost "$line"); p99=$(field p99_ms "$line"); ready=$(field ready "$line")
     local got
-    got=$(awk "BEGIN{printf \"%d\", $(field published "$line")/$(field elapsed_s "$line")}")
+    got=$(awk "BEGIN{printf \"%d\", $(field publish_rate "$line")}")
     echo "  $name conns=$conns target=$r/s achieved=$got/s: $line" >&2
     # sustained = zero loss, p99 < 250 ms, and the publishers really reached 90% of the target
     # (when the server - or the load client - saturates, the paced publishers fall behind)
@@ -116,7 +119,7 @@ sweep() { # name conns args...
 }
 
 declare -A R
-want sweep && for conns in 1000 5000; do
+want sweep && for conns in "${sweep_conns[@]}"; do
   echo "== max sustainable publish rate, $conns connections on one stream =="
   R[gw_$conns]=$(sweep gateway "$conns" "${gw_args[@]}")
   R[nc_$conns]=$(sweep nchan "$conns" "${nc_args[@]}")
