@@ -22,6 +22,7 @@
 #include "stream.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ struct fv_streams {
     fv_stream *head;
     size_t n;
     fv_tmap *per_tenant;
+    int64_t probed_ms; /* timer only: last hang-up probe */
 };
 
 struct fv_stream {
@@ -63,6 +65,7 @@ struct fv_stream {
     bool registered;
     atomic_bool terminal_seen;
     atomic_bool held; /* we answered FV_SUB_PAUSE and no message came since */
+    int fd;           /* the client's socket, probed for a hang-up while the stream is idle */
     fv_gw *gw;
     fv_streams *reg;
     fv_endpoint ep;
@@ -615,6 +618,9 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
         return MHD_NO;
     }
     fv_conn_init(&s->conn, (size_t)gw->cfg.queue_bytes, &g_conn_ops);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->fd = ci ? ci->connect_fd : -1;
     pthread_mutex_init(&s->sub_mu, NULL);
     pthread_mutex_init(&s->desc.mu, NULL);
     s->gw = gw;
@@ -840,8 +846,52 @@ static bool wants_tick(fv_stream *s, int64_t now_wall)
            atomic_load(&s->held) || atomic_load(&s->conn.paused);
 }
 
+#define HANGUP_PROBE_MS 2000
+
+/* A client that went away is only noticed by a failing write, and an idle stream writes once
+ * per heartbeat: until then it would hold its socket, its memory and its tenant's connection
+ * slot, and the next event would be fanned out to it for nothing. Every two seconds each stream's
+ * socket is polled for a hang-up (one poll(2) over all of them, under the registry lock, taking
+ * no reference from the healthy ones); a stream whose client hung up is finished. A socket that
+ * libmicrohttpd closed meanwhile answers POLLNVAL and is left to its own cleanup. */
+static void probe_hangups(fv_streams *r)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = 0, gone = 0;
+    struct pollfd *pf = r->n ? malloc(r->n * sizeof *pf) : NULL;
+    fv_stream **who = r->n ? malloc(r->n * sizeof *who) : NULL;
+    if (pf && who) {
+        for (fv_stream *s = r->head; s && n < r->n; s = s->next) {
+            if (s->fd < 0)
+                continue;
+            pf[n] = (struct pollfd){.fd = s->fd, .events = POLLRDHUP};
+            who[n++] = s;
+        }
+        if (n > 0 && poll(pf, (nfds_t)n, 0) > 0)
+            for (size_t i = 0; i < n; i++)
+                if (pf[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                    fv_conn_ref(&who[i]->conn);
+                    who[gone++] = who[i];
+                }
+    }
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < gone; i++) {
+        if (!fv_conn_is_done(&who[i]->conn))
+            atomic_fetch_add(&fv_gw_metrics.client_hangups, 1);
+        finish_with_event(who[i], NULL, NULL, 0);
+        fv_conn_unref(&who[i]->conn);
+    }
+    free(pf);
+    free(who);
+}
+
 void fv_streams_tick(fv_streams *r, bool heartbeat)
 {
+    int64_t probe_now = fv_monotonic_ms();
+    if (probe_now - r->probed_ms >= HANGUP_PROBE_MS) {
+        r->probed_ms = probe_now;
+        probe_hangups(r);
+    }
     size_t n;
     fv_stream **arr = reg_snapshot(r, heartbeat ? NULL : wants_tick, fv_now_ms(), &n);
     if (!arr)

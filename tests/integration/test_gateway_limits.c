@@ -192,12 +192,54 @@ static void test_connection_limits_answer_sse_with_overloaded_and_retry(void **s
     fv_gateway_cleanup(&g);
 }
 
+/* An idle stream writes only once per heartbeat, so a client that hangs up would hold its place
+ * (and its tenant's slot) until then; the gateway notices the hang-up itself within about two
+ * seconds. The heartbeat here is a minute: only that probe can free the slot in time. */
+static void test_a_client_that_hangs_up_frees_its_place_before_any_write(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--max-connections-per-tenant", "1", "--heartbeat",
+                          "60s", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    char url[256], murl[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
+    snprintf(murl, sizeof murl, "%s/metrics", g.base);
+    fv_sse_client *a1 = fv_sse_open(url, H_LIM);
+    for (int i = 0; i < 250 && fv_sse_first_retry(a1) < 0; i++)
+        fv_sse_wait(a1, 1, 20);
+    assert_true(fv_sse_first_retry(a1) >= 0);
+    fv_sse_close(a1);
+    bool freed = false;
+    int64_t t0 = now_ms();
+    while (!freed && now_ms() - t0 < 8000) {
+        fv_http_resp r;
+        assert_int_equal(fv_http_request("GET", murl, NULL, NULL, 0, &r), 0);
+        freed = strstr(r.body, "flovyn_gateway_open_streams{endpoint=\"tenant\"} 0") &&
+                strstr(r.body, "flovyn_gateway_client_hangups_total 1");
+        fv_http_resp_free(&r);
+        if (!freed) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(freed);
+    fv_sse_client *a2 = fv_sse_open(url, H_LIM); /* the tenant's one place is free again */
+    for (int i = 0; i < 250 && fv_sse_first_retry(a2) < 0 && !fv_sse_closed(a2); i++)
+        fv_sse_wait(a2, 1, 20);
+    assert_false(fv_sse_closed(a2));
+    assert_int_equal(fv_sse_find(a2, "overloaded", 0), -1);
+    fv_sse_close(a2);
+    fv_gateway_cleanup(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stalled_live_client_is_cut_off_without_delaying_a_healthy_one),
         cmocka_unit_test(test_stalled_client_in_catch_up_is_paused_not_closed),
         cmocka_unit_test(test_connection_limits_answer_sse_with_overloaded_and_retry),
+        cmocka_unit_test(test_a_client_that_hangs_up_frees_its_place_before_any_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
