@@ -8,6 +8,8 @@
  */
 #include "router.h"
 
+#include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +218,14 @@ static void log_request(const char *method, const char *url, struct MHD_Connecti
     fv_log(FV_LOG_DEBUG, "http", "request", "method", method, "url", red, NULL);
 }
 
+/* requests begun and not yet completed (response sent, or connection gone) */
+static atomic_long g_inflight;
+
+long fv_router_inflight(void)
+{
+    return atomic_load(&g_inflight);
+}
+
 enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -228,6 +238,7 @@ enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const cha
         if (!rq)
             return MHD_NO;
         *con_cls = rq;
+        atomic_fetch_add(&g_inflight, 1);
         atomic_fetch_add(&fv_gw_metrics.http_requests, 1);
         log_request(method, url, mc);
         if (gw->cors && fv_cors_is_preflight(mc, method)) {
@@ -331,4 +342,5 @@ void fv_router_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     fv_buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
+    atomic_fetch_sub(&g_inflight, 1);
 }

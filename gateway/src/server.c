@@ -44,6 +44,7 @@
 #define SCAN_EVERY_MS 500
 #define DRAIN_WAIT_MS 5000  /* longest wait for suspended connections to wake up */
 #define DRAIN_FLUSH_MS 1000 /* longest wait for open streams to flush their last bytes */
+#define REQUEST_WAIT_MS 10000 /* longest wait for requests in progress to send their answer */
 #define MAX_RATE_TENANTS 100000
 
 static fv_gw *g_gw; /* for the response-header hook (CORS needs the configuration) */
@@ -357,6 +358,15 @@ void fv_gw_shutdown(fv_gw *gw)
             (!suspended && (fv_streams_open(gw->streams) == 0 || waited >= DRAIN_FLUSH_MS)))
             break;
         struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    /* Ingest and history requests already taken keep going: wait until each has sent its
+     * answer, or a publish that became durable could reach its client as a reset instead of
+     * a 202 (stop closes connections without flushing what they still have to send). */
+    start = fv_monotonic_ms();
+    while (fv_router_inflight() > (long)fv_streams_open(gw->streams) &&
+           fv_monotonic_ms() - start < REQUEST_WAIT_MS) {
+        struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
     if (gw->timer_started) {
