@@ -1,9 +1,10 @@
-/* reqlimit.h - per-tenant bound on concurrent non-SSE requests (ingest, history).
+/* reqlimit.h - per-tenant bound on things held at once.
  *
- * SSE streams are bounded by the stream registry (stream.c); ingest and history requests hold an
- * HTTP thread or a publish slot while they run, so one tenant may have at most
- * --max-requests-per-tenant of them at once. Beyond that the answer is 503 with Retry-After
- * (CONTRACT §4: a non-SSE request that hits a capacity limit), and other tenants are unaffected.
+ * Two users: the stream registry (stream.c) bounds open SSE streams per tenant
+ * (--max-connections-per-tenant); the router bounds concurrent non-SSE requests (ingest,
+ * history), which hold an HTTP thread or a publish slot while they run, to
+ * --max-requests-per-tenant, answering 503 with Retry-After beyond it (CONTRACT §4: a non-SSE
+ * request that hits a capacity limit). Other tenants are unaffected either way.
  */
 #ifndef FLOVYN_GW_REQLIMIT_H
 #define FLOVYN_GW_REQLIMIT_H

@@ -29,11 +29,11 @@
 
 #include "conn.h"
 #include "errors.h"
+#include "reqlimit.h"
 #include "flovyn/log.h"
 #include "flovyn/units.h"
 #include "query.h"
 #include "sse.h"
-#include "tmap.h"
 
 #define DESC_MAX 10000          /* descendant workflows followed by one consolidated stream */
 #define TERMINAL_SCAN_MAX 10000 /* close_on_terminal: stream events looked up at the end */
@@ -54,7 +54,7 @@ struct fv_streams {
     pthread_mutex_t mu;
     fv_stream *head;
     size_t n;
-    fv_tmap *per_tenant;
+    fv_reqlimit *per_tenant; /* open streams per tenant */
     int64_t probed_ms; /* timer only: last hang-up probe */
 };
 
@@ -204,22 +204,6 @@ static void sub_kick(fv_stream *s)
 
 /* --- registry ------------------------------------------------------------------------------ */
 
-typedef struct admit_ctx {
-    int64_t max;
-    int delta;
-} admit_ctx;
-
-static int tenant_count(void *val, bool *remove, void *ud)
-{
-    int64_t *n = val;
-    admit_ctx *a = ud;
-    if (a->delta > 0 && *n >= a->max)
-        return FV_EFULL;
-    *n += a->delta;
-    *remove = *n <= 0;
-    return FV_OK;
-}
-
 static fv_status reg_add(fv_streams *r, fv_stream *s)
 {
     pthread_mutex_lock(&r->mu);
@@ -227,9 +211,7 @@ static fv_status reg_add(fv_streams *r, fv_stream *s)
         pthread_mutex_unlock(&r->mu);
         return FV_EFULL;
     }
-    admit_ctx a = {r->gw->cfg.max_connections_per_tenant, +1};
-    int rc = fv_tmap_update(r->per_tenant, s->pr.tenant_id, tenant_count, &a);
-    if (rc != FV_OK) {
+    if (!fv_reqlimit_begin(r->per_tenant, s->pr.tenant_id)) {
         pthread_mutex_unlock(&r->mu);
         return FV_EFULL;
     }
@@ -262,34 +244,22 @@ static void reg_remove(fv_streams *r, fv_stream *s)
     if (s->next)
         s->next->prev = s->prev;
     r->n--;
-    admit_ctx a = {0, -1};
-    fv_tmap_update(r->per_tenant, s->pr.tenant_id, tenant_count, &a);
+    fv_reqlimit_end(r->per_tenant, s->pr.tenant_id);
     pthread_mutex_unlock(&r->mu);
     atomic_fetch_sub(&fv_gw_metrics.open_streams[s->ep], 1);
     fv_conn_unref(&s->conn);
 }
 
-/* references to every open stream; caller unrefs each and frees the array */
-/* The registered streams (those `pick` accepts, when given), each with a reference. */
+/* The registered streams (those `pick` accepts, when given), each with a reference; the caller
+ * unrefs each and frees the array. */
 static fv_stream **reg_snapshot(fv_streams *r, bool (*pick)(fv_stream *s, int64_t now_wall),
                                 int64_t now_wall, size_t *n)
 {
     pthread_mutex_lock(&r->mu);
+    fv_stream **arr = malloc((r->n ? r->n : 1) * sizeof *arr);
     size_t k = 0;
-    if (pick) {
-        for (fv_stream *s = r->head; s; s = s->next)
-            k += pick(s, now_wall);
-        if (k == 0) {
-            pthread_mutex_unlock(&r->mu);
-            *n = 0;
-            return NULL;
-        }
-    }
-    fv_stream **arr = malloc((pick ? k : r->n ? r->n : 1) * sizeof *arr);
-    size_t cap = pick ? k : r->n;
-    k = 0;
     if (arr)
-        for (fv_stream *s = r->head; s && k < cap; s = s->next) {
+        for (fv_stream *s = r->head; s; s = s->next) {
             if (pick && !pick(s, now_wall))
                 continue;
             fv_conn_ref(&s->conn);
@@ -308,7 +278,8 @@ fv_status fv_streams_create(fv_gw *gw, fv_streams **out)
     r->gw = gw;
     pthread_mutex_init(&r->mu, NULL);
     size_t max_tenants = (size_t)gw->cfg.max_connections + 16;
-    if (fv_tmap_create(sizeof(int64_t), max_tenants, &r->per_tenant) != FV_OK) {
+    if (fv_reqlimit_create((size_t)gw->cfg.max_connections_per_tenant, max_tenants,
+                           &r->per_tenant) != FV_OK) {
         free(r);
         return FV_ENOMEM;
     }
@@ -320,7 +291,7 @@ void fv_streams_destroy(fv_streams *r)
 {
     if (!r)
         return;
-    fv_tmap_destroy(r->per_tenant);
+    fv_reqlimit_destroy(r->per_tenant);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
