@@ -79,20 +79,25 @@ static void on_disconnected(natsConnection *nc, void *closure)
     pthread_mutex_unlock(&cs->mu);
 }
 
+/* cs->mu held. Republished messages sent while we were away are lost to the live subscription:
+ * both live threads compare with the streams before they deliver anything newer. */
+static void came_up(fv_js_bus *b, const char *msg)
+{
+    atomic_store(&b->connected, true);
+    atomic_store(&b->live[0].probe, true);
+    atomic_store(&b->live[1].probe, true);
+    fv_log(FV_LOG_INFO, "bus", msg, NULL);
+    if (b->base.cfg.on_connection)
+        b->base.cfg.on_connection(b->base.cfg.on_connection_ud, true);
+}
+
 static void on_reconnected(natsConnection *nc, void *closure)
 {
     fv_js_connstate *cs = closure;
     fv_js_bus *b = cs_lock(cs);
     if (b) {
-        atomic_store(&b->connected, true);
         atomic_fetch_add(&b->st.reconnects, 1);
-        /* republished messages sent while we were away are lost to the live subscription: make
-         * both live threads compare with the streams before they deliver anything newer */
-        atomic_store(&b->live[0].probe, true);
-        atomic_store(&b->live[1].probe, true);
-        fv_log(FV_LOG_INFO, "bus", "NATS reconnected", NULL);
-        if (b->base.cfg.on_connection)
-            b->base.cfg.on_connection(b->base.cfg.on_connection_ud, true);
+        came_up(b, "NATS reconnected");
     }
     pthread_mutex_unlock(&cs->mu);
 }
@@ -102,14 +107,8 @@ static void on_connected(natsConnection *nc, void *closure)
 {
     fv_js_connstate *cs = closure;
     fv_js_bus *b = cs_lock(cs);
-    if (b) {
-        atomic_store(&b->connected, true);
-        atomic_store(&b->live[0].probe, true);
-        atomic_store(&b->live[1].probe, true);
-        fv_log(FV_LOG_INFO, "bus", "NATS connected", NULL);
-        if (b->base.cfg.on_connection)
-            b->base.cfg.on_connection(b->base.cfg.on_connection_ud, true);
-    }
+    if (b)
+        came_up(b, "NATS connected");
     pthread_mutex_unlock(&cs->mu);
 }
 
