@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
-#include "../../bridge/src/bus_jetstream_internal.h" /* fv_js_debug_drop_live */
+#include "jetstream_internal.h" /* fv_js_debug_drop_live */
 #include "bus_suite.h"
 #include "fixture.h"
 

@@ -1,4 +1,4 @@
-/* bus_jetstream_publish.c - pipelined publish to JetStream with per-message acknowledgements.
+/* publish.c - pipelined publish to JetStream with per-message acknowledgements.
  *
  * Every item becomes one natsMsg (protobuf, Content-Type, Nats-Msg-Id = dedup key) sent with
  * js_PublishMsgAsync and a per-message ack timeout (jsPubOptions.MaxWait: without it nats.c never
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bus_jetstream_internal.h"
+#include "jetstream_internal.h"
 
 #define PUB_BURST 64 /* messages built and registered per lock round trip */
 

@@ -1,12 +1,12 @@
-/* bus_jetstream_internal.h - the JetStream backend's private state, shared by its files:
+/* jetstream_internal.h - the JetStream backend's private state, shared by its files:
  *
- *   bus_jetstream.c          connection, provisioning, readiness, epoch, stats, vtable
- *   bus_jetstream_publish.c  pipelined async publish with per-message ack correlation
- *   bus_jetstream_reader.c   one ephemeral pull consumer read from a start point (catch-up,
- *                            gap refill, bounded reads)
- *   bus_jetstream_live.c     the one live subscription per stream, contiguity, routing index
- *   bus_jetstream_catchup.c  subscriptions: catch-up workers and hand-over to live
- *   bus_jetstream_durable.c  durable pull consumers for webhooks and handlers
+ *   connection.c  connection, provisioning, readiness, epoch, stats, vtable
+ *   publish.c     pipelined async publish with per-message ack correlation
+ *   reader.c      one ephemeral pull consumer read from a start point (catch-up, gap refill,
+ *                 bounded reads)
+ *   live.c        the one live subscription per stream, contiguity, routing index
+ *   catchup.c     subscriptions: catch-up workers and hand-over to live
+ *   durable.c     durable pull consumers for webhooks and handlers
  *
  * Known nats.c 3.4.1 defects this backend is shaped around (fixed upstream later):
  *   - natsSubscription_Fetch ignores its timeout: every pull uses FetchRequest with Expires.
@@ -117,7 +117,7 @@ typedef struct fv_js_live_src {
     atomic_bool probe;       /* reconnect or gap suspected: compare with the stream's last seq */
     atomic_uint_least64_t dispatched; /* last dispatched sequence */
     atomic_int debug_drop;            /* tests: discard the next n live messages */
-    /* cross-source order (bus_jetstream_live.c): messages taken from the subscription, and of
+    /* cross-source order (live.c): messages taken from the subscription, and of
      * those the ones fully handled; holding = a message waits for a refill */
     atomic_uint_least64_t taken;
     atomic_uint_least64_t handled;

@@ -1,4 +1,4 @@
-/* bus_jetstream_reader.c - reading stored history: one ephemeral pull consumer from a start
+/* reader.c - reading stored history: one ephemeral pull consumer from a start
  * point, and the decoded, reference-counted message that the live path and catch-up share.
  *
  * The consumer is the narrowest one JetStream offers: one filter subject (nats-server 2.9 ignores
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus_jetstream_internal.h"
+#include "jetstream_internal.h"
 
 #define NS_PER_MS 1000000LL
 

@@ -1,4 +1,4 @@
-/* bus_jetstream_durable.c - durable pull consumers (ARCHITECTURE "Data flow" 6) for webhooks,
+/* durable.c - durable pull consumers (ARCHITECTURE "Data flow" 6) for webhooks,
  * handlers and the DLQ: explicit ack, max-deliver, back-off, nak with delay.
  *
  * The consumer is created or updated with js_AddConsumer / js_UpdateConsumer and opened by
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus_jetstream_internal.h"
+#include "jetstream_internal.h"
 
 #define NS_PER_MS 1000000LL
 #define BACKOFF_MAX 64

@@ -1,6 +1,6 @@
-/* bus_jetstream.c - the JetStream bus backend: connection, stream provisioning, readiness, epoch
- * and the vtable. The other bus_jetstream_*.c files hold publish, reads, the live path,
- * subscriptions and durables (see bus_jetstream_internal.h for the map and the nats.c 3.4.1
+/* connection.c - the JetStream bus backend: connection, stream provisioning, readiness, epoch
+ * and the vtable. The other files of bus/jetstream/ hold publish, reads, the live path,
+ * subscriptions and durables (see jetstream_internal.h for the map and the nats.c 3.4.1
  * defects designed around).
  *
  * The connection never gives up (unbounded reconnect with jitter, a bounded reconnect buffer), so
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bus_jetstream_internal.h"
+#include "jetstream_internal.h"
 #include "flovyn/log.h"
 
 #define READY_TTL_MS 2000

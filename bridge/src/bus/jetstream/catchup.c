@@ -1,4 +1,4 @@
-/* bus_jetstream_catchup.c - subscriptions of the JetStream bus: where they start, catch-up from
+/* catchup.c - subscriptions of the JetStream bus: where they start, catch-up from
  * the store, the hand-over to the live path, pause/resume, close; and bounded reads.
  *
  * A subscription starts in catch-up for every source it wants. From the moment it enters the
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bus_jetstream_internal.h"
+#include "jetstream_internal.h"
 #include "flovyn/log.h"
 
 #define CU_EXPIRES_MS 2000

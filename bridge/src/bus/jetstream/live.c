@@ -1,4 +1,4 @@
-/* bus_jetstream_live.c - the live path (ARCHITECTURE "Data flow" 3): one core-NATS subscription
+/* live.c - the live path (ARCHITECTURE "Data flow" 3): one core-NATS subscription
  * per stream per process on the RePublish subjects, checked for contiguity and routed to
  * subscriptions through a tenant index.
  *
@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bus_jetstream_internal.h"
+#include "jetstream_internal.h"
 #include "flovyn/log.h"
 
 #define PROBE_EVERY_MS 1000
