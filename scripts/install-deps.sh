@@ -2,14 +2,15 @@
 # Installs every build, run and test dependency from Debian's packages, only what is missing, so a
 # second run takes a moment. Used by both README commands (scripts/run.sh and scripts/test.sh).
 #   scripts/install-deps.sh          build + run dependencies
-#   scripts/install-deps.sh --test   also the test-only ones (clang for fuzzers, Chromium, Node)
+#   scripts/install-deps.sh --test   also the test-only ones (clang for fuzzers, clang-format for
+#                                    scripts/check-format.sh, Chromium, Node)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git ca-certificates curl
       nats-server libnats-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler
       libcmocka-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libjsmn-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-dev chromium nodejs npm)
+  pkgs+=(clang libclang-rt-dev clang-format chromium nodejs npm)
 fi
 
 missing=()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, and runs every test.
-#   1. unit + integration tests (cmocka via ctest) on a normal build
+#   1. unit + integration tests (cmocka via ctest) on a normal build, after two checks on it: no
+#      cycle of calls between library files (scripts/check-calls.sh) and no drift from
+#      .clang-format (scripts/check-format.sh)
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. a short libFuzzer run of every fuzz target (clang)
 #   4. the browser end-to-end test in headless Chromium
@@ -61,6 +63,20 @@ run_ctest() { # dir
 
 step "build (gcc, -Werror)"
 build "$root/build" ; record "build" $?
+
+step "layering and format checks"
+check() { # name command...: each check is one step record and one test, as each fuzzer is
+  local name=$1; shift
+  "$@"; local st=$?
+  record "$name" $st
+  if [[ $st -eq 0 ]]; then tests_passed=$((tests_passed + 1))
+  else tests_failed=$((tests_failed + 1)); fi
+}
+# the self-test first: it proves check-calls still catches a cycle before we trust its verdict
+check "check-calls-selftest" tests/checks/test_check_calls.sh
+# reads the objects of the build above, so a cycle is found whatever made it (macros included)
+check "check-calls" scripts/check-calls.sh "$root/build"
+check "check-format" scripts/check-format.sh
 
 step "unit + integration tests"
 run_ctest "$root/build" ; record "tests" $?
