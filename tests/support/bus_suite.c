@@ -1405,6 +1405,612 @@ void fv_bus_suite_test_accept_predicate_sees_events_in_order(void **state)
     drop(s, bus);
 }
 
+/* --- a storm of scattered resumes ------------------------------------------------------------ */
+
+/* Sizes of the storm. 2,000 subscriptions resume at once from cursors spread over 3,000 stored
+ * records (a gateway restarted under its clients), while 500 more are published. Not sized down:
+ * measured on 2 cores, about 1 s on the memory bus and 15 s on JetStream with one consumer per
+ * resume (25 s under AddressSanitizer); shared readers bring JetStream near the memory bus. */
+#define SC_WORKFLOWS 20
+#define SC_PRE 3000
+#define SC_CONCURRENT 500
+#define SC_SUBS 2000
+#define SC_BATCH 250
+#define SC_TAG(src, seq) (((uint64_t)(src) << 63) | (seq))
+
+typedef struct sc_rec {
+    fv_source src;
+    uint64_t seq;
+    int wf;
+} sc_rec;
+
+typedef struct sc_run sc_run;
+
+/* one subscription of the storm: what it was asked for and what it got (sequences only) */
+typedef struct sc_sub {
+    sc_run *run;
+    fv_sub *sub;
+    int wf; /* -1 = the whole tenant */
+    fv_cursor cursor;
+    size_t expect;
+    uint64_t *got; /* SC_TAG(source, seq) in delivery order */
+    size_t cap;
+    atomic_size_t n; /* data messages, also those beyond cap */
+    atomic_int lives, gaps, others, releases, in_cb, after_release;
+    atomic_bool overlapped;
+    bool done; /* only the subscription's callbacks touch it */
+} sc_sub;
+
+struct sc_run {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t done, released;
+};
+
+static int sc_on_msg(void *ud, const fv_msg *m)
+{
+    sc_sub *s = ud;
+    if (atomic_fetch_add(&s->in_cb, 1))
+        atomic_store(&s->overlapped, true);
+    if (atomic_load(&s->releases))
+        atomic_fetch_add(&s->after_release, 1);
+    if (m->kind == FV_MSG_EVENT || m->kind == FV_MSG_STREAM) {
+        size_t i = atomic_load(&s->n);
+        if (i < s->cap)
+            s->got[i] = SC_TAG(m->source, m->seq);
+        atomic_store(&s->n, i + 1);
+    } else if (m->kind == FV_MSG_LIVE) {
+        atomic_fetch_add(&s->lives, 1);
+    } else if (m->kind == FV_MSG_GAP) {
+        atomic_fetch_add(&s->gaps, 1);
+    } else {
+        atomic_fetch_add(&s->others, 1);
+    }
+    if (!s->done && atomic_load(&s->lives) > 0 && atomic_load(&s->n) >= s->expect) {
+        s->done = true;
+        pthread_mutex_lock(&s->run->mu);
+        s->run->done++;
+        pthread_cond_broadcast(&s->run->cv);
+        pthread_mutex_unlock(&s->run->mu);
+    }
+    atomic_fetch_sub(&s->in_cb, 1);
+    return FV_SUB_OK;
+}
+
+static void sc_on_release(void *ud)
+{
+    sc_sub *s = ud;
+    pthread_mutex_lock(&s->run->mu);
+    atomic_fetch_add(&s->releases, 1);
+    s->run->released++;
+    pthread_cond_broadcast(&s->run->cv);
+    pthread_mutex_unlock(&s->run->mu);
+}
+
+/* waits until *counter reaches want; false on timeout */
+static bool sc_wait(sc_run *run, const size_t *counter, size_t want, int timeout_ms)
+{
+    struct timespec ts;
+    deadline_of(&ts, timeout_ms);
+    pthread_mutex_lock(&run->mu);
+    while (*counter < want)
+        if (pthread_cond_timedwait(&run->cv, &run->mu, &ts) != 0)
+            break;
+    bool ok = *counter >= want;
+    pthread_mutex_unlock(&run->mu);
+    return ok;
+}
+
+/* record i of a plan: its workflow and whether it is a stream event */
+static int sc_wf_of(size_t i, bool concurrent)
+{
+    return (int)((concurrent ? i * 3 + 1 : i + i / 7) % SC_WORKFLOWS);
+}
+
+static bool sc_is_stream(size_t i, bool concurrent)
+{
+    return concurrent ? i % 5 == 2 : i % 6 == 1; /* record 1 of the history is one */
+}
+
+static void sc_wf_name(char *out, size_t cap, int wf)
+{
+    snprintf(out, cap, "wf-%02d", wf);
+}
+
+typedef struct sc_publisher {
+    fv_bus *bus;
+    const char *tenant;
+    sc_rec recs[SC_CONCURRENT];
+    atomic_size_t *opened; /* subscriptions opened so far: publishing is spread over the storm */
+    size_t failures;
+} sc_publisher;
+
+static void *sc_publisher_main(void *arg)
+{
+    sc_publisher *pb = arg;
+    for (size_t j = 0; j < SC_CONCURRENT; j++) {
+        while (atomic_load(pb->opened) < j * SC_SUBS / SC_CONCURRENT)
+            usleep(100);
+        char wf[16];
+        int w = sc_wf_of(j, true);
+        sc_wf_name(wf, sizeof wf, w);
+        fv_publish_result r = {0};
+        fv_status st;
+        if (sc_is_stream(j, true)) {
+            fv_stream_event se;
+            fv_bus_suite_stream(&se, pb->tenant, wf, NULL, (int64_t)(SC_PRE + j), FV_KIND_TOKEN,
+                                "\"c\"");
+            st = fv_bus_publish_stream(pb->bus, &se, &r, NULL);
+            fv_stream_event_clear(&se);
+            pb->recs[j].src = FV_SRC_STREAMS;
+        } else {
+            fv_event ev;
+            fv_bus_suite_event(&ev, pb->tenant, wf, NULL, "task.progressed", NULL, "{\"c\":1}");
+            st = fv_bus_publish_event(pb->bus, &ev, &r, NULL);
+            fv_event_clear(&ev);
+            pb->recs[j].src = FV_SRC_EVENTS;
+        }
+        if (st != FV_OK || r.duplicate)
+            pb->failures++;
+        pb->recs[j].seq = r.seq;
+        pb->recs[j].wf = w;
+    }
+    return NULL;
+}
+
+/* publishes the history in pipelined batches; recs[i] gets each record's stored sequence */
+static void sc_publish_history(fv_bus *bus, const char *tenant, sc_rec *recs)
+{
+    fv_event *evs = calloc(SC_BATCH, sizeof *evs);
+    fv_stream_event *ses = calloc(SC_BATCH, sizeof *ses);
+    fv_publish_item *items = calloc(SC_BATCH, sizeof *items);
+    assert_non_null(evs);
+    assert_non_null(ses);
+    assert_non_null(items);
+    static const char *const kinds[] = {"workflow.started", "task.started", "task.completed"};
+    for (size_t base = 0; base < SC_PRE; base += SC_BATCH) {
+        size_t n = SC_PRE - base < SC_BATCH ? SC_PRE - base : SC_BATCH;
+        memset(items, 0, n * sizeof *items);
+        for (size_t k = 0; k < n; k++) {
+            size_t i = base + k;
+            char wf[16];
+            recs[i].wf = sc_wf_of(i, false);
+            sc_wf_name(wf, sizeof wf, recs[i].wf);
+            if (sc_is_stream(i, false)) {
+                fv_bus_suite_stream(&ses[k], tenant, wf, NULL, (int64_t)i, FV_KIND_TOKEN, "\"h\"");
+                items[k].se = &ses[k];
+                recs[i].src = FV_SRC_STREAMS;
+            } else {
+                fv_bus_suite_event(&evs[k], tenant, wf, NULL, kinds[i % 3], NULL, "{\"h\":1}");
+                items[k].ev = &evs[k];
+                recs[i].src = FV_SRC_EVENTS;
+            }
+        }
+        fv_err err = {{0}};
+        if (fv_bus_publish_batch(bus, items, n, &err) != FV_OK)
+            fail_msg("publish batch: %s", err.msg);
+        for (size_t k = 0; k < n; k++) {
+            if (items[k].status != FV_OK || items[k].result.duplicate)
+                fail_msg("record %zu: status %d duplicate %d: %s", base + k, items[k].status,
+                         items[k].result.duplicate, items[k].err.msg);
+            recs[base + k].seq = items[k].result.seq;
+            if (items[k].ev)
+                fv_event_clear(&evs[k]);
+            else
+                fv_stream_event_clear(&ses[k]);
+        }
+    }
+    free(evs);
+    free(ses);
+    free(items);
+}
+
+static bool sc_matches(const sc_sub *s, const sc_rec *r)
+{
+    if (s->wf >= 0 && r->wf != s->wf)
+        return false;
+    uint64_t after = r->src == FV_SRC_EVENTS ? s->cursor.events_seq : s->cursor.streams_seq;
+    return r->seq > after;
+}
+
+static int sc_cmp_rec(const void *a, const void *b)
+{
+    const sc_rec *x = a, *y = b;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* true when s got exactly the records of sorted[] (by source, then sequence) it matches, each
+ * once and in sequence order per source, with one LIVE, no GAP, released once; else why not */
+static bool sc_check(const sc_sub *s, const sc_rec *sorted, size_t nall, char *why, size_t cap)
+{
+    size_t n = atomic_load(&s->n);
+    if (atomic_load(&s->gaps) || atomic_load(&s->others) || atomic_load(&s->lives) != 1 ||
+        atomic_load(&s->overlapped) || atomic_load(&s->releases) != 1 ||
+        atomic_load(&s->after_release) || n != s->expect) {
+        snprintf(why, cap,
+                 "%zu data messages (expected %zu), %d gap, %d live, %d other, overlapped %d, "
+                 "%d releases, %d callbacks after release",
+                 n, s->expect, atomic_load(&s->gaps), atomic_load(&s->lives),
+                 atomic_load(&s->others), (int)atomic_load(&s->overlapped),
+                 atomic_load(&s->releases), atomic_load(&s->after_release));
+        return false;
+    }
+    size_t first_streams = 0;
+    while (first_streams < nall && sorted[first_streams].src == FV_SRC_EVENTS)
+        first_streams++;
+    size_t k[2] = {0, first_streams}, end[2] = {first_streams, nall};
+    for (size_t i = 0; i < n; i++) {
+        int src = (int)(s->got[i] >> 63);
+        uint64_t seq = s->got[i] & ~((uint64_t)1 << 63);
+        while (k[src] < end[src] && !sc_matches(s, &sorted[k[src]]))
+            k[src]++;
+        if (k[src] == end[src] || sorted[k[src]].seq != seq) {
+            snprintf(why, cap, "message %zu: %s seq %llu, expected %s%llu", i,
+                     src ? "streams" : "events", (unsigned long long)seq,
+                     k[src] == end[src] ? "nothing more, not " : "",
+                     k[src] == end[src] ? 0ULL : (unsigned long long)sorted[k[src]].seq);
+            return false;
+        }
+        k[src]++;
+    }
+    for (int src = 0; src < 2; src++) {
+        while (k[src] < end[src] && !sc_matches(s, &sorted[k[src]]))
+            k[src]++;
+        if (k[src] < end[src]) {
+            snprintf(why, cap, "%s seq %llu never arrived", src ? "streams" : "events",
+                     (unsigned long long)sorted[k[src]].seq);
+            return false;
+        }
+    }
+    why[0] = '\0';
+    return true;
+}
+
+/* Thousands of subscriptions resume at once from cursors scattered over retained history (the
+ * first records to the last, the whole tenant or one workflow) while publishing goes on: each
+ * gets every matching record after its cursor exactly once, in order, without gap, then LIVE and
+ * the records published meanwhile; each is released once. */
+void fv_bus_suite_test_many_scattered_resumes_each_get_exactly_their_events(void **state)
+{
+    fv_bus_suite *s = *state;
+    fv_bus *bus = mk(s);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "sc");
+    size_t nall = SC_PRE + SC_CONCURRENT;
+    sc_rec *recs = calloc(nall, sizeof *recs);
+    assert_non_null(recs);
+    sc_publish_history(bus, t, recs);
+
+    /* cursor of history position k: the last sequence of each source up to record k */
+    fv_cursor *at = calloc(SC_PRE, sizeof *at);
+    assert_non_null(at);
+    uint64_t epoch = fv_bus_epoch(bus);
+    for (size_t i = 0; i < SC_PRE; i++) {
+        at[i] = i ? at[i - 1] : (fv_cursor){0, 0, epoch};
+        uint64_t *p = recs[i].src == FV_SRC_EVENTS ? &at[i].events_seq : &at[i].streams_seq;
+        if (recs[i].seq > *p)
+            *p = recs[i].seq;
+    }
+    /* records the concurrent publisher will add, per workflow (all come after every cursor) */
+    size_t conc_wf[SC_WORKFLOWS] = {0};
+    for (size_t j = 0; j < SC_CONCURRENT; j++)
+        conc_wf[sc_wf_of(j, true)]++;
+
+    /* on the heap: if a subscription is never released, its callbacks may still use it */
+    sc_run *run = calloc(1, sizeof *run);
+    assert_non_null(run);
+    pthread_mutex_init(&run->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&run->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    sc_sub *subs = calloc(SC_SUBS, sizeof *subs);
+    assert_non_null(subs);
+    for (size_t i = 0; i < SC_SUBS; i++) {
+        sc_sub *x = &subs[i];
+        x->run = run;
+        x->wf = i % 3 == 0 ? -1 : (int)(i % SC_WORKFLOWS);
+        /* positions in a scrambled order, from record 1 (the first event and the first stream
+         * event are both behind it) to the very last record */
+        size_t rank = (i * 769) % SC_SUBS;
+        size_t k = 1 + rank * (SC_PRE - 2) / (SC_SUBS - 1);
+        x->cursor = at[k];
+        for (size_t r = 0; r < SC_PRE; r++)
+            if (sc_matches(x, &recs[r]))
+                x->expect++;
+        if (x->wf < 0)
+            x->expect += SC_CONCURRENT;
+        else
+            x->expect += conc_wf[x->wf];
+        x->cap = x->expect + 16; /* room to see a few extra ones */
+        x->got = malloc(x->cap * sizeof *x->got);
+        assert_non_null(x->got);
+    }
+    free(at);
+
+    atomic_size_t opened = 0;
+    size_t nsubs = 0;
+    char sub_err[256] = "";
+    sc_publisher *pb = calloc(1, sizeof *pb);
+    assert_non_null(pb);
+    pb->bus = bus;
+    pb->tenant = t;
+    pb->opened = &opened;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, sc_publisher_main, pb), 0);
+    int64_t t0 = fv_monotonic_ms();
+    for (size_t i = 0; i < SC_SUBS; i++) {
+        sc_sub *x = &subs[i];
+        fv_sub_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        fv_pattern_init(&cfg.pattern, t);
+        if (x->wf >= 0)
+            sc_wf_name(cfg.pattern.workflow_execution_id, sizeof cfg.pattern.workflow_execution_id,
+                       x->wf);
+        cfg.start = (fv_start){.kind = FV_START_CURSOR, .cursor = x->cursor};
+        cfg.on_msg = sc_on_msg;
+        cfg.on_release = sc_on_release;
+        cfg.ud = x;
+        fv_err err = {{0}};
+        if (fv_bus_subscribe(bus, &cfg, &x->sub, &err) != FV_OK) {
+            snprintf(sub_err, sizeof sub_err, "subscribe %zu: %s", i, err.msg);
+            break;
+        }
+        atomic_store(&opened, i + 1);
+        nsubs = i + 1;
+    }
+    int64_t t_open = fv_monotonic_ms() - t0;
+    atomic_store(&opened, (size_t)SC_SUBS); /* the publisher never waits for a failed one */
+    pthread_join(th, NULL);
+    size_t pub_failures = pb->failures;
+    memcpy(&recs[SC_PRE], pb->recs, sizeof pb->recs);
+    free(pb);
+
+    bool all = !sub_err[0] && !pub_failures && sc_wait(run, &run->done, SC_SUBS, 2 * tmo(s));
+    int64_t t_done = fv_monotonic_ms() - t0;
+    fprintf(stderr, "# %d scattered resumes: opened in %lld ms, all served in %lld ms\n", SC_SUBS,
+            (long long)t_open, (long long)t_done);
+    if (all) /* anything extra (a duplicate) would show up in the check below */
+        sleep_ms(100);
+    for (size_t i = 0; i < nsubs; i++)
+        fv_sub_close(subs[i].sub);
+    bool released = sc_wait(run, &run->released, nsubs, tmo(s));
+    sleep_ms(50); /* a second release would come now */
+
+    qsort(recs, nall, sizeof *recs, sc_cmp_rec);
+    size_t bad = 0, first_bad = SC_SUBS;
+    char why[256] = "", first_why[256] = "";
+    pthread_mutex_lock(&run->mu); /* orders the callbacks' writes before these reads */
+    size_t done = run->done, nreleased = run->released;
+    pthread_mutex_unlock(&run->mu);
+    for (size_t i = 0; i < SC_SUBS; i++) {
+        if (!sc_check(&subs[i], recs, nall, why, sizeof why)) {
+            if (!bad++) {
+                first_bad = i;
+                snprintf(first_why, sizeof first_why, "%s", why);
+            }
+        }
+    }
+    int first_wf = first_bad < SC_SUBS ? subs[first_bad].wf : 0;
+    fv_cursor first_cur = first_bad < SC_SUBS ? subs[first_bad].cursor : (fv_cursor){0, 0, 0};
+    free(recs);
+    if (released) { /* otherwise a late callback may still write into them: leaked */
+        for (size_t i = 0; i < SC_SUBS; i++)
+            free(subs[i].got);
+        free(subs);
+        pthread_cond_destroy(&run->cv);
+        pthread_mutex_destroy(&run->mu);
+        free(run);
+    }
+    if (sub_err[0])
+        fail_msg("%s", sub_err);
+    if (pub_failures)
+        fail_msg("%zu concurrent publishes failed", pub_failures);
+    if (!released)
+        fail_msg("only %zu of %zu subscriptions were released after close", nreleased, nsubs);
+    if (bad)
+        fail_msg("%zu of %d subscriptions (%zu complete before the timeout) got the wrong "
+                 "messages; the first, #%zu (workflow %d, cursor events %llu streams %llu): %s",
+                 bad, SC_SUBS, done, first_bad, first_wf, (unsigned long long)first_cur.events_seq,
+                 (unsigned long long)first_cur.streams_seq, first_why);
+    assert_true(all);
+    drop(s, bus);
+}
+
+/* --- a resume racing a pause ----------------------------------------------------------------- */
+
+#define RACE_EVERY 4 /* every 4th message is answered with FV_SUB_PAUSE once */
+#define RACE_HISTORY 100
+#define RACE_LIVE 100 /* 50 pauses in all: half in catch-up, half on live messages */
+#define RACE_STALL_MS 5000
+
+/* When the callback pauses and when the resume comes: the resumer thread waits resume_us after
+ * the callback signalled it, the callback sleeps cb_us before returning FV_SUB_PAUSE. Around 1 ms
+ * both ways, the resume lands just before, at, or just after the pause. */
+static const struct {
+    unsigned resume_us, cb_us;
+} race_timing[] = {
+    {0, 1000}, {0, 0}, {20, 0}, {200, 0}, {950, 1000}, {1000, 1000}, {1050, 1000}, {0, 100},
+};
+#define RACE_TIMINGS (sizeof race_timing / sizeof *race_timing)
+
+typedef struct racer {
+    fv_collector c; /* first member: also the collector's ud */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fv_sub *sub;        /* under mu; set once fv_bus_subscribe returned */
+    bool other_thread;  /* false: fv_sub_resume from inside the pausing callback */
+    size_t paused_at;   /* n_data of the last pause (SIZE_MAX: none); callbacks only */
+    atomic_int pauses;  /* written by callbacks only */
+    int pending;        /* pauses signalled to the resumer, not yet resumed (under mu) */
+    int resumes;        /* under mu */
+    unsigned resume_us; /* under mu: the timing of the pending pause */
+    bool stop;
+} racer;
+
+static int race_on_msg(void *ud, const fv_msg *m)
+{
+    racer *r = ud;
+    pthread_mutex_lock(&r->mu);
+    fv_sub *sub = r->sub;
+    pthread_mutex_unlock(&r->mu);
+    bool data = m->kind == FV_MSG_EVENT || m->kind == FV_MSG_STREAM;
+    size_t n = fv_collector_count(&r->c);
+    if (!data || !sub || n % RACE_EVERY != RACE_EVERY - 1 || n == r->paused_at)
+        return fv_collector_on_msg(&r->c, m);
+    /* this message is answered with PAUSE once; it comes again after the resume */
+    r->paused_at = n;
+    unsigned cb_us = race_timing[atomic_load(&r->pauses) % RACE_TIMINGS].cb_us;
+    if (!r->other_thread) {
+        fv_sub_resume(sub); /* the client's queue drained at this very moment */
+    } else {
+        pthread_mutex_lock(&r->mu);
+        r->resume_us = race_timing[atomic_load(&r->pauses) % RACE_TIMINGS].resume_us;
+        r->pending++;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        if (cb_us)
+            usleep(cb_us);
+    }
+    atomic_fetch_add(&r->pauses, 1);
+    return FV_SUB_PAUSE;
+}
+
+static void *race_resumer_main(void *arg)
+{
+    racer *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop && !r->pending)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (!r->pending)
+            break;
+        unsigned us = r->resume_us;
+        fv_sub *sub = r->sub;
+        pthread_mutex_unlock(&r->mu);
+        if (us)
+            usleep(us);
+        fv_sub_resume(sub); /* exactly one resume per pause, and no timer that kicks again */
+        pthread_mutex_lock(&r->mu);
+        r->pending--;
+        r->resumes++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* waits until the subscription holds `total` messages; a stall is no new message for
+ * RACE_STALL_MS. Returns "" or why not. */
+static const char *race_wait(racer *r, size_t total, char *why, size_t cap, const char *variant)
+{
+    size_t have = fv_collector_count(&r->c);
+    while (have < total) {
+        if (!fv_collector_wait(&r->c, have + 1, RACE_STALL_MS)) {
+            snprintf(why, cap,
+                     "%s: stalled, no message for %d ms after %zu of %zu (%d pauses so far)",
+                     variant, RACE_STALL_MS, have, total, atomic_load(&r->pauses));
+            return why;
+        }
+        have = fv_collector_count(&r->c);
+    }
+    return "";
+}
+
+/* one variant on its own tenant: catch-up of RACE_HISTORY events, then RACE_LIVE published one
+ * at a time once live; every RACE_EVERY-th message paused once and resumed once, racing. Returns
+ * "" or why it stalled; asserts everything else. */
+static const char *race_variant(const fv_bus_suite *s, fv_bus *bus, bool other_thread, char *why,
+                                size_t cap)
+{
+    const char *variant = other_thread ? "resume from another thread around the pause"
+                                       : "resume from inside the pausing callback";
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, other_thread ? "rt" : "ri");
+    for (size_t i = 0; i < RACE_HISTORY; i++)
+        pub_indexed(bus, t, i, NULL);
+    racer *r = calloc(1, sizeof *r); /* leaked if the subscription is never released */
+    assert_non_null(r);
+    watch(&r->c);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->other_thread = other_thread;
+    r->paused_at = SIZE_MAX;
+    pthread_t th;
+    if (other_thread)
+        assert_int_equal(pthread_create(&th, NULL, race_resumer_main, r), 0);
+    fv_pattern p;
+    fv_pattern_init(&p, t);
+    fv_sub_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pattern = p;
+    cfg.start = (fv_start){.kind = FV_START_FIRST};
+    cfg.on_msg = race_on_msg;
+    cfg.on_release = fv_collector_on_release;
+    cfg.ud = r;
+    cfg.max_catchup_batch = 8;  /* pauses fall at the start, middle and end of batches */
+    pthread_mutex_lock(&r->mu); /* the callback pauses only once the handle is known */
+    fv_err err = {{0}};
+    fv_status st = fv_bus_subscribe(bus, &cfg, &r->sub, &err);
+    pthread_mutex_unlock(&r->mu);
+    if (st != FV_OK)
+        fail_msg("subscribe: %s", err.msg);
+    fv_sub *sub = r->sub;
+
+    const char *res = race_wait(r, RACE_HISTORY, why, cap, variant);
+    if (!*res && !fv_collector_wait_kind(&r->c, FV_MSG_LIVE, tmo(s))) {
+        snprintf(why, cap, "%s: no LIVE after the history", variant);
+        res = why;
+    }
+    for (size_t i = RACE_HISTORY; !*res && i < RACE_HISTORY + RACE_LIVE; i++) {
+        pub_indexed(bus, t, i, NULL); /* one at a time: the pause falls on a live message */
+        res = race_wait(r, i + 1, why, cap, variant);
+    }
+    if (other_thread) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(th, NULL);
+    }
+    fv_sub_close(sub);
+    if (!fv_collector_wait_released(&r->c, tmo(s)))
+        fail_msg("%s: not released after close", variant);
+    sleep_ms(20);
+    if (!*res) {
+        assert_clean(&r->c);
+        assert_int_equal(r->c.n_data, RACE_HISTORY + RACE_LIVE);
+        assert_indices(&r->c, RACE_HISTORY + RACE_LIVE);
+        assert_int_equal(fv_collector_find(&r->c, FV_MSG_GAP, 0), r->c.n);
+        assert_int_equal(atomic_load(&r->pauses), (RACE_HISTORY + RACE_LIVE) / RACE_EVERY);
+        if (other_thread)
+            assert_int_equal(r->resumes, atomic_load(&r->pauses));
+    }
+    fv_collector_destroy(&r->c);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    return res;
+}
+
+/* A callback answers FV_SUB_PAUSE while the resume is already under way - called from inside the
+ * callback itself, or from another thread just before, at, or just after the pause (a gateway
+ * whose client queue drains at that instant). One resume per pause, no timer to kick it again:
+ * the subscription must continue every time, losing nothing. */
+void fv_bus_suite_test_resume_racing_a_pause_is_never_lost(void **state)
+{
+    fv_bus_suite *s = *state;
+    fv_bus *bus = mk(s);
+    char why_in[256], why_other[256];
+    const char *in = race_variant(s, bus, false, why_in, sizeof why_in);
+    const char *other = race_variant(s, bus, true, why_other, sizeof why_other);
+    if (*in || *other)
+        fail_msg("%s%s%s", in, *in && *other ? "; " : "", other);
+    drop(s, bus);
+}
+
 int fv_bus_suite_run(const char *group_name, fv_bus_suite *suite)
 {
     const struct CMUnitTest tests[] = {
@@ -1424,6 +2030,9 @@ int fv_bus_suite_run(const char *group_name, fv_bus_suite *suite)
         cmocka_unit_test_prestate(fv_bus_suite_test_close_releases_once_and_stops_callbacks, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_until_ends_the_stream, suite),
         cmocka_unit_test_prestate(fv_bus_suite_test_accept_predicate_sees_events_in_order, suite),
+        cmocka_unit_test_prestate(
+            fv_bus_suite_test_many_scattered_resumes_each_get_exactly_their_events, suite),
+        cmocka_unit_test_prestate(fv_bus_suite_test_resume_racing_a_pause_is_never_lost, suite),
     };
     return _cmocka_run_group_tests(group_name, tests, sizeof tests / sizeof *tests, NULL, NULL);
 }

@@ -63,6 +63,12 @@ void fv_bus_suite_test_read_pages_with_next_cursor(void **state);
 void fv_bus_suite_test_close_releases_once_and_stops_callbacks(void **state);
 void fv_bus_suite_test_until_ends_the_stream(void **state);
 void fv_bus_suite_test_accept_predicate_sees_events_in_order(void **state);
+/* 2,000 subscriptions resume at once from cursors scattered over 3,000 retained records while
+ * 500 more are published: each gets exactly its records after its cursor, in order, no gap */
+void fv_bus_suite_test_many_scattered_resumes_each_get_exactly_their_events(void **state);
+/* FV_SUB_PAUSE answered while fv_sub_resume runs (inside the callback, or on another thread just
+ * before/at/after the pause); one resume per pause, and the subscription always continues */
+void fv_bus_suite_test_resume_racing_a_pause_is_never_lost(void **state);
 
 /* --- building blocks, also for backend-specific tests -------------------------------------- */
 
