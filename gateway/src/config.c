@@ -1,6 +1,6 @@
 /* config.c - flovyn-gateway's option table and its range checks.
  *
- * The names and defaults are fixed by CONTRACT §6; options beyond the contract (--max-catchups,
+ * The names and defaults are fixed by CONTRACT §6; options beyond the contract (--window-bytes,
  * --prefix, --memory-history, ...) follow the same FLOVYN_* scheme. Values are checked here once
  * so that no other module has to guard against a zero heartbeat or a negative queue.
  */
@@ -45,9 +45,11 @@ const fv_option fv_gw_options[] = {
     O("max-items", FV_OPT_INT, max_items, "1000", "events per ingest request"),
     O("ingest-rate-per-tenant", FV_OPT_INT, ingest_rate_per_tenant, "5000",
       "events per second per tenant on HTTP ingest (0 = unlimited)"),
-    O("max-catchups", FV_OPT_INT, max_catchups, "32", "concurrent catch-ups (history replays)"),
+    O("window-bytes", FV_OPT_SIZE, window_bytes, "64M",
+      "JetStream: recent events kept in memory per stream, so resumes need no consumer (and "
+      "as much again for older ranges read back)"),
     O("memory-history", FV_OPT_INT, memory_history, "10000",
-      "memory bus: events kept per tenant and source"),
+      "memory bus: events kept per source, across tenants"),
     O("threads", FV_OPT_INT, threads, "0", "HTTP worker threads (0 = number of cores)"),
     O("connection-memory", FV_OPT_SIZE, connection_memory, "8K",
       "per-connection HTTP memory pool (request headers + write buffer)"),
@@ -124,7 +126,6 @@ fv_status fv_gw_config_parse(fv_gw_config *cfg, int argc, char **argv, bool *hel
         {"max-body", cfg->max_body, 64, (int64_t)1 << 30},
         {"max-items", cfg->max_items, 1, 1000000},
         {"ingest-rate-per-tenant", cfg->ingest_rate_per_tenant, 0, 100000000},
-        {"max-catchups", cfg->max_catchups, 1, 100000},
         {"memory-history", cfg->memory_history, 1, 100000000},
         {"threads", cfg->threads, 0, 1024},
         {"connection-memory", cfg->connection_memory, 4096, 1 << 20},

@@ -32,7 +32,7 @@ typedef struct fv_gw_config {
     int64_t max_body;
     int64_t max_items;
     int64_t ingest_rate_per_tenant;
-    int64_t max_catchups;
+    int64_t window_bytes;
     int64_t memory_history;
     int64_t threads;           /* 0 -> number of cores */
     int64_t connection_memory; /* MHD per-connection pool */

@@ -101,10 +101,33 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
     if (bus) {
         fv_bus_stats s;
         fv_bus_get_stats(bus, &s);
-        gauge(b, "flovyn_gateway_catchups_running", "catch-ups reading history now",
+        gauge(b, "flovyn_gateway_catchups_running", "catch-ups replaying from memory now",
               (int64_t)s.catchups_running);
-        gauge(b, "flovyn_gateway_catchups_waiting", "catch-ups waiting for a slot",
+        gauge(b, "flovyn_gateway_catchups_waiting", "catch-ups waiting for a read of the store",
               (int64_t)s.catchups_waiting);
+        gauge(b, "flovyn_gateway_window_bytes", "bytes of events held in memory for resumes",
+              (int64_t)s.window_bytes);
+        gauge(b, "flovyn_gateway_window_events", "events held in memory for resumes",
+              (int64_t)s.window_records);
+        gauge(b, "flovyn_gateway_window_oldest_events_seq",
+              "oldest FLOVYN_EVENTS sequence held in memory (0 = none)",
+              (int64_t)s.window_first_seq[0]);
+        gauge(b, "flovyn_gateway_window_oldest_streams_seq",
+              "oldest FLOVYN_STREAMS sequence held in memory (0 = none)",
+              (int64_t)s.window_first_seq[1]);
+        counter(b, "flovyn_gateway_window_hits_total",
+                "subscriptions that started inside the window", s.window_hits);
+        counter(b, "flovyn_gateway_window_misses_total",
+                "catch-ups that waited for a read of the store", s.window_misses);
+        counter(b, "flovyn_gateway_window_evictions_total", "events dropped from the window",
+                s.window_evictions);
+        counter(b, "flovyn_gateway_shared_reads_total",
+                "whole-stream reads into the window (one consumer each)", s.shared_reads);
+        counter(b, "flovyn_gateway_filtered_reads_total",
+                "one subscription's reads far below the window (one consumer each)",
+                s.filtered_reads);
+        counter(b, "flovyn_gateway_read_events_total", "events read back from the store",
+                s.read_records);
         counter(b, "flovyn_gateway_catchups_total", "catch-ups started", s.catchups_total);
         counter(b, "flovyn_gateway_live_received_total", "messages on the live path",
                 s.live_received);

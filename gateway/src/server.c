@@ -42,8 +42,8 @@
 /* A scan visits every open stream (token expiry, close_on_terminal's end, re-kicking a paused
  * replay): twice a second is prompt enough and keeps thousands of idle streams cheap */
 #define SCAN_EVERY_MS 500
-#define DRAIN_WAIT_MS 5000  /* longest wait for suspended connections to wake up */
-#define DRAIN_FLUSH_MS 1000 /* longest wait for open streams to flush their last bytes */
+#define DRAIN_WAIT_MS 5000    /* longest wait for suspended connections to wake up */
+#define DRAIN_FLUSH_MS 1000   /* longest wait for open streams to flush their last bytes */
 #define REQUEST_WAIT_MS 10000 /* longest wait for requests in progress to send their answer */
 #define MAX_RATE_TENANTS 100000
 
@@ -178,7 +178,7 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     bc.events_max_bytes = cfg->events_max_bytes;
     bc.streams_max_bytes = cfg->streams_max_bytes;
     bc.memory_history_per_tenant = (size_t)cfg->memory_history;
-    bc.max_catchups = (int)cfg->max_catchups;
+    bc.window_bytes = (size_t)cfg->window_bytes;
     bc.connect_in_background = true;
     if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)
         goto fail;

@@ -37,7 +37,6 @@
 
 #define DESC_MAX 10000          /* descendant workflows followed by one consolidated stream */
 #define TERMINAL_SCAN_MAX 10000 /* close_on_terminal: stream events looked up at the end */
-#define KICK_INTERVAL_MS 250    /* re-resume a paused catch-up at most this often */
 #define DESC_REBUILD_PAGE 1000
 #define DESC_REBUILD_PAGES 200 /* at most 200k events read on the request thread */
 
@@ -55,7 +54,7 @@ struct fv_streams {
     fv_stream *head;
     size_t n;
     fv_reqlimit *per_tenant; /* open streams per tenant */
-    int64_t probed_ms; /* timer only: last hang-up probe */
+    int64_t probed_ms;       /* timer only: last hang-up probe */
 };
 
 struct fv_stream {
@@ -64,8 +63,7 @@ struct fv_stream {
     fv_stream *prev, *next;
     bool registered;
     atomic_bool terminal_seen;
-    atomic_bool held; /* we answered FV_SUB_PAUSE and no message came since */
-    int fd;           /* the client's socket, probed for a hang-up while the stream is idle */
+    int fd; /* the client's socket, probed for a hang-up while the stream is idle */
     fv_gw *gw;
     fv_streams *reg;
     fv_endpoint ep;
@@ -90,7 +88,6 @@ struct fv_stream {
     /* timer only */
     bool target_known;
     uint64_t streams_pending; /* last stream event to deliver before `end` (0 = none) */
-    int64_t last_kick;
 };
 
 /* --- descendant set ------------------------------------------------------------------------ */
@@ -363,6 +360,17 @@ static bool is_terminal(const fv_stream *s, const fv_event *ev)
 
 /* --- bus callbacks ------------------------------------------------------------------------- */
 
+/* No memory for a frame: nothing would wake a paused replay, so the stream ends as overloaded
+ * and the client resumes from its cursor (nothing is lost: it was not sent). */
+static int out_of_memory(fv_stream *s)
+{
+    char data[64];
+    int retry = fv_sse_jitter(FV_SSE_RETRY_BASE_MS);
+    snprintf(data, sizeof data, "{\"reason\":\"out_of_memory\",\"retry_ms\":%d}", retry);
+    finish_with_event(s, "overloaded", data, retry);
+    return FV_SUB_OK;
+}
+
 static int deliver(fv_stream *s, const fv_msg *m)
 {
     fv_conn *c = &s->conn;
@@ -390,9 +398,14 @@ static int deliver(fv_stream *s, const fv_msg *m)
         snprintf(data, sizeof data, "{\"requested\":\"%s\",\"resumed_from\":\"%s\"}", req, from);
         fv_buf b = FV_BUF_INIT;
         fv_sse_event(&b, from, "gap", data, strlen(data));
-        st = b.oom ? FV_ENOMEM : fv_conn_push_bytes(c, b.data, b.len, FV_CONN_CONTROL_SLACK);
+        fv_frame *gf = b.oom ? NULL : fv_frame_new(b.data, b.len);
         fv_buf_free(&b);
-        if (st == FV_EFULL || st == FV_ENOMEM)
+        if (!gf)
+            return out_of_memory(s);
+        /* a full queue pauses the replay like any frame: its drain resumes the subscription */
+        st = fv_conn_push(c, NULL, 0, gf, FV_CONN_CONTROL_SLACK, catching);
+        fv_frame_unref(gf);
+        if (st == FV_EFULL)
             return catching ? FV_SUB_PAUSE : FV_SUB_OK;
         atomic_fetch_add(&fv_gw_metrics.gaps_sent, 1);
         return FV_SUB_OK;
@@ -402,7 +415,7 @@ static int deliver(fv_stream *s, const fv_msg *m)
     }
     fv_frame *f = fv_frame_for_msg(m);
     if (!f)
-        return catching ? FV_SUB_PAUSE : FV_SUB_OK;
+        return out_of_memory(s);
     fv_cursor_format(&m->cursor, id, sizeof id);
     hl = snprintf(head, sizeof head, "id: %s\n", id);
     st = fv_conn_push(c, head, (size_t)hl, f, 0, catching);
@@ -447,14 +460,12 @@ static int deliver(fv_stream *s, const fv_msg *m)
     return FV_SUB_OK;
 }
 
+/* A pause is always answered by a resume: FV_SUB_PAUSE is returned only when the queue refused
+ * the frame and marked itself paused, so its drain calls conn_on_drain; a drain that comes while
+ * this callback is still running is kept by the bus (engine.c, resume_early). */
 static int on_msg(void *ud, const fv_msg *m)
 {
-    fv_stream *s = ud;
-    atomic_store(&s->held, false); /* a message arrived: the bus is not holding one for us */
-    int rc = deliver(s, m);
-    if (rc == FV_SUB_PAUSE)
-        atomic_store(&s->held, true);
-    return rc;
+    return deliver(ud, m);
 }
 
 static void on_release(void *ud)
@@ -798,23 +809,14 @@ static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wal
     }
     if (heartbeat && ka)
         fv_conn_push(c, NULL, 0, ka, FV_CONN_CONTROL_SLACK, false);
-    /* the reader resumes a paused catch-up when it drains; this repeats it in case that resume
-     * crossed the pause inside the bus, so a replay can never stall */
-    bool room = fv_conn_queued(c) <= c->limit / 2;
-    if ((fv_conn_is_paused_with_room(c) || (atomic_load(&s->held) && room)) &&
-        now_mono - s->last_kick >= KICK_INTERVAL_MS) {
-        s->last_kick = now_mono;
-        sub_kick(s);
-    }
 }
 
-/* r->mu held. Between heartbeats a stream needs the timer only when its token expired, it saw
- * its terminal event, or its catch-up waits for room: thousands of idle streams then cost a
- * glance at a few words each, not a reference, three locks and a call apiece. */
+/* r->mu held. Between heartbeats a stream needs the timer only when its token expired or it saw
+ * its terminal event: thousands of idle streams then cost a glance at a few words each, not a
+ * reference, three locks and a call apiece. */
 static bool wants_tick(fv_stream *s, int64_t now_wall)
 {
-    return (s->pr.exp_ms > 0 && now_wall >= s->pr.exp_ms) || atomic_load(&s->terminal_seen) ||
-           atomic_load(&s->held) || atomic_load(&s->conn.paused);
+    return (s->pr.exp_ms > 0 && now_wall >= s->pr.exp_ms) || atomic_load(&s->terminal_seen);
 }
 
 #define HANGUP_PROBE_MS 2000

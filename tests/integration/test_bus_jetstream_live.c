@@ -26,15 +26,13 @@
 
 static fv_nats_server srv;
 
-static size_t live_buffer = 0; /* 0 = default */
-static int max_catchups = 0;
+static size_t window_bytes = 0; /* 0 = default */
 
 static fv_bus *new_bus(int attempts, int timeout_ms)
 {
     fv_bus_config c;
     fv_bus_config_init(&c);
-    c.live_buffer_per_sub = live_buffer;
-    c.max_catchups = max_catchups;
+    c.window_bytes = window_bytes;
     c.nats_url = srv.url;
     c.name = "test-jsbus-live";
     c.publish_attempts = attempts;
@@ -519,13 +517,14 @@ static void *bg_publisher(void *arg)
     return NULL;
 }
 
-static void test_jetstream_handover_survives_a_tiny_live_buffer(void **state)
+static void test_jetstream_tiny_window_evicting_during_catchup_loses_nothing(void **state)
 {
-    /* a 4-message hand-over buffer overflows at once while events keep coming: catch-up must
-     * run more rounds and still deliver every event once, in order */
-    live_buffer = 4;
+    /* A 16 KiB window holds a few dozen events and evicts all the time while the subscription
+     * catches up slowly and events keep coming: every event still arrives once, in order, and
+     * the subscription reaches live. */
+    window_bytes = 16 * 1024;
     fv_bus *sub_bus = new_bus(0, 0);
-    live_buffer = 0;
+    window_bytes = 0;
     fv_bus *pub_bus = new_bus(0, 0);
     char t[FV_ID_MAX + 1];
     fv_bus_suite_tenant(t, sizeof t, "tiny");
@@ -539,8 +538,9 @@ static void test_jetstream_handover_survives_a_tiny_live_buffer(void **state)
     fv_collector_init(&c);
     fv_sub_config sc = {0};
     fv_pattern_init(&sc.pattern, t);
-    sc.start.kind = FV_START_FIRST;
-    sc.max_catchup_batch = 16; /* slow catch-up: many fetches while publishing goes on */
+    sc.start.kind = FV_START_SEQ;
+    sc.start.events_seq = seqs[0];
+    sc.max_catchup_batch = 16; /* slow catch-up: many turns while publishing goes on */
     sc.on_msg = fv_collector_on_msg;
     sc.on_release = fv_collector_on_release;
     sc.ud = &c;
@@ -552,28 +552,38 @@ static void test_jetstream_handover_survives_a_tiny_live_buffer(void **state)
     assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, TMO));
     fv_collector_stop(&c, sub, TMO);
     assert_exactly(&c, seqs, BEFORE + DURING);
+    fv_bus_stats st;
+    fv_bus_get_stats(sub_bus, &st);
+    assert_true(st.window_evictions > 0);
+    assert_true(st.window_bytes <= 2 * 16 * 1024 + 4096);
     fv_collector_destroy(&c);
     fv_bus_destroy(pub_bus);
     fv_bus_destroy(sub_bus);
 }
 
-static void test_jetstream_catchups_beyond_the_limit_wait_their_turn(void **state)
+static void test_jetstream_resumes_far_below_the_window_read_with_their_own_filter(void **state)
 {
-    max_catchups = 1;
+    /* Another tenant's traffic puts this tenant's events far below a small window: a shared
+     * whole-stream read would drag thousands of foreign events through it, so each subscription
+     * reads with its own filter instead - and still gets exactly its events, then live. */
+    window_bytes = 16 * 1024;
     fv_bus *bus = new_bus(0, 0);
-    max_catchups = 0;
-    char t[FV_ID_MAX + 1];
-    fv_bus_suite_tenant(t, sizeof t, "queue");
-    enum { N = 300, SUBS = 4 };
-    uint64_t seqs[N];
-    publish_n(bus, t, N, "q", seqs);
+    window_bytes = 0;
+    char t[FV_ID_MAX + 1], other[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "far");
+    fv_bus_suite_tenant(other, sizeof other, "noise");
+    enum { N = 300, NOISE = 2000, SUBS = 4, AFTER = 50 };
+    static uint64_t seqs[N + AFTER], noise[NOISE];
+    publish_n(bus, t, N, "far", seqs);
+    publish_n(bus, other, NOISE, "noise", noise);
     fv_collector c[SUBS];
     fv_sub *sub[SUBS];
     for (int i = 0; i < SUBS; i++) {
         fv_collector_init(&c[i]);
         fv_sub_config sc = {0};
         fv_pattern_init(&sc.pattern, t);
-        sc.start.kind = FV_START_FIRST;
+        sc.start.kind = FV_START_SEQ;
+        sc.start.events_seq = seqs[0];
         sc.max_catchup_batch = 32;
         sc.on_msg = fv_collector_on_msg;
         sc.on_release = fv_collector_on_release;
@@ -581,18 +591,19 @@ static void test_jetstream_catchups_beyond_the_limit_wait_their_turn(void **stat
         fv_err err = {{0}};
         assert_int_equal(fv_bus_subscribe(bus, &sc, &sub[i], &err), FV_OK);
     }
-    fv_bus_stats st;
-    fv_bus_get_stats(bus, &st);
-    assert_true(st.catchups_running <= 1);
-    for (int i = 0; i < SUBS; i++) {
-        assert_true(fv_collector_wait(&c[i], N, TMO));
+    for (int i = 0; i < SUBS; i++)
         assert_true(fv_collector_wait_kind(&c[i], FV_MSG_LIVE, TMO));
+    publish_n(bus, t, AFTER, "after", seqs + N); /* and live after the hand-over */
+    for (int i = 0; i < SUBS; i++) {
+        if (!fv_collector_wait(&c[i], N + AFTER, TMO))
+            fail_msg("subscription %d got %zu of %d", i, fv_collector_count(&c[i]), N + AFTER);
         fv_collector_stop(&c[i], sub[i], TMO);
-        assert_exactly(&c[i], seqs, N);
+        assert_exactly(&c[i], seqs, N + AFTER);
         fv_collector_destroy(&c[i]);
     }
+    fv_bus_stats st;
     fv_bus_get_stats(bus, &st);
-    assert_true(st.catchups_total >= SUBS);
+    assert_true(st.filtered_reads >= 1);
     fv_bus_destroy(bus);
 }
 
@@ -639,8 +650,8 @@ int main(void)
         cmocka_unit_test(test_jetstream_child_token_never_overtakes_its_workflow_started),
         cmocka_unit_test(test_jetstream_tenant_isolation_with_wildcards_and_forged_body),
         cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
-        cmocka_unit_test(test_jetstream_handover_survives_a_tiny_live_buffer),
-        cmocka_unit_test(test_jetstream_catchups_beyond_the_limit_wait_their_turn),
+        cmocka_unit_test(test_jetstream_tiny_window_evicting_during_catchup_loses_nothing),
+        cmocka_unit_test(test_jetstream_resumes_far_below_the_window_read_with_their_own_filter),
         cmocka_unit_test(test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_once),
         cmocka_unit_test(test_jetstream_recreated_stream_ends_subscriptions_and_old_cursors_gap),
     };

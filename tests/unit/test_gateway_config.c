@@ -45,7 +45,7 @@ static void test_defaults_are_the_contract_ones(void **state)
     assert_int_equal(c.ingest_rate_per_tenant, 5000);
     assert_string_equal(c.log_level, "info");
     assert_string_equal(c.log_format, "json");
-    assert_int_equal(c.max_catchups, 32);
+    assert_int_equal(c.window_bytes, (int64_t)64 << 20);
 }
 
 static void test_flags_override_environment(void **state)

@@ -33,14 +33,18 @@ typedef struct fv_bus_config {
     const char *name;       /* connection name for NATS monitoring */
     const char *prefix;     /* subject prefix; NULL -> "flovyn" */
     int replicas;           /* 0 -> 1 */
-    int64_t events_max_age_ms, streams_max_age_ms;   /* 0 -> 7 d / 1 h */
-    int64_t events_max_bytes, streams_max_bytes;     /* 0 -> 10 GiB / 1 GiB */
-    size_t memory_history_per_tenant;                /* memory backend; 0 -> 10000 per source */
-    int max_inflight_publishes;                      /* 0 -> 4096 */
-    int publish_timeout_ms;                          /* per attempt; 0 -> 5000 */
-    int publish_attempts;                            /* retries with the same msg id; 0 -> 3 */
-    int max_catchups;                                /* concurrent catch-ups; 0 -> 32 */
-    size_t live_buffer_per_sub;                      /* hand-over buffer; 0 -> 4096 messages */
+    int64_t events_max_age_ms, streams_max_age_ms; /* 0 -> 7 d / 1 h */
+    int64_t events_max_bytes, streams_max_bytes;   /* 0 -> 10 GiB / 1 GiB */
+    size_t memory_history_per_tenant; /* memory backend: records kept per source, across
+                                         tenants (the name is historical); 0 -> 10000 */
+    int max_inflight_publishes;       /* 0 -> 4096 */
+    int publish_timeout_ms;           /* per attempt; 0 -> 5000 */
+    int publish_attempts;             /* retries with the same msg id; 0 -> 3 */
+    int max_catchups;           /* unused since the engine's shared readers; kept for callers */
+    size_t live_buffer_per_sub; /* unused since the engine's window; kept for callers */
+    /* JetStream: bytes of recent records kept in memory per stream for resumes (the window);
+     * 0 -> 64 MiB */
+    size_t window_bytes;
     fv_limits limits;
     /* JetStream: when the first connect fails, keep trying in the background instead of failing
      * fv_bus_create (a server process that starts before NATS; fv_bus_ready says when it is) */
@@ -84,7 +88,7 @@ fv_status fv_bus_publish_stream(fv_bus *bus, const fv_stream_event *se, fv_publi
 /* Many at once, pipelined (bounded in flight); each item gets its own status and result. The
  * call returns FV_OK once every item is settled, whatever the items' outcomes. */
 typedef struct fv_publish_item {
-    const fv_event *ev;        /* exactly one of ev, se */
+    const fv_event *ev; /* exactly one of ev, se */
     const fv_stream_event *se;
     fv_status status;
     fv_publish_result result;
@@ -103,12 +107,12 @@ typedef enum fv_start_kind {
 
 typedef struct fv_start {
     fv_start_kind kind;
-    fv_cursor cursor;          /* CURSOR */
-    int64_t time_ms;           /* TIME */
-    uint64_t events_seq;       /* SEQ, or FIRST's hint (registry's first seq; 0 = unknown) */
-    uint64_t streams_seq;      /* SEQ, or FIRST's hint */
-    int64_t until_ms;          /* 0 = no end; otherwise events stored after it are not delivered
-                                  and an FV_MSG_END is sent once the stream passed it */
+    fv_cursor cursor;     /* CURSOR */
+    int64_t time_ms;      /* TIME */
+    uint64_t events_seq;  /* SEQ, or FIRST's hint (registry's first seq; 0 = unknown) */
+    uint64_t streams_seq; /* SEQ, or FIRST's hint */
+    int64_t until_ms;     /* 0 = no end; otherwise events stored after it are not delivered
+                             and an FV_MSG_END is sent once the stream passed it */
 } fv_start;
 
 typedef enum fv_msg_kind {
@@ -123,15 +127,15 @@ typedef enum fv_msg_kind {
 typedef struct fv_msg {
     fv_msg_kind kind;
     fv_source source;
-    uint64_t seq;       /* sequence in its source stream */
-    int64_t stored_ms;  /* time the bus stored it */
-    fv_cursor cursor;   /* resume point after this message (both sources) */
+    uint64_t seq;      /* sequence in its source stream */
+    int64_t stored_ms; /* time the bus stored it */
+    fv_cursor cursor;  /* resume point after this message (both sources) */
     const fv_event *ev;
     const fv_stream_event *se;
     const char *subject;
-    fv_cursor gap_requested;   /* GAP */
+    fv_cursor gap_requested; /* GAP */
     fv_cursor gap_resumed_from;
-    const char *error;         /* ERROR */
+    const char *error; /* ERROR */
     /* One slot per delivered message, shared by every subscription that receives this same
      * message in the same dispatch (the live fan-out): a subscriber may store a frame it built
      * (with a free function) so the next subscriber reuses it. NULL when not shared. */
@@ -171,8 +175,7 @@ bool fv_sub_catching_up(fv_sub *sub);
  * calling thread and stops (history pages, `tail` without follow). *next is the cursor to resume
  * after the last scanned message (also past non-matching ones). */
 fv_status fv_bus_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
-                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
-                      fv_err *err);
+                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next, fv_err *err);
 
 /* --- statistics (for /metrics) -------------------------------------------------------------- */
 typedef struct fv_bus_stats {
@@ -181,6 +184,15 @@ typedef struct fv_bus_stats {
     uint64_t catchups_running, catchups_waiting, catchups_total;
     uint64_t reconnects;
     bool connected;
+    /* the subscription engine's window (both sources) and its reads of the store */
+    uint64_t window_bytes, window_records;
+    uint64_t window_first_seq[2]; /* oldest sequence held per source (0 = none) */
+    uint64_t window_hits;         /* subscriptions that started inside the window */
+    uint64_t window_misses;       /* catch-ups that had to wait for a read of the store */
+    uint64_t window_evictions;
+    uint64_t shared_reads;   /* whole-stream reads into the window (one consumer each) */
+    uint64_t filtered_reads; /* one subscription's reads far below the window */
+    uint64_t read_records;   /* records those reads brought in */
 } fv_bus_stats;
 void fv_bus_get_stats(fv_bus *bus, fv_bus_stats *out);
 
@@ -196,15 +208,15 @@ typedef struct fv_durable_config {
     int64_t ack_wait_ms;        /* 0 -> 30 s */
     const int64_t *backoff_ms;  /* trimmed to max_deliver - 1 entries */
     size_t backoff_n;
-    int64_t max_ack_pending;    /* 0 -> server default */
-    bool deliver_new;           /* start at new messages instead of all retained */
+    int64_t max_ack_pending; /* 0 -> server default */
+    bool deliver_new;        /* start at new messages instead of all retained */
 } fv_durable_config;
 
 /* create or update (idempotent) */
 fv_status fv_bus_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err);
 fv_status fv_bus_durable_delete(fv_bus *bus, const char *stream, const char *name, fv_err *err);
-fv_status fv_bus_durable_open(fv_bus *bus, const char *stream, const char *name,
-                              fv_durable **out, fv_err *err);
+fv_status fv_bus_durable_open(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
+                              fv_err *err);
 /* Destroys the handle WITHOUT deleting the consumer (never unsubscribe/drain a durable). */
 void fv_durable_close(fv_durable *d);
 /* Up to max messages, waiting at most timeout_ms for the first. *n = 0 on timeout. */

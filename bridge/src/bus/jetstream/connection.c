@@ -269,8 +269,7 @@ fv_status fv_js_stream_state_ex(fv_js_bus *b, fv_source src, uint64_t *first, ui
 }
 
 fv_status fv_js_stream_state_recent(fv_js_bus *b, fv_source src, int64_t max_age_ms,
-                                    uint64_t *first, uint64_t *last, int64_t *first_ms,
-                                    fv_err *err)
+                                    uint64_t *first, uint64_t *last, int64_t *first_ms, fv_err *err)
 {
     int64_t now = fv_js_now_ms();
     pthread_mutex_lock(&b->mu);
@@ -499,14 +498,12 @@ static void js_stats(fv_bus *bus, fv_bus_stats *o)
     o->duplicates = atomic_load(&b->st.duplicates);
     o->publish_errors = atomic_load(&b->st.publish_errors);
     o->publish_retries = atomic_load(&b->st.publish_retries);
-    o->live_received = atomic_load(&b->st.live_received);
     o->live_gaps_refilled = atomic_load(&b->st.live_gaps_refilled);
     o->live_refill_msgs = atomic_load(&b->st.live_refill_msgs);
-    o->catchups_running = atomic_load(&b->st.catchups_running);
-    o->catchups_waiting = atomic_load(&b->st.catchups_waiting);
-    o->catchups_total = atomic_load(&b->st.catchups_total);
     o->reconnects = atomic_load(&b->st.reconnects);
     o->connected = atomic_load(&b->connected);
+    if (b->eng)
+        fv__eng_stats(b->eng, o);
 }
 
 static struct __natsConnection *js_nc(fv_bus *bus)
@@ -522,8 +519,8 @@ static void js_destroy(fv_bus *bus)
 {
     fv_js_bus *b = fv_js(bus);
     atomic_store(&b->closing, true);
-    fv_js_live_stop(b); /* first: nothing delivers to subscriptions after this */
-    fv_js_catchup_stop(b);
+    fv_js_live_stop(b); /* first: nothing appends to the engine after this */
+    fv__eng_destroy(b->eng);
     fv_js_pub_destroy(b);
     if (b->js)
         jsCtx_Destroy(b->js);
@@ -538,8 +535,65 @@ static void js_destroy(fv_bus *bus)
         natsConnection_Destroy(b->nc);
     }
     pthread_mutex_destroy(&b->mu);
-    pthread_rwlock_destroy(&b->index_lock);
     free(b);
+}
+
+/* --- subscriptions: the engine, fed by the live path ------------------------------------------ */
+static fv_status js_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **out, fv_err *err)
+{
+    fv_js_bus *b = fv_js(bus);
+    if (js_epoch(bus) == 0)
+        return fv_err_set(err, FV_EUNAVAIL, "subscribe: JetStream streams are not available");
+    bool want[2] = {fv_pattern_wants_events(&cfg->pattern),
+                    fv_pattern_wants_streams(&cfg->pattern)};
+    /* the live path fixes where the window starts before a subscription plans its own start */
+    fv_status st = fv_js_live_ensure(b, err);
+    if (st == FV_OK)
+        st = fv_js_live_wait(b, want, err);
+    if (st != FV_OK)
+        return st;
+    return fv__eng_subscribe(b->eng, bus, cfg, out, err);
+}
+
+static fv_status js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
+                         int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
+                         fv_err *err)
+{
+    if (js_epoch(bus) == 0)
+        return fv_err_set(err, FV_EUNAVAIL, "read: JetStream streams are not available");
+    return fv__eng_read(fv_js(bus)->eng, p, start, limit, cb, ud, next, err);
+}
+
+static uint64_t eng_epoch(void *ctx)
+{
+    return js_epoch(&((fv_js_bus *)ctx)->base);
+}
+
+#define STATE_CACHE_MS 250
+
+/* A start from a known position only needs the retained floor, and a copy a quarter of a second
+ * old is as good as the answer the server would give a moment later: a reconnect storm must not
+ * wait on one stream-info request per client. NEW needs the true last sequence. */
+static fv_status eng_store_state(void *ctx, fv_source src, bool fresh, uint64_t *floor,
+                                 int64_t *lost_ms, uint64_t *last, fv_err *err)
+{
+    fv_js_bus *b = ctx;
+    uint64_t first = 0;
+    int64_t first_ms = 0;
+    fv_status st =
+        fresh ? fv_js_stream_state_ex(b, src, &first, last, NULL, &first_ms, err)
+              : fv_js_stream_state_recent(b, src, STATE_CACHE_MS, &first, last, &first_ms, err);
+    if (st != FV_OK)
+        return st;
+    *floor = first > 0 ? first - 1 : 0;
+    *lost_ms = first_ms; /* the newest lost one is not known: the oldest kept stands for it */
+    return FV_OK;
+}
+
+static fv_status eng_seq_at_time(void *ctx, fv_source src, int64_t time_ms, uint64_t *out,
+                                 fv_err *err)
+{
+    return fv_js_seq_at_time(ctx, src, time_ms, out, err);
 }
 
 static const fv_bus_ops js_ops = {
@@ -549,11 +603,11 @@ static const fv_bus_ops js_ops = {
     .epoch = js_epoch,
     .last_seq = js_last_seq,
     .publish_batch = fv_js_publish_batch,
-    .subscribe = fv_js_subscribe,
-    .sub_resume = fv_js_sub_resume,
-    .sub_close = fv_js_sub_close,
-    .sub_catching_up = fv_js_sub_catching_up,
-    .read = fv_js_read,
+    .subscribe = js_subscribe,
+    .sub_resume = fv__eng_sub_resume,
+    .sub_close = fv__eng_sub_close,
+    .sub_catching_up = fv__eng_sub_catching_up,
+    .read = js_read,
     .stats = js_stats,
     .durable_ensure = fv_js_durable_ensure,
     .durable_delete = fv_js_durable_delete,
@@ -574,7 +628,6 @@ fv_status fv_bus_jetstream_create(const fv_bus_config *cfg, fv_bus **out, fv_err
         return st;
     }
     pthread_mutex_init(&b->mu, NULL);
-    pthread_rwlock_init(&b->index_lock, NULL);
     for (int i = 0; i < 2; i++) {
         b->live[i].bus = b;
         b->live[i].src = (fv_source)i;
@@ -585,7 +638,16 @@ fv_status fv_bus_jetstream_create(const fv_bus_config *cfg, fv_bus **out, fv_err
     if (st == FV_OK) {
         fv_err ignored = {{0}};
         fv_js_refresh_streams(b, &ignored); /* streams may not be provisioned yet */
-        st = fv_js_catchup_start(b, err);
+        fv__eng_config ec = {.prefix = b->base.prefix, .readers = 2};
+        ec.window_bytes[0] = ec.window_bytes[1] = cfg->window_bytes;
+        fv__eng_ops ops = {.ctx = b,
+                           .epoch = eng_epoch,
+                           .store_state = eng_store_state,
+                           .seq_at_time = eng_seq_at_time,
+                           .read_open = fv_js_eng_read_open,
+                           .read_next = fv_js_eng_read_next,
+                           .read_close = fv_js_eng_read_close};
+        st = fv__eng_create(&ec, &ops, &b->eng, err);
     }
     if (st != FV_OK) {
         js_destroy(&b->base);

@@ -2,10 +2,12 @@
  *
  *   connection.c  connection, provisioning, readiness, epoch, stats, vtable
  *   publish.c     pipelined async publish with per-message ack correlation
- *   reader.c      one ephemeral pull consumer read from a start point (catch-up, gap refill,
- *                 bounded reads)
- *   live.c        the one live subscription per stream, contiguity, routing index
- *   catchup.c     subscriptions: catch-up workers and hand-over to live
+ *   reader.c      one ephemeral pull consumer read from a start point (the engine's reads,
+ *                 gap refill), and records decoded from stored messages
+ *   live.c        the one live subscription per stream, contiguity; appends to the engine
+ *
+ * Subscriptions, the window, catch-up and bounded reads are the engine's (bus/engine.c), shared
+ * with the memory backend; this backend feeds it from the live path and answers its reads.
  *   durable.c     durable pull consumers for webhooks and handlers
  *
  * Known nats.c 3.4.1 defects this backend is shaped around (fixed upstream later):
@@ -29,9 +31,9 @@
 #include <stdatomic.h>
 
 #include "bus_internal.h"
+#include "engine.h"
 
 typedef struct fv_js_bus fv_js_bus;
-typedef struct fv_js_sub fv_js_sub;
 
 /* --- publish ---------------------------------------------------------------------------------- */
 typedef struct fv_js_pub_slot {
@@ -81,29 +83,20 @@ bool fv_js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms);
 bool fv_js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t *delivered,
                          uint64_t *pending);
 
-/* --- decoded message shared by the live fan-out and hand-over buffers ----------------------- */
-typedef struct fv_js_lmsg {
-    atomic_int refs;
-    fv_source src;
-    uint64_t seq;
-    int64_t stored_ms;
-    char subject[FV_SUBJECT_MAX + 1];
-    char tenant[FV_ID_MAX + 1];
-    bool decoded; /* false: undecodable payload, skipped by every subscription */
-    fv_event ev;
-    fv_stream_event se;
-    void *shared;
-    void (*shared_free)(void *);
-} fv_js_lmsg;
-
-/* decodes a stored or republished message; returns NULL on allocation failure */
-fv_js_lmsg *fv_js_lmsg_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
-                                 int64_t stored_ms);
-void fv_js_lmsg_unref(fv_js_lmsg *lm);
+/* --- records --------------------------------------------------------------------------------- */
+/* decodes a stored or republished message into an engine record; NULL on allocation failure.
+ * An undecodable one, or one whose body names another tenant than its subject, is kept
+ * (decoded false) so its sequence still counts, and no subscription ever gets it. */
+fv__rec *fv_js_rec_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
+                             int64_t stored_ms);
+/* the engine's reads of the store (fv__eng_ops) */
+fv_status fv_js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from, void **h,
+                              fv_err *err);
+fv_status fv_js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, size_t *n,
+                              bool *at_end, fv_err *err);
+void fv_js_eng_read_close(void *ctx, void *h);
 
 /* --- live path -------------------------------------------------------------------------------- */
-#define FV_JS_INDEX_BUCKETS 1024
-
 typedef struct fv_js_live_src {
     fv_js_bus *bus;
     fv_source src;
@@ -128,65 +121,6 @@ fv_status fv_js_live_start(fv_js_bus *b, fv_err *err);
 fv_status fv_js_live_ensure(fv_js_bus *b, fv_err *err);
 void fv_js_live_stop(fv_js_bus *b);
 fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err);
-void fv_js_index_add(fv_js_bus *b, fv_js_sub *s);
-void fv_js_index_remove(fv_js_bus *b, fv_js_sub *s);
-
-/* --- subscriptions ---------------------------------------------------------------------------- */
-typedef enum { FV_JS_MODE_CATCHUP = 0, FV_JS_MODE_LIVE = 1 } fv_js_mode;
-
-typedef struct fv_js_srcstate {
-    bool wanted;
-    fv_js_mode mode;
-    uint64_t next_seq; /* first sequence not yet delivered (deliveries below are dropped) */
-    uint64_t pos;      /* cursor position: last sequence delivered or skipped */
-    fv_js_rd_from from;
-    int64_t from_time_ms;
-    char filter[FV_SUBJECT_MAX + 1];
-    /* hand-over buffer: live messages seen while catching up. Grown on demand up to buf_max
-     * and freed at hand-over: a live subscription (most of them, most of the time) holds none. */
-    fv_js_lmsg **buf;
-    size_t buf_n;
-    size_t buf_cap;
-    size_t buf_max;
-    bool capturing;
-    bool overflow;
-    bool no_fetch; /* NEW: nothing stored before the start to read */
-} fv_js_srcstate;
-
-struct fv_js_sub {
-    struct fv_sub base;
-    fv_js_bus *bus;
-    fv_sub_config cfg;
-    fv_pattern pattern;
-    atomic_int refs;
-    atomic_bool closed;
-    pthread_mutex_t mu;   /* held while a callback runs: one callback at a time per subscription */
-    pthread_mutex_t gate; /* leaf lock, never held across a callback: closed, paused */
-    fv_js_srcstate s[2];
-    uint64_t epoch;
-    bool paused;       /* gate */
-    bool queued;       /* cu_mu: in the catch-up queue or running in a worker */
-    atomic_bool ended; /* END or ERROR delivered (read unlocked by the until tick) */
-    bool gap_pending;
-    fv_cursor gap_requested, gap_from;
-    atomic_bool live_sent;
-    fv_js_sub *index_next; /* tenant bucket chain */
-    fv_js_sub *queue_next; /* catch-up queue */
-    fv_js_sub *reap_next;  /* close queue */
-};
-
-fv_status fv_js_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **out, fv_err *err);
-void fv_js_sub_resume(fv_sub *sub);
-void fv_js_sub_close(fv_sub *sub);
-bool fv_js_sub_catching_up(fv_sub *sub);
-fv_status fv_js_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
-                     int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next, fv_err *err);
-/* live thread: one message for a subscription (sub->mu not held) */
-void fv_js_sub_on_live(fv_js_sub *s, fv_js_lmsg *lm);
-void fv_js_sub_unref(fv_js_sub *s);
-void fv_js_sub_fail(fv_js_sub *s, const char *why);
-fv_status fv_js_catchup_start(fv_js_bus *b, fv_err *err);
-void fv_js_catchup_stop(fv_js_bus *b);
 
 /* --- durable ---------------------------------------------------------------------------------- */
 fv_status fv_js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err);
@@ -218,27 +152,11 @@ struct fv_js_bus {
 
     fv_js_live_src live[2];
     bool live_started; /* mu */
-    pthread_rwlock_t index_lock;
-    fv_js_sub *index[FV_JS_INDEX_BUCKETS];
-    size_t index_until; /* index_lock: indexed subscriptions with an `until` */
-
-    /* catch-up workers and the reaper of closed subscriptions */
-    pthread_mutex_t cu_mu;
-    pthread_cond_t cu_cv;
-    fv_js_sub *cu_head, *cu_tail;
-    pthread_t *cu_threads;
-    int cu_nthreads;
-    int cu_running;
-    int cu_idle;
-    pthread_t reaper;
-    bool reaper_started;
-    fv_js_sub *reap_head;
-    bool cu_stop;
+    fv__eng *eng;      /* subscriptions, the window, reads (engine.h) */
 
     struct {
         atomic_uint_least64_t published, duplicates, publish_errors, publish_retries;
         atomic_uint_least64_t live_received, live_gaps_refilled, live_refill_msgs;
-        atomic_uint_least64_t catchups_running, catchups_waiting, catchups_total;
         atomic_uint_least64_t reconnects;
     } st;
 };

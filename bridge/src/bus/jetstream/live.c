@@ -1,6 +1,6 @@
-/* live.c - the live path (ARCHITECTURE "Data flow" 3): one core-NATS subscription
- * per stream per process on the RePublish subjects, checked for contiguity and routed to
- * subscriptions through a tenant index.
+/* live.c - the live path (ARCHITECTURE "Data flow" 3): one core-NATS subscription per stream
+ * per process on the RePublish subjects, checked for contiguity and appended to the engine's
+ * window (engine.h), which fans each record out to the subscriptions of its tenant.
  *
  * Core NATS delivery is best effort: a reconnect, a slow-consumer drop or interest that has not
  * propagated yet loses republished messages silently. Because this subscription sees the whole
@@ -35,138 +35,12 @@
 #define PROBE_EVERY_MS 1000
 #define REFILL_BATCH 512
 
-static size_t tenant_bucket(const char *t)
+/* Every message goes into the window, whichever tenant it belongs to: a resume of any tenant,
+ * now or after a restart of its clients, is then served from memory. */
+static void dispatch(fv_js_live_src *ls, fv__rec *r)
 {
-    uint32_t h = 2166136261u;
-    for (; *t; t++)
-        h = (h ^ (uint8_t)*t) * 16777619u;
-    return h % FV_JS_INDEX_BUCKETS;
-}
-
-void fv_js_index_add(fv_js_bus *b, fv_js_sub *s)
-{
-    size_t i = tenant_bucket(s->pattern.tenant_id);
-    pthread_rwlock_wrlock(&b->index_lock);
-    s->index_next = b->index[i];
-    b->index[i] = s;
-    if (s->cfg.start.until_ms)
-        b->index_until++;
-    pthread_rwlock_unlock(&b->index_lock);
-}
-
-void fv_js_index_remove(fv_js_bus *b, fv_js_sub *s)
-{
-    size_t i = tenant_bucket(s->pattern.tenant_id);
-    pthread_rwlock_wrlock(&b->index_lock);
-    for (fv_js_sub **pp = &b->index[i]; *pp; pp = &(*pp)->index_next) {
-        if (*pp == s) {
-            *pp = s->index_next;
-            if (s->cfg.start.until_ms)
-                b->index_until--;
-            break;
-        }
-    }
-    s->index_next = NULL;
-    pthread_rwlock_unlock(&b->index_lock);
-}
-
-/* Does any subscription of this subject's tenant exist? The subject is canonical
- * (<prefix>.v1.events.<tenant>...) or republished (<prefix>.v1.live.events.<tenant>...). A message
- * nobody of its tenant wants is not decoded at all: most processes publish far more than they
- * serve to any one tenant. */
-static bool tenant_wanted(fv_js_live_src *ls, const char *subject)
-{
-    fv_js_bus *b = ls->bus;
-    const char *kind = ls->src == FV_SRC_EVENTS ? "events." : "streams.";
-    size_t pl = strlen(b->base.prefix);
-    if (strncmp(subject, b->base.prefix, pl) != 0 || strncmp(subject + pl, ".v1.", 4) != 0)
-        return true; /* unexpected shape: let the decoder judge */
-    const char *p = subject + pl + 4;
-    if (strncmp(p, "live.", 5) == 0)
-        p += 5;
-    if (strncmp(p, kind, strlen(kind)) != 0)
-        return true;
-    p += strlen(kind);
-    const char *end = strchr(p, '.');
-    size_t tl = end ? (size_t)(end - p) : strlen(p);
-    if (tl == 0 || tl > FV_ID_MAX)
-        return true;
-    bool found = false;
-    char tenant[FV_ID_MAX + 1];
-    memcpy(tenant, p, tl);
-    tenant[tl] = '\0';
-    size_t i = tenant_bucket(tenant);
-    pthread_rwlock_rdlock(&b->index_lock);
-    for (fv_js_sub *s = b->index[i]; s && !found; s = s->index_next)
-        found = s->s[ls->src].wanted && strcmp(s->pattern.tenant_id, tenant) == 0;
-    pthread_rwlock_unlock(&b->index_lock);
-    return found;
-}
-
-typedef struct fanout {
-    fv_js_sub **subs;
-    size_t n, cap;
-} fanout;
-
-static void dispatch(fv_js_live_src *ls, fv_js_lmsg *lm, fanout *f)
-{
-    fv_js_bus *b = ls->bus;
-    atomic_store(&ls->dispatched, lm->seq);
-    if (!lm->tenant[0])
-        return;
-    size_t i = tenant_bucket(lm->tenant);
-    f->n = 0;
-    /* collect under the read lock, deliver without it: a callback may subscribe or close */
-    pthread_rwlock_rdlock(&b->index_lock);
-    for (fv_js_sub *s = b->index[i]; s; s = s->index_next) {
-        if (!s->s[ls->src].wanted || atomic_load(&s->closed) ||
-            strcmp(s->pattern.tenant_id, lm->tenant) != 0)
-            continue;
-        if (f->n == f->cap) {
-            size_t cap = f->cap ? f->cap * 2 : 64;
-            fv_js_sub **p = realloc(f->subs, cap * sizeof *p);
-            if (!p)
-                break; /* the probe finds nothing missing; these subscribers miss it: logged */
-            f->subs = p;
-            f->cap = cap;
-        }
-        atomic_fetch_add(&s->refs, 1);
-        f->subs[f->n++] = s;
-    }
-    pthread_rwlock_unlock(&b->index_lock);
-    for (size_t k = 0; k < f->n; k++) {
-        fv_js_sub_on_live(f->subs[k], lm);
-        fv_js_sub_unref(f->subs[k]);
-    }
-}
-
-static void fail_all(fv_js_live_src *ls)
-{
-    fv_js_bus *b = ls->bus;
-    fanout f = {0};
-    pthread_rwlock_rdlock(&b->index_lock);
-    for (size_t i = 0; i < FV_JS_INDEX_BUCKETS; i++) {
-        for (fv_js_sub *s = b->index[i]; s; s = s->index_next) {
-            if (!s->s[ls->src].wanted || atomic_load(&s->closed))
-                continue;
-            if (f.n == f.cap) {
-                size_t cap = f.cap ? f.cap * 2 : 64;
-                fv_js_sub **p = realloc(f.subs, cap * sizeof *p);
-                if (!p)
-                    break;
-                f.subs = p;
-                f.cap = cap;
-            }
-            atomic_fetch_add(&s->refs, 1);
-            f.subs[f.n++] = s;
-        }
-    }
-    pthread_rwlock_unlock(&b->index_lock);
-    for (size_t k = 0; k < f.n; k++) {
-        fv_js_sub_fail(f.subs[k], "the stream was recreated; resume from your cursor");
-        fv_js_sub_unref(f.subs[k]);
-    }
-    free(f.subs);
+    atomic_store(&ls->dispatched, r->seq);
+    fv__eng_append(ls->bus->eng, r, false);
 }
 
 static void sleep_ms(int ms)
@@ -176,7 +50,7 @@ static void sleep_ms(int ms)
 }
 
 /* Reads [from, to] from the stream and dispatches it; ls->expected follows what was dispatched. */
-static fv_status refill(fv_js_live_src *ls, uint64_t to, fanout *f)
+static fv_status refill(fv_js_live_src *ls, uint64_t to)
 {
     fv_js_bus *b = ls->bus;
     char all[FV_SUBJECT_MAX];
@@ -204,17 +78,11 @@ static fv_status refill(fv_js_live_src *ls, uint64_t to, fanout *f)
                 continue;
             if (seq > to)
                 break;
-            if (!tenant_wanted(ls, natsMsg_GetSubject(list.Msgs[i]))) {
-                ls->expected = seq + 1;
-                atomic_store(&ls->dispatched, seq);
-                continue;
-            }
-            fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, ls->src, list.Msgs[i], seq, stored);
-            if (!lm)
+            fv__rec *rec = fv_js_rec_from_nats(b, ls->src, list.Msgs[i], seq, stored);
+            if (!rec)
                 continue;
             atomic_fetch_add(&b->st.live_refill_msgs, 1);
-            dispatch(ls, lm, f);
-            fv_js_lmsg_unref(lm);
+            dispatch(ls, rec);
             ls->expected = seq + 1;
         }
         natsMsgList_Destroy(&list);
@@ -231,7 +99,7 @@ static fv_status refill(fv_js_live_src *ls, uint64_t to, fanout *f)
 /* Compares with the stream; false if the stream is unreachable. A forced probe (reconnect, slow
  * consumer) refills up to the stream's end at once; the periodic one only up to what the stream
  * held a probe ago and only while nothing is queued - a message still in flight is not lost. */
-static bool probe(fv_js_live_src *ls, bool forced, fanout *f)
+static bool probe(fv_js_live_src *ls, bool forced)
 {
     uint64_t first = 0, last = 0;
     int64_t created = 0;
@@ -241,6 +109,7 @@ static bool probe(fv_js_live_src *ls, bool forced, fanout *f)
     if (ls->expected == 0) {
         ls->expected = last + 1;
         ls->stream_created = created;
+        fv__eng_start_source(ls->bus->eng, ls->src, last);
         atomic_store(&ls->dispatched, last);
         atomic_store(&ls->initialized, true);
         return true;
@@ -251,7 +120,8 @@ static bool probe(fv_js_live_src *ls, bool forced, fanout *f)
         ls->expected = first > 0 ? first : 1;
         fv_log(FV_LOG_WARN, "bus", "stream recreated, live sequence restarted", "stream",
                fv_js_stream_name(ls->src), NULL);
-        fail_all(ls);
+        fv__eng_reset_source(ls->bus->eng, ls->src, ls->expected - 1,
+                             "the stream was recreated; resume from your cursor");
     }
     uint64_t target = forced ? last : ls->prev_probe_last;
     ls->prev_probe_last = last;
@@ -261,7 +131,7 @@ static bool probe(fv_js_live_src *ls, bool forced, fanout *f)
             return true;
     }
     if (target >= ls->expected && target <= last)
-        return refill(ls, target, f) == FV_OK;
+        return refill(ls, target) == FV_OK;
     return true;
 }
 
@@ -284,8 +154,7 @@ static void wait_events_handled(fv_js_bus *b)
             return;
         int now_queued = 0;
         if (atomic_load(&ev->handled) == atomic_load(&ev->taken) &&
-            natsSubscription_GetPending(ev->sub, &now_queued, NULL) == NATS_OK &&
-            now_queued == 0)
+            natsSubscription_GetPending(ev->sub, &now_queued, NULL) == NATS_OK && now_queued == 0)
             return; /* idle: everything that was queued is handled */
         struct timespec ts = {0, 200000L};
         nanosleep(&ts, NULL);
@@ -304,7 +173,6 @@ static void *live_main(void *arg)
 {
     fv_js_live_src *ls = arg;
     fv_js_bus *b = ls->bus;
-    fanout f = {0};
     int64_t last_probe = 0;
     natsMsg *held = NULL; /* a message waiting for its gap to be refilled */
     while (!atomic_load(&b->closing)) {
@@ -316,7 +184,7 @@ static void *live_main(void *arg)
         if (ls->expected == 0 || forced || now - last_probe >= PROBE_EVERY_MS) {
             atomic_store(&ls->probe, false);
             last_probe = now;
-            if (!probe(ls, forced, &f) && ls->expected == 0) {
+            if (!probe(ls, forced) && ls->expected == 0) {
                 sleep_ms(250);
                 continue;
             }
@@ -348,7 +216,7 @@ static void *live_main(void *arg)
             natsMsg_Destroy(m); /* already dispatched (refilled) or not a republish */
             continue;
         }
-        if (seq > ls->expected && refill(ls, seq - 1, &f) != FV_OK) {
+        if (seq > ls->expected && refill(ls, seq - 1) != FV_OK) {
             held = m; /* nothing newer before the hole is filled */
             sleep_ms(250);
             continue;
@@ -357,27 +225,22 @@ static void *live_main(void *arg)
             natsMsg_Destroy(m);
             continue;
         }
-        if (!tenant_wanted(ls, natsMsg_GetSubject(m))) {
-            natsMsg_Destroy(m);
-            ls->expected = seq + 1;
-            atomic_store(&ls->dispatched, seq);
-            continue;
-        }
         if (ls->src == FV_SRC_STREAMS)
             wait_events_handled(b);
-        fv_js_lmsg *lm = fv_js_lmsg_from_nats(b, ls->src, m, seq, fv_js_now_ms());
+        if (!fv__eng_wait_space(b->eng)) { /* bounded fan-out queue: the subscription buffers */
+            held = m;
+            continue;
+        }
+        fv__rec *r = fv_js_rec_from_nats(b, ls->src, m, seq, fv_js_now_ms());
         natsMsg_Destroy(m);
-        if (!lm) {
-            held = NULL;
+        if (!r) {
             sleep_ms(10);
             continue;
         }
-        dispatch(ls, lm, &f);
-        fv_js_lmsg_unref(lm);
+        dispatch(ls, r);
         ls->expected = seq + 1;
     }
     natsMsg_Destroy(held);
-    free(f.subs);
     return NULL;
 }
 

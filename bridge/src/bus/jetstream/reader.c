@@ -1,5 +1,5 @@
-/* reader.c - reading stored history: one ephemeral pull consumer from a start
- * point, and the decoded, reference-counted message that the live path and catch-up share.
+/* reader.c - reading stored history: one ephemeral pull consumer from a start point, the
+ * engine's reads built on it, and the engine records decoded from stored messages.
  *
  * The consumer is the narrowest one JetStream offers: one filter subject (nats-server 2.9 ignores
  * a filter list), no acks (AckNone: nothing to redeliver), consumer state in memory, and
@@ -220,58 +220,134 @@ void fv_js_reader_close(fv_js_reader *r)
     r->sub = NULL;
 }
 
-/* --- decoded messages ------------------------------------------------------------------------- */
-fv_js_lmsg *fv_js_lmsg_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
-                                 int64_t stored_ms)
+/* --- records and the engine's reads ----------------------------------------------------------- */
+fv__rec *fv_js_rec_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
+                             int64_t stored_ms)
 {
-    fv_js_lmsg *lm = calloc(1, sizeof *lm);
-    if (!lm)
+    fv__rec *r = fv__rec_new(src);
+    if (!r)
         return NULL;
-    atomic_init(&lm->refs, 1);
-    lm->src = src;
-    lm->seq = seq;
-    lm->stored_ms = stored_ms;
+    r->seq = seq;
+    r->stored_ms = stored_ms;
     /* republished messages carry their canonical subject in Nats-Subject */
     const char *subj = NULL;
     if (natsMsgHeader_Get(m, "Nats-Subject", &subj) != NATS_OK || !subj)
         subj = natsMsg_GetSubject(m);
-    snprintf(lm->subject, sizeof lm->subject, "%s", subj ? subj : "");
+    if (!subj)
+        subj = "";
     fv_subject_parts parts;
     fv_err err = {{0}};
-    if (fv_subject_parse(b->base.prefix, lm->subject, &parts, &err) != FV_OK ||
-        parts.is_stream != (src == FV_SRC_STREAMS))
-        return lm; /* not ours to deliver: skipped, but its sequence still counts */
-    snprintf(lm->tenant, sizeof lm->tenant, "%s", parts.tenant_id);
-    const char *ct = NULL;
-    if (natsMsgHeader_Get(m, "Content-Type", &ct) != NATS_OK)
-        ct = NULL;
-    const void *data = natsMsg_GetData(m);
-    size_t len = (size_t)natsMsg_GetDataLength(m);
-    const fv_limits *lim = &b->base.cfg.limits;
-    if (src == FV_SRC_EVENTS) {
-        if (fv_event_decode(&lm->ev, ct, data, len, lim, &err) == FV_OK &&
-            strcmp(lm->ev.tenant_id, parts.tenant_id) == 0)
-            lm->decoded = true; /* an event whose body names another tenant is never routed */
-        else
-            fv_event_clear(&lm->ev);
-    } else {
-        if (fv_stream_event_decode(&lm->se, ct, data, len, lim, &err) == FV_OK) {
-            snprintf(lm->se.tenant_id, sizeof lm->se.tenant_id, "%s", parts.tenant_id);
-            lm->decoded = true;
+    if (fv_subject_parse(b->base.prefix, subj, &parts, &err) == FV_OK &&
+        parts.is_stream == (src == FV_SRC_STREAMS)) {
+        snprintf(r->tenant, sizeof r->tenant, "%s", parts.tenant_id);
+        const char *ct = NULL;
+        if (natsMsgHeader_Get(m, "Content-Type", &ct) != NATS_OK)
+            ct = NULL;
+        const void *data = natsMsg_GetData(m);
+        size_t len = (size_t)natsMsg_GetDataLength(m);
+        const fv_limits *lim = &b->base.cfg.limits;
+        if (src == FV_SRC_EVENTS) {
+            if (fv_event_decode(&r->ev, ct, data, len, lim, &err) == FV_OK &&
+                strcmp(r->ev.tenant_id, parts.tenant_id) == 0)
+                r->decoded = true; /* an event whose body names another tenant is never routed */
+            else
+                fv_event_clear(&r->ev);
         } else {
-            fv_stream_event_clear(&lm->se);
+            if (fv_stream_event_decode(&r->se, ct, data, len, lim, &err) == FV_OK) {
+                snprintf(r->se.tenant_id, sizeof r->se.tenant_id, "%s", parts.tenant_id);
+                r->decoded = true;
+            } else {
+                fv_stream_event_clear(&r->se);
+            }
         }
+    } /* else not ours to deliver: skipped, but its sequence still counts */
+    if (fv__rec_finish(r, subj) != FV_OK) {
+        fv__rec_unref(r);
+        return NULL;
     }
-    return lm;
+    return r;
 }
 
-void fv_js_lmsg_unref(fv_js_lmsg *lm)
+typedef struct eng_reader {
+    fv_js_bus *b;
+    fv_source src;
+    fv_js_reader r;
+} eng_reader;
+
+#define ENG_READ_EXPIRES_MS 2000
+
+fv_status fv_js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from, void **h,
+                              fv_err *err)
 {
-    if (!lm || atomic_fetch_sub(&lm->refs, 1) != 1)
+    fv_js_bus *b = ctx;
+    *h = NULL;
+    eng_reader *er = calloc(1, sizeof *er);
+    if (!er)
+        return fv_err_set(err, FV_ENOMEM, "out of memory");
+    er->b = b;
+    er->src = src;
+    char all[FV_SUBJECT_MAX];
+    if (!filter) {
+        if (src == FV_SRC_EVENTS)
+            fv_subject_events_all(b->base.prefix, all, sizeof all);
+        else
+            fv_subject_streams_all(b->base.prefix, all, sizeof all);
+        filter = all;
+    }
+    fv_status st =
+        fv_js_reader_open(b, src, filter, FV_RD_SEQ, from > 0 ? from : 1, 0, &er->r, err);
+    if (st != FV_OK) {
+        free(er);
+        return st;
+    }
+    *h = er;
+    return FV_OK;
+}
+
+fv_status fv_js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, size_t *n,
+                              bool *at_end, fv_err *err)
+{
+    eng_reader *er = h;
+    (void)ctx;
+    *n = 0;
+    *at_end = false;
+    if (er->r.at_end) {
+        *at_end = true;
+        return FV_OK;
+    }
+    natsMsgList list;
+    fv_status st = fv_js_reader_fetch(&er->r, (int)max, ENG_READ_EXPIRES_MS, &list, err);
+    if (st != FV_OK)
+        return st;
+    for (int i = 0; i < list.Count && *n < max; i++) {
+        uint64_t seq = 0;
+        int64_t stored = 0;
+        if (!fv_js_msg_meta(list.Msgs[i], &seq, &stored))
+            continue;
+        fv__rec *r = fv_js_rec_from_nats(er->b, er->src, list.Msgs[i], seq, stored);
+        if (!r) {
+            st = fv_err_set(err, FV_ENOMEM, "read: out of memory");
+            break;
+        }
+        out[(*n)++] = r;
+    }
+    natsMsgList_Destroy(&list);
+    if (st != FV_OK) {
+        for (size_t i = 0; i < *n; i++)
+            fv__rec_unref(out[i]);
+        *n = 0;
+        return st;
+    }
+    *at_end = er->r.at_end;
+    return FV_OK;
+}
+
+void fv_js_eng_read_close(void *ctx, void *h)
+{
+    eng_reader *er = h;
+    (void)ctx;
+    if (!er)
         return;
-    if (lm->shared && lm->shared_free)
-        lm->shared_free(lm->shared);
-    fv_event_clear(&lm->ev);
-    fv_stream_event_clear(&lm->se);
-    free(lm);
+    fv_js_reader_close(&er->r);
+    free(er);
 }
