@@ -11,7 +11,7 @@
  *
  *   bench_sse --port P --sub-path PATH --conns N [--rate R --seconds S --pub-path PATH
  *             --pub-format flovyn|raw] [--header "K: V"]... [--last-event-id ID --expect N]
- *             [--idle-seconds S]
+ *             [--expect-timeout S] [--idle-seconds S]
  * Prints one line of `key=value` figures for the driver script (tests/bench/run.sh).
  */
 #include <arpa/inet.h>
@@ -49,7 +49,8 @@ typedef struct opts {
     double rate; /* events per second, total */
     double seconds;
     int publishers;
-    long expect; /* resume storm: events each connection must receive */
+    long expect;           /* resume storm: events each connection must receive */
+    double expect_timeout; /* give up waiting for `expect` after this long (0 -> 120 s) */
     double idle_seconds;
     double connect_rate; /* new connections per second (0 = as fast as possible) */
     long count;          /* stop publishing after this many events (0 = by time) */
@@ -74,7 +75,8 @@ static int64_t mono_us(void)
 /* ---- latency histogram ---------------------------------------------------------------------- */
 static uint64_t hist[HIST_BUCKETS];
 static uint64_t hist_n, hist_over;
-static int64_t measure_from_us = INT64_MAX; /* monotonic; the first second after connect is warm-up */
+static int64_t measure_from_us =
+    INT64_MAX; /* monotonic; the first second after connect is warm-up */
 
 static void hist_add(int64_t us)
 {
@@ -145,9 +147,9 @@ static int dial(void)
 static void send_request(conn *c)
 {
     char req[4096];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n", O.sub_path,
-                     O.host, O.port);
+    int n =
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n",
+                 O.sub_path, O.host, O.port);
     for (int i = 0; i < O.nheaders; i++)
         n += snprintf(req + n, sizeof req - (size_t)n, "%s\r\n", O.headers[i]);
     if (O.last_event_id)
@@ -356,8 +358,8 @@ static void *publisher(void *arg)
                             "\"data\":{\"t\":%" PRId64 ",\"p\":%ld,\"s\":%ld}}",
                             now_us(), idx, seq++);
         else
-            blen = snprintf(body, sizeof body, "{\"t\":%" PRId64 ",\"p\":%ld,\"s\":%ld}",
-                            now_us(), idx, seq++);
+            blen = snprintf(body, sizeof body, "{\"t\":%" PRId64 ",\"p\":%ld,\"s\":%ld}", now_us(),
+                            idx, seq++);
         int n = snprintf(req, sizeof req,
                          "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
                          "Content-Length: %d\r\n",
@@ -388,7 +390,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_sse --port P --sub-path PATH --conns N [--rate R --seconds S "
                     "--pub-path PATH --pub-format flovyn|raw --publishers K] [--header 'K: V'] "
-                    "[--last-event-id ID --expect N] [--idle-seconds S] [--connect-rate R]\n");
+                    "[--last-event-id ID --expect N --expect-timeout S] [--idle-seconds S] "
+                    "[--connect-rate R]\n");
     exit(2);
 }
 
@@ -419,23 +422,42 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             usage();
-        if (!strcmp(a, "--host")) O.host = v;
-        else if (!strcmp(a, "--port")) O.port = atoi(v);
-        else if (!strcmp(a, "--sub-path")) O.sub_path = v;
-        else if (!strcmp(a, "--pub-path")) O.pub_path = v;
-        else if (!strcmp(a, "--pub-format")) O.pub_format = v;
-        else if (!strcmp(a, "--header") && O.nheaders < MAX_HEADERS) O.headers[O.nheaders++] = v;
-        else if (!strcmp(a, "--last-event-id")) O.last_event_id = v;
-        else if (!strcmp(a, "--conns")) O.conns = atoi(v);
-        else if (!strcmp(a, "--rate")) O.rate = atof(v);
-        else if (!strcmp(a, "--seconds")) O.seconds = atof(v);
-        else if (!strcmp(a, "--publishers")) O.publishers = atoi(v);
-        else if (!strcmp(a, "--expect")) O.expect = atol(v);
-        else if (!strcmp(a, "--idle-seconds")) O.idle_seconds = atof(v);
-        else if (!strcmp(a, "--connect-rate")) O.connect_rate = atof(v);
-        else if (!strcmp(a, "--server-pid")) server_pid = atoi(v);
-        else if (!strcmp(a, "--count")) O.count = atol(v);
-        else usage();
+        if (!strcmp(a, "--host"))
+            O.host = v;
+        else if (!strcmp(a, "--port"))
+            O.port = atoi(v);
+        else if (!strcmp(a, "--sub-path"))
+            O.sub_path = v;
+        else if (!strcmp(a, "--pub-path"))
+            O.pub_path = v;
+        else if (!strcmp(a, "--pub-format"))
+            O.pub_format = v;
+        else if (!strcmp(a, "--header") && O.nheaders < MAX_HEADERS)
+            O.headers[O.nheaders++] = v;
+        else if (!strcmp(a, "--last-event-id"))
+            O.last_event_id = v;
+        else if (!strcmp(a, "--conns"))
+            O.conns = atoi(v);
+        else if (!strcmp(a, "--rate"))
+            O.rate = atof(v);
+        else if (!strcmp(a, "--seconds"))
+            O.seconds = atof(v);
+        else if (!strcmp(a, "--publishers"))
+            O.publishers = atoi(v);
+        else if (!strcmp(a, "--expect"))
+            O.expect = atol(v);
+        else if (!strcmp(a, "--expect-timeout"))
+            O.expect_timeout = atof(v);
+        else if (!strcmp(a, "--idle-seconds"))
+            O.idle_seconds = atof(v);
+        else if (!strcmp(a, "--connect-rate"))
+            O.connect_rate = atof(v);
+        else if (!strcmp(a, "--server-pid"))
+            server_pid = atoi(v);
+        else if (!strcmp(a, "--count"))
+            O.count = atol(v);
+        else
+            usage();
         i++;
     }
     if (!O.port || !O.sub_path || O.conns <= 0 || O.publishers <= 0)
@@ -522,8 +544,9 @@ int main(int argc, char **argv)
              * arriving meanwhile would be timed late - the p99 artifact of earlier runs. */
             atomic_store(&stop_publishing, true);
             drain_until = mono_us() + (O.rate > 0 ? 3000000 : 0); /* late deliveries */
-            if (O.expect)
-                drain_until = mono_us() + 120000000;
+            if (O.expect) /* a server that lost its buffer never delivers: bounded */
+                drain_until =
+                    mono_us() + (int64_t)((O.expect_timeout > 0 ? O.expect_timeout : 120) * 1e6);
         }
         if (drain_until && mono_us() >= drain_until)
             break;

@@ -20,7 +20,8 @@ if ! dpkg-query -W -f='${Status}' libnginx-mod-nchan 2>/dev/null | grep -q "ok i
 fi
 build="$root/build-bench"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFLOVYN_WERROR=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target flovyn-gateway flovyn-bridge bench_sse bench_bus >/dev/null
+cmake --build "$build" -j"$(nproc)" --target flovyn-gateway flovyn-bridge bench_sse bench_bus \
+  bench_advisories >/dev/null
 work=$(mktemp -d /tmp/flovyn-bench-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -166,15 +167,50 @@ done
 fi
 
 if want storm; then
+# 5,000 clients resume 1,000 events behind: warm (the gateway's window holds those events), cold
+# (the gateway restarted just before: an empty window), and nchan warm and after nginx restarted
+# (its buffer is gone). JetStream consumers are counted from nats-server's own advisories.
 echo "== resume storm: 5000 clients reconnecting 1000 events behind =="
-one=$(client "${gw_args[@]}" --conns 1 --rate 5 --seconds 1 --publishers 1)
-gcur=$(field last_id "$one")
-client "${gw_args[@]}" --conns 1 --rate 2000 --seconds 30 --count 1000 --publishers 1 >/dev/null
-one=$(client "${nc_args[@]}" --conns 1 --rate 5 --seconds 1 --publishers 1)
-ncur=$(field last_id "$one")
-client "${nc_args[@]}" --conns 1 --rate 2000 --seconds 30 --count 1000 --publishers 1 >/dev/null
-sg=$(client "${gw_args[@]}" --conns 5000 --last-event-id "$gcur" --expect 1000 --idle-seconds 0.1)
-sn=$(client "${nc_args[@]}" --conns 5000 --last-event-id "$ncur" --expect 1000 --idle-seconds 0.1)
-echo "flovyn-gateway: all live after $(field all_done_s "$sg") s (done=$(field done "$sg")/$(field ready "$sg"), connect $(field connect_s "$sg") s)"
-echo "nchan:          all live after $(field all_done_s "$sn") s (done=$(field done "$sn")/$(field ready "$sn"), connect $(field connect_s "$sn") s)"
+advisories() { # start | stop -> prints "events=N streams=N other=N"
+  if [[ $1 == start ]]; then
+    taskset -c 1 "$build/bench_advisories" --nats-url "nats://127.0.0.1:$nats_port" >"$work/adv" &
+    adv_pid=$!
+    for _ in $(seq 50); do grep -q ready "$work/adv" 2>/dev/null && break; sleep 0.1; done
+  else
+    kill -TERM "$adv_pid"; wait "$adv_pid" 2>/dev/null || true
+    tail -1 "$work/adv"
+  fi
+}
+storm_prepare() { # args... -> the cursor 1,000 events back
+  local one cur
+  one=$(client "$@" --conns 1 --rate 5 --seconds 1 --publishers 1)
+  cur=$(field last_id "$one")
+  client "$@" --conns 1 --rate 2000 --seconds 30 --count 1000 --publishers 1 >/dev/null
+  echo "$cur"
+}
+storm() { # name cursor expect-timeout args...
+  local name=$1 cur=$2 tmo=$3; shift 3
+  local line
+  line=$(client "$@" --conns 5000 --last-event-id "$cur" --expect 1000 --expect-timeout "$tmo" \
+    --idle-seconds 0.1)
+  echo "$name: all live after $(field all_done_s "$line") s (done=$(field done "$line")/$(field ready "$line"), connect $(field connect_s "$line") s, events received $(field received "$line") of $((1000 * $(field ready "$line"))), server cpu $(field server_cpu_s "$line") s)"
+}
+gcur=$(storm_prepare "${gw_args[@]}")
+advisories start
+storm "flovyn-gateway warm" "$gcur" 120 "${gw_args[@]}"
+echo "  JetStream consumers created during the warm storm: $(advisories stop)"
+kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
+start_gateway
+gw_args=(--port "$gw_port" --sub-path /v1/events/stream --pub-path /v1/events --pub-format flovyn --header "$auth" --server-pid "$gw_pid")
+advisories start
+storm "flovyn-gateway cold (restarted just before)" "$gcur" 120 "${gw_args[@]}"
+echo "  JetStream consumers created during the cold storm: $(advisories stop)"
+ncur=$(storm_prepare "${nc_args[@]}")
+storm "nchan warm" "$ncur" 120 "${nc_args[@]}"
+kill -TERM "$nchan_pid"; wait "$nchan_pid" 2>/dev/null || true
+taskset -c 0 nginx -c "$work/nchan/nginx.conf" -p "$work/nchan" &
+pids+=($!); nchan_pid=$!
+wait_port "$nchan_port"
+nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw --server-pid "$nchan_pid")
+storm "nchan after nginx restarted (10 s wait)" "$ncur" 10 "${nc_args[@]}"
 fi

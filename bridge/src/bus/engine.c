@@ -216,6 +216,7 @@ typedef struct deep {
     size_t n, i;
     bool busy, ended; /* a read job runs; reached `to` or the stream's end */
     int failures;
+    struct deep *rnext; /* retired: waiting for a reader thread to close it */
 } deep;
 
 struct eng_sub {
@@ -282,6 +283,7 @@ struct fv__eng {
     int64_t last_tick;
     eng_sub **fan;
     size_t fan_cap;
+    deep *retired; /* filtered readers to close off the dispatcher (a request to the server) */
     struct {
         uint64_t hits, misses, evictions, reads, read_records, deep_reads, catchups_total;
         uint64_t live_received;
@@ -603,10 +605,24 @@ static void deep_drop(fv__eng *e, deep *d)
     free(d);
 }
 
+/* under the lock: a reader thread closes it (never the dispatcher: it is a server round trip) */
+static void deep_retire(fv__eng *e, deep *d)
+{
+    if (!d)
+        return;
+    d->rnext = e->retired;
+    e->retired = d;
+    pthread_cond_signal(&e->rwake);
+}
+
 static void sub_free(fv__eng *e, eng_sub *s)
 {
-    for (int i = 0; i < 2; i++)
-        deep_drop(e, s->dp[i]);
+    if (s->dp[0] || s->dp[1]) {
+        pthread_mutex_lock(&e->mu);
+        deep_retire(e, s->dp[0]);
+        deep_retire(e, s->dp[1]);
+        pthread_mutex_unlock(&e->mu);
+    }
     if (s->on_release)
         s->on_release(s->ud);
     free(s);
@@ -826,17 +842,16 @@ static void gap_to(fv__eng *e, eng_sub *s, const uint64_t floor[2])
 static void go_live(fv__eng *e, eng_sub *s)
 {
     for (int i = 0; i < 2; i++) {
-        if (s->dp[i]) { /* the filtered reader is done with: close it off the lock */
-            deep *d = s->dp[i];
-            if (d->busy)
-                return; /* its job finishes first, then this subscription runs again */
-            s->dp[i] = NULL;
-            pthread_mutex_unlock(&e->mu);
-            deep_drop(e, d);
-            pthread_mutex_lock(&e->mu);
-            if (s->closed)
-                return;
+        deep *d = s->dp[i];
+        if (!d)
+            continue;
+        if (d->busy) { /* its job finishes first and runs this subscription again */
+            s->need_src = i;
+            set_state(e, s, S_WAIT);
+            return;
         }
+        s->dp[i] = NULL; /* the filtered reader is done with */
+        deep_retire(e, d);
     }
     set_state(e, s, S_LIVE);
     live_announced(e, s);
@@ -1369,7 +1384,8 @@ static void run_deep(fv__eng *e, job *j)
                     fv__rec_unref(batch[i]);
                 n = 0;
             } else {
-                memcpy(nb, d->buf + d->i, keep * sizeof *nb);
+                if (keep)
+                    memcpy(nb, d->buf + d->i, keep * sizeof *nb);
                 free(d->buf);
                 d->buf = nb;
                 d->n = keep;
@@ -1410,9 +1426,7 @@ static void run_deep(fv__eng *e, job *j)
         if (s->pos[src] < d->to)
             s->pos[src] = d->to;
         s->dp[src] = NULL;
-        pthread_mutex_unlock(&e->mu);
-        deep_drop(e, d);
-        pthread_mutex_lock(&e->mu);
+        deep_retire(e, d);
     }
     if (!s->closed && s->state == S_WAIT && (st == FV_OK)) {
         set_state(e, s, S_CATCHUP);
@@ -1426,6 +1440,14 @@ static void *reader_main(void *arg)
     fv__eng *e = arg;
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
+        if (e->retired) {
+            deep *d = e->retired;
+            e->retired = d->rnext;
+            pthread_mutex_unlock(&e->mu);
+            deep_drop(e, d);
+            pthread_mutex_lock(&e->mu);
+            continue;
+        }
         job j;
         int64_t wait_ms = -1;
         if (pick_job(e, &j, &wait_ms)) {
@@ -2108,6 +2130,13 @@ void fv__eng_destroy(fv__eng *e)
         sub_unref_locked(e, work_pop(e));
     while (e->live.n)
         fv__rec_unref(ring_pop(&e->live));
+    while (e->retired) { /* the reader threads are gone */
+        deep *d = e->retired;
+        e->retired = d->rnext;
+        pthread_mutex_unlock(&e->mu);
+        deep_drop(e, d);
+        pthread_mutex_lock(&e->mu);
+    }
     free(e->live.items);
     for (int i = 0; i < 2; i++) {
         srcwin *w = &e->w[i];
