@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <nats/nats.h>
 
-#include "jetstream_internal.h" /* fv_js_debug_drop_live */
+#include "jetstream_internal.h" /* fv__js_debug_drop_live */
 #include "bus_suite.h"
 #include "fixture.h"
 
@@ -126,7 +126,7 @@ static void test_jetstream_live_refills_lost_republishes_in_the_middle(void **st
     publish_n(pub_bus, t, 20, "warm", seqs);
     assert_true(fv_collector_wait(&c, 20, TMO));
     /* the next 100 republished messages never reach this process */
-    fv_js_debug_drop_live(sub_bus, FV_SRC_EVENTS, 100);
+    fv__js_debug_drop_live(sub_bus, FV_SRC_EVENTS, 100);
     publish_n(pub_bus, t, N - 20, "rest", seqs + 20);
     assert_true(fv_collector_wait(&c, N, TMO));
     fv_collector_stop(&c, sub, TMO);
@@ -278,7 +278,7 @@ static void test_jetstream_live_refills_lost_tail_without_newer_message(void **s
     fv_collector_init(&c);
     fv_sub *sub = subscribe_new(sub_bus, t, &c);
     uint64_t seqs[10];
-    fv_js_debug_drop_live(sub_bus, FV_SRC_EVENTS, 3);
+    fv__js_debug_drop_live(sub_bus, FV_SRC_EVENTS, 3);
     /* the last three are lost and nothing follows them: only the probe can find them */
     publish_n(pub_bus, t, 3, "tail", seqs);
     assert_true(fv_collector_wait(&c, 3, TMO));

@@ -1,5 +1,6 @@
 /* Unit tests of pattern.c: filter subjects as CONTRACT §3 writes them, residual matching, NATS
- * subject matching, and tenant isolation (no pattern ever reaches another tenant's subjects). */
+ * subject matching (subject.c), and tenant isolation (no pattern ever reaches another tenant's
+ * subjects). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -14,6 +14,7 @@
 
 #include "flovyn/event.h"
 #include "flovyn/status.h"
+#include "flovyn/subject.h"
 #include "flovyn/types_filter.h"
 
 typedef struct fv_pattern {
@@ -43,8 +44,5 @@ fv_status fv_pattern_streams_filter(const fv_pattern *p, const char *prefix, cha
 /* Full matches, including residuals and the accept predicate. */
 bool fv_pattern_match_event(const fv_pattern *p, const fv_event *ev);
 bool fv_pattern_match_stream(const fv_pattern *p, const fv_stream_event *se);
-
-/* NATS subject matching helper: does `subject` match `filter` (with * and >)? */
-bool fv_subject_matches(const char *filter, const char *subject);
 
 #endif

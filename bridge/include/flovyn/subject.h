@@ -1,4 +1,4 @@
-/* subject.h - canonical NATS subjects (CONTRACT §3).
+/* subject.h - canonical NATS subjects (CONTRACT §3) and matching them against filters.
  *
  *   <prefix>.v1.events.<tenant>.<workflow|_>.<task|_>.<event_type tokens...>
  *   <prefix>.v1.streams.<tenant>.<workflow>.<task|_>.<token|progress|data|error>
@@ -9,6 +9,7 @@
 #ifndef FLOVYN_SUBJECT_H
 #define FLOVYN_SUBJECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "flovyn/event.h"
@@ -49,5 +50,8 @@ typedef struct fv_subject_parts {
 
 fv_status fv_subject_parse(const char *prefix, const char *subject, fv_subject_parts *out,
                            fv_err *err);
+
+/* NATS subject matching: does `subject` match `filter` (with * and >)? */
+bool fv_subject_matches(const char *filter, const char *subject);
 
 #endif

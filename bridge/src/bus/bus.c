@@ -1,6 +1,8 @@
-/* bus.c - what both bus backends share: configuration defaults, validation before publish, and
+/* bus.c - the bus API on top of both backends: choosing one, validation before publish, and
  * dispatch through the vtable of bus_internal.h. Choosing the backend is one rule: a NATS URL
- * means JetStream, none means the embedded memory bus.
+ * means JetStream, none means the embedded memory bus. What every backend fills the same way
+ * (configuration defaults) is bus_base.c's, below the backends, so calls go one way:
+ * bus.c -> backends -> bus_base.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,39 +12,6 @@
 void fv_bus_config_init(fv_bus_config *c)
 {
     memset(c, 0, sizeof *c);
-}
-
-fv_status fv_bus_base_init(fv_bus *bus, const fv_bus_ops *ops, const fv_bus_config *cfg,
-                           fv_err *err)
-{
-    bus->ops = ops;
-    bus->cfg = *cfg;
-    fv_bus_config *c = &bus->cfg;
-    const char *prefix = cfg->prefix && *cfg->prefix ? cfg->prefix : FV_PREFIX_DEFAULT;
-    fv_status st = fv_prefix_validate(prefix, err);
-    if (st != FV_OK)
-        return st;
-    snprintf(bus->prefix, sizeof bus->prefix, "%s", prefix);
-    snprintf(bus->nats_url, sizeof bus->nats_url, "%s", cfg->nats_url ? cfg->nats_url : "");
-    snprintf(bus->nats_creds, sizeof bus->nats_creds, "%s", cfg->nats_creds ? cfg->nats_creds : "");
-    snprintf(bus->name, sizeof bus->name, "%s", cfg->name ? cfg->name : "flovyn");
-    c->prefix = bus->prefix;
-    c->nats_url = bus->nats_url;
-    c->nats_creds = bus->nats_creds[0] ? bus->nats_creds : NULL;
-    c->name = bus->name;
-    if (c->replicas <= 0) c->replicas = 1;
-    if (c->events_max_age_ms <= 0) c->events_max_age_ms = 7LL * 86400 * 1000;
-    if (c->streams_max_age_ms <= 0) c->streams_max_age_ms = 3600LL * 1000;
-    if (c->events_max_bytes <= 0) c->events_max_bytes = 10LL << 30;
-    if (c->streams_max_bytes <= 0) c->streams_max_bytes = 1LL << 30;
-    if (c->memory_history_per_tenant == 0) c->memory_history_per_tenant = 10000;
-    if (c->max_inflight_publishes <= 0) c->max_inflight_publishes = 4096;
-    if (c->publish_timeout_ms <= 0) c->publish_timeout_ms = 5000;
-    if (c->publish_attempts <= 0) c->publish_attempts = 3;
-    if (c->max_catchups <= 0) c->max_catchups = 32;
-    if (c->live_buffer_per_sub == 0) c->live_buffer_per_sub = 4096;
-    if (c->limits.max_data == 0) c->limits.max_data = FV_DATA_MAX_DEFAULT;
-    return FV_OK;
 }
 
 fv_status fv_bus_create(const fv_bus_config *cfg, fv_bus **out, fv_err *err)
@@ -59,11 +28,26 @@ void fv_bus_destroy(fv_bus *bus)
         bus->ops->destroy(bus);
 }
 
-bool fv_bus_is_memory(const fv_bus *bus) { return bus->cfg.nats_url == NULL || !*bus->cfg.nats_url; }
-const char *fv_bus_prefix(const fv_bus *bus) { return bus->prefix; }
-fv_status fv_bus_provision(fv_bus *bus, fv_err *err) { return bus->ops->provision(bus, err); }
-bool fv_bus_ready(fv_bus *bus) { return bus->ops->ready(bus); }
-uint64_t fv_bus_epoch(fv_bus *bus) { return bus->ops->epoch(bus); }
+bool fv_bus_is_memory(const fv_bus *bus)
+{
+    return bus->cfg.nats_url == NULL || !*bus->cfg.nats_url;
+}
+const char *fv_bus_prefix(const fv_bus *bus)
+{
+    return bus->prefix;
+}
+fv_status fv_bus_provision(fv_bus *bus, fv_err *err)
+{
+    return bus->ops->provision(bus, err);
+}
+bool fv_bus_ready(fv_bus *bus)
+{
+    return bus->ops->ready(bus);
+}
+uint64_t fv_bus_epoch(fv_bus *bus)
+{
+    return bus->ops->epoch(bus);
+}
 
 fv_status fv_bus_last_seq(fv_bus *bus, fv_source src, uint64_t *out, fv_err *err)
 {
@@ -87,8 +71,7 @@ fv_status fv_bus_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv
     return bus->ops->publish_batch(bus, items, n, err);
 }
 
-static fv_status publish_one(fv_bus *bus, fv_publish_item *it, fv_publish_result *res,
-                             fv_err *err)
+static fv_status publish_one(fv_bus *bus, fv_publish_item *it, fv_publish_result *res, fv_err *err)
 {
     fv_status st = fv_bus_publish_batch(bus, it, 1, err);
     if (st != FV_OK)
@@ -103,8 +86,7 @@ static fv_status publish_one(fv_bus *bus, fv_publish_item *it, fv_publish_result
     return FV_OK;
 }
 
-fv_status fv_bus_publish_event(fv_bus *bus, const fv_event *ev, fv_publish_result *res,
-                               fv_err *err)
+fv_status fv_bus_publish_event(fv_bus *bus, const fv_event *ev, fv_publish_result *res, fv_err *err)
 {
     fv_publish_item it = {.ev = ev};
     return publish_one(bus, &it, res, err);
@@ -128,17 +110,22 @@ fv_status fv_bus_subscribe(fv_bus *bus, const fv_sub_config *cfg, fv_sub **out, 
     return bus->ops->subscribe(bus, cfg, out, err);
 }
 
-void fv_sub_resume(fv_sub *sub) { sub->bus->ops->sub_resume(sub); }
+void fv_sub_resume(fv_sub *sub)
+{
+    sub->bus->ops->sub_resume(sub);
+}
 void fv_sub_close(fv_sub *sub)
 {
     if (sub)
         sub->bus->ops->sub_close(sub);
 }
-bool fv_sub_catching_up(fv_sub *sub) { return sub->bus->ops->sub_catching_up(sub); }
+bool fv_sub_catching_up(fv_sub *sub)
+{
+    return sub->bus->ops->sub_catching_up(sub);
+}
 
 fv_status fv_bus_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
-                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
-                      fv_err *err)
+                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next, fv_err *err)
 {
     fv_status st = fv_pattern_validate(p, err);
     if (st != FV_OK)
@@ -166,8 +153,8 @@ fv_status fv_bus_durable_delete(fv_bus *bus, const char *stream, const char *nam
     return bus->ops->durable_delete(bus, stream, name, err);
 }
 
-fv_status fv_bus_durable_open(fv_bus *bus, const char *stream, const char *name,
-                              fv_durable **out, fv_err *err)
+fv_status fv_bus_durable_open(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
+                              fv_err *err)
 {
     *out = NULL;
     if (!bus->ops->durable_open)

@@ -1,7 +1,8 @@
-/* bus_internal.h - the vtable behind bus.h, shared by bus.c and the two backends.
+/* bus_internal.h - the vtable behind bus.h, shared by bus.c, bus_base.c and the two backends.
  *
- * bus.c owns what both backends share (defaults, validation before publish, dispatch); a backend
- * embeds `struct fv_bus` / `struct fv_sub` as its first member and fills the ops it supports.
+ * bus.c (on top) validates before publish and dispatches; bus_base.c (below the backends) applies
+ * the configuration defaults both share. A backend embeds `struct fv_bus` / `struct fv_sub` as its
+ * first member, fills the ops it supports and calls fv_bus_base_init from its create.
  */
 #ifndef FLOVYN_BUS_INTERNAL_H
 #define FLOVYN_BUS_INTERNAL_H
@@ -23,14 +24,13 @@ typedef struct fv_bus_ops {
     void (*sub_close)(fv_sub *sub);
     bool (*sub_catching_up)(fv_sub *sub);
     fv_status (*read)(fv_bus *bus, const fv_pattern *p, const fv_start *start, size_t limit,
-                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next,
-                      fv_err *err);
+                      int (*cb)(void *ud, const fv_msg *m), void *ud, fv_cursor *next, fv_err *err);
     void (*stats)(fv_bus *bus, fv_bus_stats *out);
     /* JetStream only (NULL elsewhere) */
     fv_status (*durable_ensure)(fv_bus *bus, const fv_durable_config *cfg, fv_err *err);
     fv_status (*durable_delete)(fv_bus *bus, const char *stream, const char *name, fv_err *err);
-    fv_status (*durable_open)(fv_bus *bus, const char *stream, const char *name,
-                              fv_durable **out, fv_err *err);
+    fv_status (*durable_open)(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
+                              fv_err *err);
     struct __natsConnection *(*nats_connection)(fv_bus *bus);
     struct __jsCtx *(*jetstream)(fv_bus *bus);
 } fv_bus_ops;

@@ -1,7 +1,8 @@
-/* event.c - the event model: lifecycle, validation (CONTRACT §2), dedup keys and the choice of
- * codec for bytes read from NATS. The JSON and protobuf codecs live in event_json.c and
- * event_proto.c; both funnel `data`/`payload` through fv_*_set_data/payload here, so there is one
- * place where producer JSON is checked, size-limited and stored.
+/* event.c - the event model: lifecycle, validation (CONTRACT §2) and dedup keys. The event_type
+ * grammar is event_type.c's; the JSON and protobuf codecs live in event_json.c and event_proto.c,
+ * and event_decode.c picks one for bytes read from NATS. Both codecs funnel `data`/`payload`
+ * through fv_*_set_data/payload here, so there is one place where producer JSON is checked,
+ * size-limited and stored.
  *
  * Producer JSON is stored as sent except for two things that carry no meaning: surrounding
  * whitespace is trimmed, and CR/LF bytes become spaces. In valid JSON a raw CR or LF can only be
@@ -16,17 +17,8 @@
 #include <strings.h>
 
 #include "flovyn/json.h"
-#include "flovyn/legacy.h"
 
 static const char *const kind_names[FV_KIND_COUNT] = {"token", "progress", "data", "error"};
-
-/* First tokens that would collide with the SSE event names the gateway itself sends. */
-static const char *const reserved_first[] = {
-    "token",  "tokens", "progress", "data",       "error",        "errors",  "stream_error",
-    "events", "gap",    "end",      "overloaded", "auth_expired", "message", "open",
-};
-
-#define TYPE_RULE "(types are 1-8 dot-separated tokens of a-z 0-9 _ -, e.g. task.completed)"
 
 const char *fv_kind_name(fv_stream_kind k)
 {
@@ -167,64 +159,6 @@ fv_status fv_event_fill_defaults(fv_event *ev)
     return FV_OK;
 }
 
-/* Producers moving from Flovyn send TASK_CREATED; name the type they meant. */
-static bool legacy_hint(const char *type, size_t len, fv_err *err)
-{
-    char in[FV_TYPE_MAX + 1], out[FV_TYPE_MAX + 1];
-    if (len > FV_TYPE_MAX || memchr(type, '\0', len))
-        return false;
-    memcpy(in, type, len);
-    in[len] = '\0';
-    if (fv_legacy_to_type(in, out, sizeof out, NULL) != FV_OK)
-        return false;
-    fv_err_set(err, FV_EINVAL, "event_type: '%s' is a legacy Flovyn name; write it as '%s'", in,
-               out);
-    return true;
-}
-
-fv_status fv_event_type_validate(const char *type, size_t len, fv_err *err)
-{
-    if (!type || len == 0)
-        return fv_err_set(err, FV_EINVAL, "event_type: empty %s", TYPE_RULE);
-    if (len > FV_TYPE_MAX)
-        return fv_err_set(err, FV_EINVAL, "event_type: %zu bytes, more than %d", len, FV_TYPE_MAX);
-    size_t tokens = 1, tok_start = 0, first_len = 0;
-    for (size_t i = 0; i <= len; i++) {
-        unsigned char c = i < len ? (unsigned char)type[i] : '.';
-        if (c == '.') {
-            if (i == tok_start)
-                return fv_err_set(err, FV_EINVAL, "event_type: empty token at position %zu %s", i,
-                                  TYPE_RULE);
-            if (tokens == 1)
-                first_len = i;
-            if (i < len && ++tokens > FV_TYPE_TOKENS_MAX)
-                return fv_err_set(err, FV_EINVAL, "event_type: more than %d tokens %s",
-                                  FV_TYPE_TOKENS_MAX, TYPE_RULE);
-            tok_start = i + 1;
-            continue;
-        }
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
-            continue;
-        if (c >= 'A' && c <= 'Z' && legacy_hint(type, len, err))
-            return FV_EINVAL;
-        if (c > 0x20 && c < 0x7F)
-            return fv_err_set(err, FV_EINVAL, "event_type: '%c' at position %zu is not allowed %s",
-                              c, i, TYPE_RULE);
-        return fv_err_set(err, FV_EINVAL,
-                          "event_type: byte 0x%02x at position %zu is not allowed %s", c, i,
-                          TYPE_RULE);
-    }
-    for (size_t r = 0; r < sizeof reserved_first / sizeof *reserved_first; r++) {
-        if (strlen(reserved_first[r]) == first_len &&
-            memcmp(type, reserved_first[r], first_len) == 0)
-            return fv_err_set(err, FV_EINVAL,
-                              "event_type: '%s' is a reserved SSE event name and cannot be the "
-                              "first token",
-                              reserved_first[r]);
-    }
-    return FV_OK;
-}
-
 static fv_status event_validate(const fv_event *ev, const fv_limits *lim, bool partial, fv_err *err)
 {
     fv_status st;
@@ -351,72 +285,4 @@ fv_status fv_stream_event_dedup_key(const fv_stream_event *se, char *out, size_t
         snprintf(out, cap, "%s:%s:%s:%lld", se->tenant_id, se->workflow_execution_id,
                  se->task_execution_id[0] ? se->task_execution_id : "_", (long long)se->sequence);
     return n < 0 || (size_t)n >= cap ? FV_ETOOBIG : FV_OK;
-}
-
-/* --- choosing the codec -------------------------------------------------------------------- */
-
-typedef enum { CODEC_JSON, CODEC_PROTO } codec;
-
-static fv_status pick_codec(const char *content_type, const void *buf, size_t len, codec *out,
-                            fv_err *err)
-{
-    if (content_type && *content_type) {
-        const char *s = content_type;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        size_t n = strcspn(s, "; \t");
-        if ((n == 22 && strncasecmp(s, "application/x-protobuf", n) == 0) ||
-            (n == 20 && strncasecmp(s, "application/protobuf", n) == 0)) {
-            *out = CODEC_PROTO;
-            return FV_OK;
-        }
-        if (n == 16 && strncasecmp(s, "application/json", n) == 0) {
-            *out = CODEC_JSON;
-            return FV_OK;
-        }
-        char shown[48];
-        size_t k = 0;
-        for (size_t i = 0; s[i] && k < sizeof shown - 1 && i < 40; i++)
-            shown[k++] = (s[i] > 0x20 && s[i] < 0x7F) ? s[i] : '?';
-        shown[k] = '\0';
-        return fv_err_set(err, FV_EINVAL,
-                          "unsupported Content-Type '%s' (application/x-protobuf or "
-                          "application/json)",
-                          shown);
-    }
-    const char *p = buf;
-    size_t i = 0;
-    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
-        i++;
-    *out = i < len && p[i] == '{' ? CODEC_JSON : CODEC_PROTO;
-    return FV_OK;
-}
-
-fv_status fv_event_decode(fv_event *ev, const char *content_type, const void *buf, size_t len,
-                          const fv_limits *lim, fv_err *err)
-{
-    codec c;
-    fv_status st = pick_codec(content_type, buf, len, &c, err);
-    if (st != FV_OK) {
-        fv_event_init(ev);
-        return st;
-    }
-    return c == CODEC_JSON ? fv_event_from_json(ev, buf, len, lim, err)
-                           : fv_event_from_proto(ev, buf, len, lim, err);
-}
-
-fv_status fv_stream_event_decode(fv_stream_event *se, const char *content_type, const void *buf,
-                                 size_t len, const fv_limits *lim, fv_err *err)
-{
-    codec c;
-    fv_status st = pick_codec(content_type, buf, len, &c, err);
-    if (st != FV_OK) {
-        char tenant[sizeof se->tenant_id];
-        memcpy(tenant, se->tenant_id, sizeof tenant);
-        fv_stream_event_init(se);
-        memcpy(se->tenant_id, tenant, sizeof tenant);
-        return st;
-    }
-    return c == CODEC_JSON ? fv_stream_event_from_json(se, buf, len, lim, err)
-                           : fv_stream_event_from_proto(se, buf, len, lim, err);
 }

@@ -1,14 +1,16 @@
-/* subject.c - canonical NATS subjects, built and parsed (CONTRACT §3).
+/* subject.c - canonical NATS subjects, built, parsed and matched against filters (CONTRACT §3).
  *
  *   <prefix>.v1.events.<tenant>.<workflow|_>.<task|_>.<event_type tokens...>
  *   <prefix>.v1.streams.<tenant>.<workflow>.<task|_>.<token|progress|data|error>
  *   <prefix>.v1.live.events.... / <prefix>.v1.live.streams....  (RePublish copies)
  *
- * Every token is checked by the one id validator (id.c) or the event type validator (event.c)
+ * Every token is checked by the one id validator (id.c) or the event type validator (event_type.c)
  * before it is written, so a subject built here never carries a wildcard, an empty token or a
  * dot inside an id, and a tenant can never address another tenant's subjects. The parser applies
  * the same rules in reverse: what it accepts is exactly what the builders can produce. A NULL or
- * empty prefix means FV_PREFIX_DEFAULT everywhere.
+ * empty prefix means FV_PREFIX_DEFAULT everywhere. Matching against a filter with wildcards (a
+ * subject, or an event type's tokens for the `types` filter) follows NATS exactly, so a residual
+ * check means what the same filter means to the server.
  */
 #include "flovyn/subject.h"
 
@@ -263,4 +265,45 @@ fv_status fv_subject_parse(const char *prefix, const char *subject, fv_subject_p
     memcpy(out->event_type, tail, tail_len);
     out->event_type[tail_len] = '\0';
     return FV_OK;
+}
+
+/* --- matching -------------------------------------------------------------------------------- */
+
+/* NATS semantics: `*` matches exactly one token, `>` (last only) one or more; wildcards count
+ * only as whole tokens. A subject with an empty token or a wildcard token is not a subject a
+ * message can have, so it matches nothing. */
+bool fv_subject_matches(const char *filter, const char *subject)
+{
+    if (!filter || !subject || !*filter || !*subject)
+        return false;
+    const char *f = filter, *s = subject;
+    for (;;) {
+        const char *fe = strchr(f, '.'), *se = strchr(s, '.');
+        size_t fl = fe ? (size_t)(fe - f) : strlen(f);
+        size_t sl = se ? (size_t)(se - s) : strlen(s);
+        if (fl == 0 || sl == 0)
+            return false;
+        if (sl == 1 && (s[0] == '*' || s[0] == '>'))
+            return false;
+        if (fl == 1 && f[0] == '>') {
+            if (fe)
+                return false; /* `>` not last: an invalid filter */
+            /* the rest of the subject must be well-formed too */
+            for (const char *q = s;;) {
+                const char *qe = strchr(q, '.');
+                size_t ql = qe ? (size_t)(qe - q) : strlen(q);
+                if (ql == 0 || (ql == 1 && (q[0] == '*' || q[0] == '>')))
+                    return false;
+                if (!qe)
+                    return true;
+                q = qe + 1;
+            }
+        }
+        if (!(fl == 1 && f[0] == '*') && (fl != sl || memcmp(f, s, fl) != 0))
+            return false;
+        if (!fe || !se)
+            return !fe && !se;
+        f = fe + 1;
+        s = se + 1;
+    }
 }

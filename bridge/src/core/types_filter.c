@@ -10,8 +10,8 @@
  *   workflow.*  *.failed  child_workflow.>     NATS wildcards over the type's tokens
  * A wildcard is a whole token (`ta*` is an error), `>` only as the last token. A lifecycle item
  * must be a possible event type: tokens of [a-z0-9_-], at most 8 of them and 128 bytes, and a
- * first token that is not a reserved SSE name (`gap`, `stream_error`, ...; event.c holds the
- * list). The stream kind words are kinds, never lifecycle categories.
+ * first token that is not a reserved SSE name (`gap`, `stream_error`, ...; event_type.c holds
+ * the list). The stream kind words are kinds, never lifecycle categories.
  *
  * Choice: an empty item inside a non-empty spec (`a,,b`, `a,`) is an error naming its position,
  * like any other bad item - a stray comma usually means a value was lost while the URL was built,
@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "flovyn/legacy.h"
-#include "flovyn/pattern.h"
+#include "flovyn/subject.h"
 
 typedef enum item_kind { ITEM_EXACT, ITEM_CATEGORY, ITEM_PATTERN } item_kind;
 
@@ -49,7 +49,10 @@ struct fv_types_filter {
     item items[];
 };
 
-static size_t filter_size(size_t n) { return sizeof(fv_types_filter) + n * sizeof(item); }
+static size_t filter_size(size_t n)
+{
+    return sizeof(fv_types_filter) + n * sizeof(item);
+}
 
 static const struct {
     const char *word;
@@ -164,7 +167,7 @@ static fv_status parse_item(fv_types_filter *f, const char *lc, size_t len, cons
                         "the error stream kind is selected with 'error' or 'errors'");
 
     /* Syntax of a lifecycle item: tokens, whole-token wildcards, '>' last. */
-    char probe[FV_TYPE_MAX + 1]; /* wildcards replaced by a literal, for event.c's rules */
+    char probe[FV_TYPE_MAX + 1]; /* wildcards replaced by a literal, for event_type.c's rules */
     size_t tokens = 0, tok_len = 0;
     bool wild = false, has_dot = false;
     for (size_t i = 0; i <= len; i++) {
@@ -203,7 +206,7 @@ static fv_status parse_item(fv_types_filter *f, const char *lc, size_t len, cons
     probe[len] = '\0';
     fv_err why = {{0}};
     if (fv_event_type_validate(probe, len, &why) != FV_OK) {
-        /* Syntax passed above, so what event.c refuses is the first token: a reserved name. */
+        /* Syntax passed above, so what event_type.c refuses is the first token: a reserved name. */
         if (lc[0] == '*' || lc[0] == '>')
             return bad_item(err, raw, raw_len, pos, why.msg);
         return bad_item(err, raw, raw_len, pos,

@@ -21,7 +21,7 @@
 #define BACKOFF_MAX 64
 
 struct fv_durable {
-    fv_js_bus *bus;
+    fv__js_bus *bus;
     natsSubscription *sub;
     char stream[64];
     char name[64];
@@ -48,9 +48,9 @@ static fv_status check_name(const char *what, const char *s, fv_err *err)
     return FV_OK;
 }
 
-fv_status fv_js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err)
+fv_status fv__js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err)
 {
-    fv_js_bus *b = fv_js(bus);
+    fv__js_bus *b = fv__js(bus);
     fv_status st = check_name("stream", cfg->stream, err);
     if (st == FV_OK)
         st = check_name("name", cfg->name, err);
@@ -86,34 +86,34 @@ fv_status fv_js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err
         jerr = 0;
         s = js_UpdateConsumer(&ci, b->js, cfg->stream, &cc, NULL, &jerr);
         if (s != NATS_OK) {
-            fv_js_nats_err(err, s, jerr, "durable update");
+            fv__js_nats_err(err, s, jerr, "durable update");
             return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ? FV_EUNAVAIL : FV_ECONFLICT;
         }
     } else if (s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
         jerr = 0;
         s = js_AddConsumer(&ci, b->js, cfg->stream, &cc, NULL, &jerr);
         if (s != NATS_OK)
-            return fv_js_nats_err(err, s, jerr, "durable create");
+            return fv__js_nats_err(err, s, jerr, "durable create");
     } else {
-        return fv_js_nats_err(err, s, jerr, "durable lookup");
+        return fv__js_nats_err(err, s, jerr, "durable lookup");
     }
     jsConsumerInfo_Destroy(ci);
     return FV_OK;
 }
 
-fv_status fv_js_durable_delete(fv_bus *bus, const char *stream, const char *name, fv_err *err)
+fv_status fv__js_durable_delete(fv_bus *bus, const char *stream, const char *name, fv_err *err)
 {
     jsErrCode jerr = 0;
-    natsStatus s = js_DeleteConsumer(fv_js(bus)->js, stream, name, NULL, &jerr);
+    natsStatus s = js_DeleteConsumer(fv__js(bus)->js, stream, name, NULL, &jerr);
     if (s != NATS_OK)
-        return fv_js_nats_err(err, s, jerr, "durable delete");
+        return fv__js_nats_err(err, s, jerr, "durable delete");
     return FV_OK;
 }
 
-fv_status fv_js_durable_open(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
-                             fv_err *err)
+fv_status fv__js_durable_open(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
+                              fv_err *err)
 {
-    fv_js_bus *b = fv_js(bus);
+    fv__js_bus *b = fv__js(bus);
     fv_status st = check_name("stream", stream, err);
     if (st == FV_OK)
         st = check_name("name", name, err);
@@ -124,7 +124,7 @@ fv_status fv_js_durable_open(fv_bus *bus, const char *stream, const char *name, 
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, b->js, stream, name, NULL, &jerr);
     if (s != NATS_OK)
-        return fv_js_nats_err(err, s, jerr, "durable open");
+        return fv__js_nats_err(err, s, jerr, "durable open");
     char subj[FV_SUBJECT_MAX + 1] = "";
     if (ci->Config && ci->Config->FilterSubject && *ci->Config->FilterSubject)
         snprintf(subj, sizeof subj, "%s", ci->Config->FilterSubject);
@@ -133,7 +133,7 @@ fv_status fv_js_durable_open(fv_bus *bus, const char *stream, const char *name, 
         jsStreamInfo *si = NULL;
         s = js_GetStreamInfo(&si, b->js, stream, NULL, &jerr);
         if (s != NATS_OK)
-            return fv_js_nats_err(err, s, jerr, "durable open");
+            return fv__js_nats_err(err, s, jerr, "durable open");
         if (si->Config && si->Config->SubjectsLen > 0)
             snprintf(subj, sizeof subj, "%s", si->Config->Subjects[0]);
         jsStreamInfo_Destroy(si);
@@ -151,7 +151,7 @@ fv_status fv_js_durable_open(fv_bus *bus, const char *stream, const char *name, 
     s = js_PullSubscribe(&d->sub, b->js, subj, d->name, NULL, &so, &jerr);
     if (s != NATS_OK) {
         free(d);
-        return fv_js_nats_err(err, s, jerr, "durable bind");
+        return fv__js_nats_err(err, s, jerr, "durable bind");
     }
     *out = d;
     return FV_OK;
@@ -179,7 +179,7 @@ static size_t take(natsMsgList *list, fv_durable_msg **msgs, size_t room)
         }
         dm->m = list->Msgs[i];
         list->Msgs[i] = NULL;
-        fv_js_msg_meta_full(dm->m, &dm->seq, &dm->stored_ms, &dm->delivered, NULL);
+        fv__js_msg_meta_full(dm->m, &dm->seq, &dm->stored_ms, &dm->delivered, NULL);
         msgs[n++] = dm;
     }
     natsMsgList_Destroy(list);
@@ -212,14 +212,14 @@ fv_status fv_durable_fetch(fv_durable *d, size_t max, int timeout_ms, fv_durable
     }
     natsMsgList_Destroy(&list);
     if (s != NATS_OK && s != NATS_TIMEOUT && s != NATS_NOT_FOUND)
-        return fv_js_nats_err(err, s, 0, "durable fetch");
+        return fv__js_nats_err(err, s, 0, "durable fetch");
     if (timeout_ms <= 0)
         return FV_OK;
     s = fetch(d, 1, false, timeout_ms, &list);
     if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND)
         return FV_OK;
     if (s != NATS_OK)
-        return fv_js_nats_err(err, s, 0, "durable fetch");
+        return fv__js_nats_err(err, s, 0, "durable fetch");
     *n = take(&list, msgs, max);
     if (*n > 0 && *n < max) {
         s = fetch(d, (int)(max - *n > 4096 ? 4096 : max - *n), true, 1000, &list);
@@ -305,7 +305,7 @@ fv_status fv_durable_pending(fv_durable *d, uint64_t *pending, fv_err *err)
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, d->bus->js, d->stream, d->name, NULL, &jerr);
     if (s != NATS_OK)
-        return fv_js_nats_err(err, s, jerr, "durable info");
+        return fv__js_nats_err(err, s, jerr, "durable info");
     *pending = ci->NumPending;
     jsConsumerInfo_Destroy(ci);
     return FV_OK;

@@ -1,14 +1,19 @@
-/* jetstream_internal.h - the JetStream backend's private state, shared by its files:
+/* jetstream_internal.h - the JetStream backend's private state, shared by its files. Calls go one
+ * way, from the top of this list down (ARCHITECTURE "Layout"):
  *
- *   connection.c  connection, provisioning, readiness, epoch, stats, vtable
+ *   backend.c     create/destroy, the fv_bus_ops vtable, the engine's ops (fv__eng_ops), stats
+ *   live.c        the one live subscription per stream, contiguity; appends to the engine
+ *   durable.c     durable pull consumers for webhooks and handlers
  *   publish.c     pipelined async publish with per-message ack correlation
  *   reader.c      one ephemeral pull consumer read from a start point (the engine's reads,
  *                 gap refill), and records decoded from stored messages
- *   live.c        the one live subscription per stream, contiguity; appends to the engine
+ *   streams.c     stream names, provisioning, stream state, readiness, epoch
+ *   connection.c  the NATS connection, the NATS -> fv_status mapping, the clock
  *
- * Subscriptions, the window, catch-up and bounded reads are the engine's (bus/engine.c), shared
- * with the memory backend; this backend feeds it from the live path and answers its reads.
- *   durable.c     durable pull consumers for webhooks and handlers
+ * (registry.c, the KV workflow registry, uses only the public bus API.) Subscriptions, the
+ * window, catch-up and bounded reads are the engine's (bus/engine.c), shared with the memory
+ * backend; this backend feeds it from the live path and answers its reads. Names shared between
+ * these files are internal: fv__js_*, as engine.h's fv__eng_*.
  *
  * Known nats.c 3.4.1 defects this backend is shaped around (fixed upstream later):
  *   - natsSubscription_Fetch ignores its timeout: every pull uses FetchRequest with Expires.
@@ -33,72 +38,72 @@
 #include "bus_internal.h"
 #include "engine.h"
 
-typedef struct fv_js_bus fv_js_bus;
+typedef struct fv__js_bus fv__js_bus;
 
 /* --- publish ---------------------------------------------------------------------------------- */
-typedef struct fv_js_pub_slot {
+typedef struct fv__js_pub_slot {
     natsMsg *msg; /* key; NULL = empty */
-    struct fv_js_batch *batch;
+    struct fv__js_batch *batch;
     size_t idx;
-} fv_js_pub_slot;
+} fv__js_pub_slot;
 
-typedef struct fv_js_pub {
+typedef struct fv__js_pub {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fv_js_pub_slot *slots; /* open addressing by message pointer */
-    size_t cap;            /* power of two, > 2 * max in flight */
+    fv__js_pub_slot *slots; /* open addressing by message pointer */
+    size_t cap;             /* power of two, > 2 * max in flight */
     int inflight;
     int low_mark; /* wake window waiters once in-flight drops to this */
     int waiters;
     bool wake;
-} fv_js_pub;
+} fv__js_pub;
 
-fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err);
-void fv_js_pub_destroy(fv_js_bus *b);
-void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
-fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_err *err);
+fv_status fv__js_pub_init(fv__js_bus *b, fv_err *err);
+void fv__js_pub_destroy(fv__js_bus *b);
+void fv__js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
+fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_err *err);
 
 /* --- reader: one ephemeral pull consumer --------------------------------------------------- */
-typedef struct fv_js_reader {
+typedef struct fv__js_reader {
     natsSubscription *sub;
     bool at_end; /* the consumer had nothing more pending at the last fetch */
     bool wait_next;
     int empty_answers;
     uint64_t last_seq;
-} fv_js_reader;
+} fv__js_reader;
 
-typedef enum { FV_RD_ALL, FV_RD_SEQ, FV_RD_TIME } fv_js_rd_from;
+typedef enum { FV_RD_ALL, FV_RD_SEQ, FV_RD_TIME } fv__js_rd_from;
 
-fv_status fv_js_reader_open(fv_js_bus *b, fv_source src, const char *filter, fv_js_rd_from from,
-                            uint64_t seq, int64_t time_ms, fv_js_reader *r, fv_err *err);
+fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, fv__js_rd_from from,
+                             uint64_t seq, int64_t time_ms, fv__js_reader *r, fv_err *err);
 /* up to batch messages; *list owned by the caller (natsMsgList_Destroy) */
-fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsgList *list,
-                             fv_err *err);
-void fv_js_reader_close(fv_js_reader *r);
+fv_status fv__js_reader_fetch(fv__js_reader *r, int batch, int expires_ms, natsMsgList *list,
+                              fv_err *err);
+void fv__js_reader_close(fv__js_reader *r);
 /* first stored sequence at or after time_ms (last + 1 if none) */
-fv_status fv_js_seq_at_time(fv_js_bus *b, fv_source src, int64_t time_ms, uint64_t *out,
-                            fv_err *err);
+fv_status fv__js_seq_at_time(fv__js_bus *b, fv_source src, int64_t time_ms, uint64_t *out,
+                             fv_err *err);
 /* stream sequence and store time of a message fetched from a consumer */
-bool fv_js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms);
-bool fv_js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t *delivered,
-                         uint64_t *pending);
+bool fv__js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms);
+bool fv__js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t *delivered,
+                          uint64_t *pending);
 
 /* --- records --------------------------------------------------------------------------------- */
 /* decodes a stored or republished message into an engine record; NULL on allocation failure.
  * An undecodable one, or one whose body names another tenant than its subject, is kept
  * (decoded false) so its sequence still counts, and no subscription ever gets it. */
-fv__rec *fv_js_rec_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
-                             int64_t stored_ms);
+fv__rec *fv__js_rec_from_nats(fv__js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
+                              int64_t stored_ms);
 /* the engine's reads of the store (fv__eng_ops) */
-fv_status fv_js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from, void **h,
-                              fv_err *err);
-fv_status fv_js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, size_t *n,
-                              bool *at_end, fv_err *err);
-void fv_js_eng_read_close(void *ctx, void *h);
+fv_status fv__js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from,
+                               void **h, fv_err *err);
+fv_status fv__js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, size_t *n,
+                               bool *at_end, fv_err *err);
+void fv__js_eng_read_close(void *ctx, void *h);
 
 /* --- live path -------------------------------------------------------------------------------- */
-typedef struct fv_js_live_src {
-    fv_js_bus *bus;
+typedef struct fv__js_live_src {
+    fv__js_bus *bus;
     fv_source src;
     pthread_t thread;
     bool started;
@@ -115,25 +120,25 @@ typedef struct fv_js_live_src {
     atomic_uint_least64_t taken;
     atomic_uint_least64_t handled;
     atomic_bool holding;
-} fv_js_live_src;
+} fv__js_live_src;
 
-fv_status fv_js_live_start(fv_js_bus *b, fv_err *err);
-fv_status fv_js_live_ensure(fv_js_bus *b, fv_err *err);
-void fv_js_live_stop(fv_js_bus *b);
-fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err);
+fv_status fv__js_live_start(fv__js_bus *b, fv_err *err);
+fv_status fv__js_live_ensure(fv__js_bus *b, fv_err *err);
+void fv__js_live_stop(fv__js_bus *b);
+fv_status fv__js_live_wait(fv__js_bus *b, const bool want[2], fv_err *err);
 
 /* --- durable ---------------------------------------------------------------------------------- */
-fv_status fv_js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err);
-fv_status fv_js_durable_delete(fv_bus *bus, const char *stream, const char *name, fv_err *err);
-fv_status fv_js_durable_open(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
-                             fv_err *err);
+fv_status fv__js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_err *err);
+fv_status fv__js_durable_delete(fv_bus *bus, const char *stream, const char *name, fv_err *err);
+fv_status fv__js_durable_open(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
+                              fv_err *err);
 
 /* --- the bus ---------------------------------------------------------------------------------- */
-struct fv_js_bus {
+struct fv__js_bus {
     struct fv_bus base;
     natsConnection *nc;
     jsCtx *js;
-    struct fv_js_connstate *connstate; /* what connection callbacks reach the bus through */
+    struct fv__js_connstate *connstate; /* what connection callbacks reach the bus through */
     atomic_bool connected;
     atomic_bool closing;
 
@@ -148,9 +153,9 @@ struct fv_js_bus {
     int64_t created[2];
     uint64_t epoch;
 
-    fv_js_pub pub;
+    fv__js_pub pub;
 
-    fv_js_live_src live[2];
+    fv__js_live_src live[2];
     bool live_started; /* mu */
     fv__eng *eng;      /* subscriptions, the window, reads (engine.h) */
 
@@ -161,28 +166,45 @@ struct fv_js_bus {
     } st;
 };
 
-static inline fv_js_bus *fv_js(fv_bus *b)
+static inline fv__js_bus *fv__js(fv_bus *b)
 {
-    return (fv_js_bus *)b;
+    return (fv__js_bus *)b;
 }
-int64_t fv_js_now_ms(void);
-const char *fv_js_stream_name(fv_source src);
+
+/* --- connection.c ----------------------------------------------------------------------------- */
+int64_t fv__js_now_ms(void);
+fv_status fv__js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what);
+/* connects (or, with connect_in_background, starts connecting) and makes the JetStream context;
+ * on_ack is the publish path's ack handler, called with b. On error what was made is left in b for
+ * fv__js_disconnect. */
+fv_status fv__js_connect(fv__js_bus *b, jsPubAckHandler on_ack, fv_err *err);
+/* the JetStream context and the connection; callbacks still to come see no bus */
+void fv__js_disconnect(fv__js_bus *b);
+
+/* --- streams.c -------------------------------------------------------------------------------- */
+const char *fv__js_stream_name(fv_source src);
+/* creates or updates both streams, then refreshes their state */
+fv_status fv__js_provision(fv__js_bus *b, fv_err *err);
+/* connected and both streams exist (cached briefly: /readyz may be polled often) */
+bool fv__js_ready(fv__js_bus *b);
+/* derived from both streams' creation times; 0 while they are not known */
+uint64_t fv__js_epoch(fv__js_bus *b);
 /* refreshes both streams' info: created times (epoch) and presence */
-fv_status fv_js_refresh_streams(fv_js_bus *b, fv_err *err);
+fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err);
 /* last sequence and first sequence of a source */
-fv_status fv_js_stream_state(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
-                             int64_t *created, fv_err *err);
-/* fv_js_stream_state_ex, answered from a copy at most max_age_ms old when there is one: for
+fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
+                              int64_t *created, fv_err *err);
+/* fv__js_stream_state_ex, answered from a copy at most max_age_ms old when there is one: for
  * start planning on the HTTP thread, where a stream-info request per new subscription would make
  * a reconnect storm wait on the server */
-fv_status fv_js_stream_state_recent(fv_js_bus *b, fv_source src, int64_t max_age_ms,
-                                    uint64_t *first, uint64_t *last, int64_t *first_ms,
-                                    fv_err *err);
-fv_status fv_js_stream_state_ex(fv_js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
-                                int64_t *created, int64_t *first_ms, fv_err *err);
-fv_status fv_js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what);
+fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_age_ms,
+                                     uint64_t *first, uint64_t *last, int64_t *first_ms,
+                                     fv_err *err);
+fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
+                                 int64_t *created, int64_t *first_ms, fv_err *err);
 
+/* --- backend.c -------------------------------------------------------------------------------- */
 /* test hook: the live thread of src discards its next n messages, as if the republish was lost */
-void fv_js_debug_drop_live(fv_bus *bus, fv_source src, int n);
+void fv__js_debug_drop_live(fv_bus *bus, fv_source src, int n);
 
 #endif

@@ -37,7 +37,7 @@
 
 /* Every message goes into the window, whichever tenant it belongs to: a resume of any tenant,
  * now or after a restart of its clients, is then served from memory. */
-static void dispatch(fv_js_live_src *ls, fv__rec *r)
+static void dispatch(fv__js_live_src *ls, fv__rec *r)
 {
     atomic_store(&ls->dispatched, r->seq);
     fv__eng_append(ls->bus->eng, r, false);
@@ -50,17 +50,17 @@ static void sleep_ms(int ms)
 }
 
 /* Reads [from, to] from the stream and dispatches it; ls->expected follows what was dispatched. */
-static fv_status refill(fv_js_live_src *ls, uint64_t to)
+static fv_status refill(fv__js_live_src *ls, uint64_t to)
 {
-    fv_js_bus *b = ls->bus;
+    fv__js_bus *b = ls->bus;
     char all[FV_SUBJECT_MAX];
     if (ls->src == FV_SRC_EVENTS)
         fv_subject_events_all(b->base.prefix, all, sizeof all);
     else
         fv_subject_streams_all(b->base.prefix, all, sizeof all);
-    fv_js_reader r;
+    fv__js_reader r;
     fv_err err = {{0}};
-    fv_status st = fv_js_reader_open(b, ls->src, all, FV_RD_SEQ, ls->expected, 0, &r, &err);
+    fv_status st = fv__js_reader_open(b, ls->src, all, FV_RD_SEQ, ls->expected, 0, &r, &err);
     if (st != FV_OK) {
         fv_log(FV_LOG_WARN, "bus", "live refill failed, retrying", "error", err.msg, NULL);
         return st;
@@ -68,17 +68,17 @@ static fv_status refill(fv_js_live_src *ls, uint64_t to)
     atomic_fetch_add(&b->st.live_gaps_refilled, 1);
     while (ls->expected <= to && !atomic_load(&b->closing)) {
         natsMsgList list;
-        st = fv_js_reader_fetch(&r, REFILL_BATCH, 2000, &list, &err);
+        st = fv__js_reader_fetch(&r, REFILL_BATCH, 2000, &list, &err);
         if (st != FV_OK)
             break;
         for (int i = 0; i < list.Count; i++) {
             uint64_t seq = 0;
             int64_t stored = 0;
-            if (!fv_js_msg_meta(list.Msgs[i], &seq, &stored) || seq < ls->expected)
+            if (!fv__js_msg_meta(list.Msgs[i], &seq, &stored) || seq < ls->expected)
                 continue;
             if (seq > to)
                 break;
-            fv__rec *rec = fv_js_rec_from_nats(b, ls->src, list.Msgs[i], seq, stored);
+            fv__rec *rec = fv__js_rec_from_nats(b, ls->src, list.Msgs[i], seq, stored);
             if (!rec)
                 continue;
             atomic_fetch_add(&b->st.live_refill_msgs, 1);
@@ -89,7 +89,7 @@ static fv_status refill(fv_js_live_src *ls, uint64_t to)
         if (r.at_end)
             break;
     }
-    fv_js_reader_close(&r);
+    fv__js_reader_close(&r);
     /* sequences that no longer exist (deleted, expired) are not waited for */
     if (st == FV_OK && ls->expected <= to)
         ls->expected = to + 1;
@@ -99,12 +99,12 @@ static fv_status refill(fv_js_live_src *ls, uint64_t to)
 /* Compares with the stream; false if the stream is unreachable. A forced probe (reconnect, slow
  * consumer) refills up to the stream's end at once; the periodic one only up to what the stream
  * held a probe ago and only while nothing is queued - a message still in flight is not lost. */
-static bool probe(fv_js_live_src *ls, bool forced)
+static bool probe(fv__js_live_src *ls, bool forced)
 {
     uint64_t first = 0, last = 0;
     int64_t created = 0;
     fv_err err = {{0}};
-    if (fv_js_stream_state(ls->bus, ls->src, &first, &last, &created, &err) != FV_OK)
+    if (fv__js_stream_state(ls->bus, ls->src, &first, &last, &created, &err) != FV_OK)
         return false;
     if (ls->expected == 0) {
         ls->expected = last + 1;
@@ -119,7 +119,7 @@ static bool probe(fv_js_live_src *ls, bool forced)
         ls->stream_created = created;
         ls->expected = first > 0 ? first : 1;
         fv_log(FV_LOG_WARN, "bus", "stream recreated, live sequence restarted", "stream",
-               fv_js_stream_name(ls->src), NULL);
+               fv__js_stream_name(ls->src), NULL);
         fv__eng_reset_source(ls->bus->eng, ls->src, ls->expected - 1,
                              "the stream was recreated; resume from your cursor");
     }
@@ -137,9 +137,9 @@ static bool probe(fv_js_live_src *ls, bool forced)
 
 #define CAUSAL_WAIT_MAX_US 1000000
 
-static void wait_events_handled(fv_js_bus *b)
+static void wait_events_handled(fv__js_bus *b)
 {
-    fv_js_live_src *ev = &b->live[FV_SRC_EVENTS];
+    fv__js_live_src *ev = &b->live[FV_SRC_EVENTS];
     if (!ev->started || !ev->sub || atomic_load(&ev->holding))
         return;
     int queued = 0;
@@ -171,15 +171,15 @@ static uint64_t header_seq(natsMsg *m)
 
 static void *live_main(void *arg)
 {
-    fv_js_live_src *ls = arg;
-    fv_js_bus *b = ls->bus;
+    fv__js_live_src *ls = arg;
+    fv__js_bus *b = ls->bus;
     int64_t last_probe = 0;
     natsMsg *held = NULL; /* a message waiting for its gap to be refilled */
     while (!atomic_load(&b->closing)) {
         /* every path of the loop body ends here: what was taken is handled, but a held one */
         atomic_store(&ls->holding, held != NULL);
         atomic_store(&ls->handled, atomic_load(&ls->taken) - (held ? 1 : 0));
-        int64_t now = fv_js_now_ms();
+        int64_t now = fv__js_now_ms();
         bool forced = atomic_load(&ls->probe);
         if (ls->expected == 0 || forced || now - last_probe >= PROBE_EVERY_MS) {
             atomic_store(&ls->probe, false);
@@ -231,7 +231,7 @@ static void *live_main(void *arg)
             held = m;
             continue;
         }
-        fv__rec *r = fv_js_rec_from_nats(b, ls->src, m, seq, fv_js_now_ms());
+        fv__rec *r = fv__js_rec_from_nats(b, ls->src, m, seq, fv__js_now_ms());
         natsMsg_Destroy(m);
         if (!r) {
             sleep_ms(10);
@@ -246,22 +246,22 @@ static void *live_main(void *arg)
 
 /* The live subscriptions start with the first subscription: a process that only publishes
  * (ingest, the CLI) never receives the whole stream's republished traffic. */
-fv_status fv_js_live_ensure(fv_js_bus *b, fv_err *err)
+fv_status fv__js_live_ensure(fv__js_bus *b, fv_err *err)
 {
     pthread_mutex_lock(&b->mu);
     fv_status st = FV_OK;
     if (!b->live_started) {
-        st = fv_js_live_start(b, err);
+        st = fv__js_live_start(b, err);
         b->live_started = st == FV_OK;
     }
     pthread_mutex_unlock(&b->mu);
     return st;
 }
 
-fv_status fv_js_live_start(fv_js_bus *b, fv_err *err)
+fv_status fv__js_live_start(fv__js_bus *b, fv_err *err)
 {
     for (int i = 0; i < 2; i++) {
-        fv_js_live_src *ls = &b->live[i];
+        fv__js_live_src *ls = &b->live[i];
         char root[FV_PREFIX_MAX + 32], subj[FV_PREFIX_MAX + 40];
         if (i == FV_SRC_EVENTS)
             fv_subject_live_events(b->base.prefix, root, sizeof root);
@@ -272,7 +272,7 @@ fv_status fv_js_live_start(fv_js_bus *b, fv_err *err)
         if (s == NATS_OK)
             s = natsSubscription_SetPendingLimits(ls->sub, 1 << 21, 1 << 30);
         if (s != NATS_OK)
-            return fv_js_nats_err(err, s, 0, "live subscription");
+            return fv__js_nats_err(err, s, 0, "live subscription");
         if (pthread_create(&ls->thread, NULL, live_main, ls) != 0)
             return fv_err_set(err, FV_ENOMEM, "cannot start the live thread");
         ls->started = true;
@@ -280,7 +280,7 @@ fv_status fv_js_live_start(fv_js_bus *b, fv_err *err)
     return FV_OK;
 }
 
-fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err)
+fv_status fv__js_live_wait(fv__js_bus *b, const bool want[2], fv_err *err)
 {
     /* A subscription reads the stream's last sequence to know where it starts; the live thread
      * must have fixed its own starting point before that, or it could skip what the
@@ -303,11 +303,11 @@ fv_status fv_js_live_wait(fv_js_bus *b, const bool want[2], fv_err *err)
                       "(streams not provisioned or JetStream unreachable)");
 }
 
-void fv_js_live_stop(fv_js_bus *b)
+void fv__js_live_stop(fv__js_bus *b)
 {
     atomic_store(&b->closing, true);
     for (int i = 0; i < 2; i++) {
-        fv_js_live_src *ls = &b->live[i];
+        fv__js_live_src *ls = &b->live[i];
         if (ls->started)
             pthread_join(ls->thread, NULL);
         ls->started = false;

@@ -21,7 +21,7 @@
 
 #define PUB_BURST 64 /* messages built and registered per lock round trip */
 
-typedef struct fv_js_batch {
+typedef struct fv__js_batch {
     fv_publish_item *items;
     size_t n;
     int *attempts;
@@ -30,7 +30,7 @@ typedef struct fv_js_batch {
     size_t rq_n;
     int64_t retry_after_ms; /* earliest resend (after "no responders") */
     size_t outstanding;     /* items sent or waiting for a resend */
-} fv_js_batch;
+} fv__js_batch;
 
 static size_t ptr_hash(const void *p, size_t cap)
 {
@@ -41,16 +41,16 @@ static size_t ptr_hash(const void *p, size_t cap)
     return (size_t)x & (cap - 1);
 }
 
-static void map_put(fv_js_pub *p, natsMsg *m, fv_js_batch *bt, size_t idx)
+static void map_put(fv__js_pub *p, natsMsg *m, fv__js_batch *bt, size_t idx)
 {
     size_t i = ptr_hash(m, p->cap);
     while (p->slots[i].msg)
         i = (i + 1) & (p->cap - 1);
-    p->slots[i] = (fv_js_pub_slot){m, bt, idx};
+    p->slots[i] = (fv__js_pub_slot){m, bt, idx};
 }
 
 /* linear probing with backward-shift deletion: no tombstones to accumulate */
-static bool map_take(fv_js_pub *p, natsMsg *m, fv_js_batch **bt, size_t *idx)
+static bool map_take(fv__js_pub *p, natsMsg *m, fv__js_batch **bt, size_t *idx)
 {
     size_t i = ptr_hash(m, p->cap);
     while (p->slots[i].msg && p->slots[i].msg != m)
@@ -73,9 +73,9 @@ static bool map_take(fv_js_pub *p, natsMsg *m, fv_js_batch **bt, size_t *idx)
     return true;
 }
 
-fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err)
+fv_status fv__js_pub_init(fv__js_bus *b, fv_err *err)
 {
-    fv_js_pub *p = &b->pub;
+    fv__js_pub *p = &b->pub;
     size_t want = (size_t)b->base.cfg.max_inflight_publishes * 2 + 16;
     p->cap = 64;
     while (p->cap < want)
@@ -89,9 +89,9 @@ fv_status fv_js_pub_init(fv_js_bus *b, fv_err *err)
     return FV_OK;
 }
 
-void fv_js_pub_destroy(fv_js_bus *b)
+void fv__js_pub_destroy(fv__js_bus *b)
 {
-    fv_js_pub *p = &b->pub;
+    fv__js_pub *p = &b->pub;
     if (!p->slots)
         return;
     free(p->slots);
@@ -118,7 +118,7 @@ static fv_status status_of(natsStatus s)
 
 /* Settles item idx after a failed attempt: back to its batch for a resend, or failed for good.
  * pub.mu held; takes ownership of m. */
-static void attempt_failed(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, natsStatus s,
+static void attempt_failed(fv__js_bus *b, fv__js_batch *bt, size_t idx, natsMsg *m, natsStatus s,
                            int jerr, const char *text)
 {
     fv_publish_item *it = &bt->items[idx];
@@ -129,7 +129,7 @@ static void attempt_failed(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m
         bt->rq_n++;
         if (s == NATS_NO_RESPONDERS || s == NATS_INSUFFICIENT_BUFFER) {
             /* JetStream is electing or restarting: give it a moment instead of burning attempts */
-            int64_t at = fv_js_now_ms() + 250LL * bt->attempts[idx];
+            int64_t at = fv__js_now_ms() + 250LL * bt->attempts[idx];
             if (at > bt->retry_after_ms)
                 bt->retry_after_ms = at;
         }
@@ -154,11 +154,11 @@ static void attempt_failed(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m
                        bt->attempts[idx], text && *text ? text : natsStatus_GetText(s));
 }
 
-void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+void fv__js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
-    fv_js_bus *b = closure;
-    fv_js_pub *p = &b->pub;
-    fv_js_batch *bt = NULL;
+    fv__js_bus *b = closure;
+    fv__js_pub *p = &b->pub;
+    fv__js_batch *bt = NULL;
     size_t idx = 0;
     pthread_mutex_lock(&p->mu);
     if (!map_take(p, msg, &bt, &idx)) {
@@ -189,7 +189,7 @@ void fv_js_pub_ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *p
     pthread_mutex_unlock(&p->mu);
 }
 
-static fv_status build_msg(fv_js_bus *b, const fv_publish_item *it, fv_buf *enc, natsMsg **out,
+static fv_status build_msg(fv__js_bus *b, const fv_publish_item *it, fv_buf *enc, natsMsg **out,
                            fv_err *err)
 {
     char subj[FV_SUBJECT_MAX + 1], key[FV_DEDUP_KEY_MAX + 1];
@@ -218,16 +218,16 @@ static fv_status build_msg(fv_js_bus *b, const fv_publish_item *it, fv_buf *enc,
         s = natsMsgHeader_Set(m, "Nats-Msg-Id", key);
     if (s != NATS_OK) {
         natsMsg_Destroy(m);
-        return fv_js_nats_err(err, s, 0, "publish");
+        return fv__js_nats_err(err, s, 0, "publish");
     }
     *out = m;
     return FV_OK;
 }
 
 /* sends m for item idx; pub.mu held on entry and on return */
-static void send_locked(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, jsPubOptions *po)
+static void send_locked(fv__js_bus *b, fv__js_batch *bt, size_t idx, natsMsg *m, jsPubOptions *po)
 {
-    fv_js_pub *p = &b->pub;
+    fv__js_pub *p = &b->pub;
     bt->attempts[idx]++;
     p->inflight++;
     map_put(p, m, bt, idx);
@@ -237,7 +237,7 @@ static void send_locked(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, j
     pthread_mutex_lock(&p->mu);
     if (s != NATS_OK && owned) {
         /* not sent (nats.c handed the message back): no ack will come for it */
-        fv_js_batch *x = NULL;
+        fv__js_batch *x = NULL;
         size_t xi = 0;
         if (map_take(p, m, &x, &xi)) {
             p->inflight--;
@@ -246,13 +246,13 @@ static void send_locked(fv_js_bus *b, fv_js_batch *bt, size_t idx, natsMsg *m, j
     }
 }
 
-fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_err *err)
+fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_err *err)
 {
-    fv_js_bus *b = fv_js(bus);
-    fv_js_pub *p = &b->pub;
+    fv__js_bus *b = fv__js(bus);
+    fv__js_pub *p = &b->pub;
     if (n == 0)
         return FV_OK;
-    fv_js_batch bt = {.items = items, .n = n};
+    fv__js_batch bt = {.items = items, .n = n};
     bt.attempts = calloc(n, sizeof *bt.attempts);
     bt.rq_idx = calloc(n, sizeof *bt.rq_idx);
     bt.rq_msg = calloc(n, sizeof *bt.rq_msg);
@@ -276,7 +276,7 @@ fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_
             next++; /* invalid items were settled by bus.c */
         if (next >= n && bt.outstanding == 0)
             break;
-        int64_t now = fv_js_now_ms();
+        int64_t now = fv__js_now_ms();
         if (bt.rq_n > 0 && p->inflight < max_inflight && now >= bt.retry_after_ms) {
             bt.rq_n--;
             send_locked(b, &bt, bt.rq_idx[bt.rq_n], bt.rq_msg[bt.rq_n], &po);
@@ -328,7 +328,7 @@ fv_status fv_js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv_
             }
             pthread_mutex_lock(&p->mu);
             for (int i = 0; i < nfail; i++) {
-                fv_js_batch *x = NULL;
+                fv__js_batch *x = NULL;
                 size_t xi = 0;
                 if (map_take(p, bmsg[i], &x, &xi)) {
                     p->inflight--;

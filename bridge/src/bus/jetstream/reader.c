@@ -57,7 +57,7 @@ static bool parse_ack_subject(const char *reply, uint64_t *delivered, uint64_t *
     return true;
 }
 
-bool fv_js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms)
+bool fv__js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms)
 {
     int64_t ts = 0;
     if (!parse_ack_subject(natsMsg_GetReply(m), NULL, seq, &ts, NULL))
@@ -67,8 +67,8 @@ bool fv_js_msg_meta(natsMsg *m, uint64_t *seq, int64_t *stored_ms)
     return true;
 }
 
-bool fv_js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t *delivered,
-                         uint64_t *pending)
+bool fv__js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t *delivered,
+                          uint64_t *pending)
 {
     int64_t ts = 0;
     if (!parse_ack_subject(natsMsg_GetReply(m), delivered, seq, &ts, pending))
@@ -78,13 +78,13 @@ bool fv_js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_t
     return true;
 }
 
-fv_status fv_js_reader_open(fv_js_bus *b, fv_source src, const char *filter, fv_js_rd_from from,
-                            uint64_t seq, int64_t time_ms, fv_js_reader *r, fv_err *err)
+fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, fv__js_rd_from from,
+                             uint64_t seq, int64_t time_ms, fv__js_reader *r, fv_err *err)
 {
     memset(r, 0, sizeof *r);
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Stream = fv_js_stream_name(src);
+    so.Stream = fv__js_stream_name(src);
     so.Config.AckPolicy = js_AckNone;
     so.Config.InactiveThreshold = 30LL * 1000 * NS_PER_MS;
     so.Config.MemoryStorage = true;
@@ -102,15 +102,15 @@ fv_status fv_js_reader_open(fv_js_bus *b, fv_source src, const char *filter, fv_
     natsStatus s = js_PullSubscribe(&r->sub, b->js, filter, NULL, NULL, &so, &jerr);
     if (s != NATS_OK) {
         r->sub = NULL;
-        return fv_js_nats_err(err, s, jerr, "catch-up consumer");
+        return fv__js_nats_err(err, s, jerr, "catch-up consumer");
     }
     /* a large fetch must never be dropped as a slow consumer */
     natsSubscription_SetPendingLimits(r->sub, -1, -1);
     return FV_OK;
 }
 
-fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsgList *list,
-                             fv_err *err)
+fv_status fv__js_reader_fetch(fv__js_reader *r, int batch, int expires_ms, natsMsgList *list,
+                              fv_err *err)
 {
     memset(list, 0, sizeof *list);
     jsFetchRequest fr;
@@ -124,7 +124,7 @@ fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsg
     natsStatus s = natsSubscription_FetchRequest(list, r->sub, &fr);
     r->wait_next = false;
     if (s != NATS_OK && s != NATS_TIMEOUT && s != NATS_NOT_FOUND)
-        return fv_js_nats_err(err, s, 0, "catch-up fetch");
+        return fv__js_nats_err(err, s, 0, "catch-up fetch");
     if (s != NATS_OK || list->Count == 0) {
         natsMsgList_Destroy(list);
         memset(list, 0, sizeof *list);
@@ -133,7 +133,7 @@ fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsg
         jsErrCode jerr = 0;
         s = natsSubscription_GetConsumerInfo(&ci, r->sub, NULL, &jerr);
         if (s != NATS_OK)
-            return fv_js_nats_err(err, s, jerr, "catch-up consumer info");
+            return fv__js_nats_err(err, s, jerr, "catch-up consumer info");
         bool done = ci->NumPending == 0;
         jsConsumerInfo_Destroy(ci);
         if (done)
@@ -160,11 +160,11 @@ fv_status fv_js_reader_fetch(fv_js_reader *r, int batch, int expires_ms, natsMsg
  * the stream (measured: 26 of 200 fresh consumers), which would silently skip history. So a time
  * becomes a sequence here, by binary search over direct gets ("first message at or after seq"):
  * about log2(messages) requests, and holes in the sequence cost nothing extra. */
-fv_status fv_js_seq_at_time(fv_js_bus *b, fv_source src, int64_t time_ms, uint64_t *out,
-                            fv_err *err)
+fv_status fv__js_seq_at_time(fv__js_bus *b, fv_source src, int64_t time_ms, uint64_t *out,
+                             fv_err *err)
 {
     uint64_t first = 0, last = 0;
-    fv_status st = fv_js_stream_state(b, src, &first, &last, NULL, err);
+    fv_status st = fv__js_stream_state(b, src, &first, &last, NULL, err);
     if (st != FV_OK)
         return st;
     char all[FV_SUBJECT_MAX];
@@ -182,7 +182,7 @@ fv_status fv_js_seq_at_time(fv_js_bus *b, fv_source src, int64_t time_ms, uint64
         o.Sequence = mid;
         o.NextBySubject = all;
         natsMsg *m = NULL;
-        natsStatus s = js_DirectGetMsg(&m, b->js, fv_js_stream_name(src), NULL, &o);
+        natsStatus s = js_DirectGetMsg(&m, b->js, fv__js_stream_name(src), NULL, &o);
         if (s == NATS_NOT_FOUND) {
             if (mid == 0)
                 break;
@@ -190,7 +190,7 @@ fv_status fv_js_seq_at_time(fv_js_bus *b, fv_source src, int64_t time_ms, uint64
             continue;
         }
         if (s != NATS_OK)
-            return fv_js_nats_err(err, s, 0, "time lookup");
+            return fv__js_nats_err(err, s, 0, "time lookup");
         uint64_t seq = natsMsg_GetSequence(m);
         int64_t t = natsMsg_GetTime(m);
         natsMsg_Destroy(m);
@@ -210,7 +210,7 @@ fv_status fv_js_seq_at_time(fv_js_bus *b, fv_source src, int64_t time_ms, uint64
     return FV_OK;
 }
 
-void fv_js_reader_close(fv_js_reader *r)
+void fv__js_reader_close(fv__js_reader *r)
 {
     if (!r->sub)
         return;
@@ -221,8 +221,8 @@ void fv_js_reader_close(fv_js_reader *r)
 }
 
 /* --- records and the engine's reads ----------------------------------------------------------- */
-fv__rec *fv_js_rec_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
-                             int64_t stored_ms)
+fv__rec *fv__js_rec_from_nats(fv__js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
+                              int64_t stored_ms)
 {
     fv__rec *r = fv__rec_new(src);
     if (!r)
@@ -269,17 +269,17 @@ fv__rec *fv_js_rec_from_nats(fv_js_bus *b, fv_source src, natsMsg *m, uint64_t s
 }
 
 typedef struct eng_reader {
-    fv_js_bus *b;
+    fv__js_bus *b;
     fv_source src;
-    fv_js_reader r;
+    fv__js_reader r;
 } eng_reader;
 
 #define ENG_READ_EXPIRES_MS 2000
 
-fv_status fv_js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from, void **h,
-                              fv_err *err)
+fv_status fv__js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from,
+                               void **h, fv_err *err)
 {
-    fv_js_bus *b = ctx;
+    fv__js_bus *b = ctx;
     *h = NULL;
     eng_reader *er = calloc(1, sizeof *er);
     if (!er)
@@ -295,7 +295,7 @@ fv_status fv_js_eng_read_open(void *ctx, fv_source src, const char *filter, uint
         filter = all;
     }
     fv_status st =
-        fv_js_reader_open(b, src, filter, FV_RD_SEQ, from > 0 ? from : 1, 0, &er->r, err);
+        fv__js_reader_open(b, src, filter, FV_RD_SEQ, from > 0 ? from : 1, 0, &er->r, err);
     if (st != FV_OK) {
         free(er);
         return st;
@@ -304,8 +304,8 @@ fv_status fv_js_eng_read_open(void *ctx, fv_source src, const char *filter, uint
     return FV_OK;
 }
 
-fv_status fv_js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, size_t *n,
-                              bool *at_end, fv_err *err)
+fv_status fv__js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, size_t *n,
+                               bool *at_end, fv_err *err)
 {
     eng_reader *er = h;
     (void)ctx;
@@ -316,15 +316,15 @@ fv_status fv_js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, siz
         return FV_OK;
     }
     natsMsgList list;
-    fv_status st = fv_js_reader_fetch(&er->r, (int)max, ENG_READ_EXPIRES_MS, &list, err);
+    fv_status st = fv__js_reader_fetch(&er->r, (int)max, ENG_READ_EXPIRES_MS, &list, err);
     if (st != FV_OK)
         return st;
     for (int i = 0; i < list.Count && *n < max; i++) {
         uint64_t seq = 0;
         int64_t stored = 0;
-        if (!fv_js_msg_meta(list.Msgs[i], &seq, &stored))
+        if (!fv__js_msg_meta(list.Msgs[i], &seq, &stored))
             continue;
-        fv__rec *r = fv_js_rec_from_nats(er->b, er->src, list.Msgs[i], seq, stored);
+        fv__rec *r = fv__js_rec_from_nats(er->b, er->src, list.Msgs[i], seq, stored);
         if (!r) {
             st = fv_err_set(err, FV_ENOMEM, "read: out of memory");
             break;
@@ -342,12 +342,12 @@ fv_status fv_js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, siz
     return FV_OK;
 }
 
-void fv_js_eng_read_close(void *ctx, void *h)
+void fv__js_eng_read_close(void *ctx, void *h)
 {
     eng_reader *er = h;
     (void)ctx;
     if (!er)
         return;
-    fv_js_reader_close(&er->r);
+    fv__js_reader_close(&er->r);
     free(er);
 }
