@@ -47,7 +47,8 @@ void fv_conn_unref(fv_conn *c)
     fv_conn_item *it = c->head;
     while (it) {
         fv_conn_item *next = it->next;
-        fv_frame_unref(it->body);
+        for (uint32_t i = it->first; i < it->n; i++)
+            fv_frame_unref(it->e[i].body);
         free(it);
         it = next;
     }
@@ -74,45 +75,86 @@ static void resume(fv_conn *c)
     atomic_fetch_sub(&g_suspended, 1);
 }
 
-fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body, size_t slack,
-                       bool pause_if_full)
+#define BLOCK_FIRST 2 /* entries in a connection's first block: one live event, rarely more */
+#define BLOCK_MORE 32 /* entries in a block behind another one: catch-up turns */
+
+static fv_conn_item *block_new(uint32_t cap)
 {
-    if (head_len > sizeof((fv_conn_item *)0)->head)
-        return FV_EINVAL;
-    size_t n = head_len + (body ? body->len : 0);
-    fv_conn_item *it = malloc(sizeof *it);
-    if (!it)
-        return FV_ENOMEM;
-    it->next = NULL;
-    it->head_len = head_len;
-    if (head_len)
-        memcpy(it->head, head, head_len);
-    pthread_mutex_lock(&c->mu);
-    if (c->closed || c->done) {
-        pthread_mutex_unlock(&c->mu);
-        free(it);
-        return FV_ECLOSED;
+    fv_conn_item *it = malloc(sizeof *it + cap * sizeof it->e[0]);
+    if (it) {
+        it->next = NULL;
+        it->n = it->first = 0;
+        it->cap = cap;
     }
-    /* an event larger than the whole queue still goes out alone, or it would block its stream
-     * forever (events may carry up to 1 MiB of data; the queue default is 256 KiB) */
-    if (c->bytes > 0 && c->bytes + n > c->limit + slack) {
-        if (pause_if_full)
-            c->paused = true;
-        pthread_mutex_unlock(&c->mu);
-        free(it);
-        return FV_EFULL;
-    }
-    it->body = fv_frame_ref(body);
+    return it;
+}
+
+/* lock held: the entry the next frame goes into, or NULL when a new block must be linked */
+static fv_conn_entry *tail_slot(fv_conn *c)
+{
+    return c->tail && c->tail->n < c->tail->cap ? &c->tail->e[c->tail->n] : NULL;
+}
+
+/* lock held: links a block behind the tail */
+static void link_block(fv_conn *c, fv_conn_item *it)
+{
     if (c->tail)
         c->tail->next = it;
     else
         c->head = it;
     c->tail = it;
+}
+
+fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body, size_t slack,
+                       bool pause_if_full)
+{
+    if (head_len > sizeof((fv_conn_entry *)0)->head)
+        return FV_EINVAL;
+    size_t n = head_len + (body ? body->len : 0);
+    fv_conn_item *spare = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (c->closed || c->done) {
+            pthread_mutex_unlock(&c->mu);
+            free(spare);
+            return FV_ECLOSED;
+        }
+        /* an event larger than the whole queue still goes out alone, or it would block its
+         * stream forever (events may carry up to 1 MiB of data; the queue default is 256 KiB) */
+        if (c->bytes > 0 && c->bytes + n > c->limit + slack) {
+            if (pause_if_full)
+                c->paused = true;
+            pthread_mutex_unlock(&c->mu);
+            free(spare);
+            return FV_EFULL;
+        }
+        if (tail_slot(c))
+            break;
+        if (spare) {
+            link_block(c, spare);
+            spare = NULL;
+            break;
+        }
+        /* no room: allocate outside the lock, then look again (the queue may have moved) */
+        uint32_t cap = c->tail ? BLOCK_MORE : BLOCK_FIRST;
+        pthread_mutex_unlock(&c->mu);
+        spare = block_new(cap);
+        if (!spare)
+            return FV_ENOMEM;
+        pthread_mutex_lock(&c->mu);
+    }
+    fv_conn_entry *e = tail_slot(c);
+    e->head_len = (uint8_t)head_len;
+    if (head_len)
+        memcpy(e->head, head, head_len);
+    e->body = fv_frame_ref(body);
+    c->tail->n++;
     c->bytes += n;
     bool r = take_resume(c);
     if (r)
         fv_conn_ref(c);
     pthread_mutex_unlock(&c->mu);
+    free(spare);
     if (r) {
         resume(c);
         fv_conn_unref(c);
@@ -133,23 +175,23 @@ fv_status fv_conn_push_bytes(fv_conn *c, const char *p, size_t n, size_t slack)
 bool fv_conn_finish(fv_conn *c, const char *last, size_t n)
 {
     fv_frame *f = last && n ? fv_frame_new(last, n) : NULL;
-    fv_conn_item *it = f ? malloc(sizeof *it) : NULL;
+    fv_conn_item *it = f ? block_new(1) : NULL;
     pthread_mutex_lock(&c->mu);
     bool first = !c->done && !c->closed;
     if (first) {
         c->done = true;
-        if (it) {
-            it->next = NULL;
-            it->head_len = 0;
-            it->body = f;
-            f = NULL;
-            if (c->tail)
-                c->tail->next = it;
-            else
-                c->head = it;
-            c->tail = it;
-            c->bytes += n;
+        fv_conn_entry *e = f ? tail_slot(c) : NULL;
+        if (f && !e && it) {
+            link_block(c, it);
             it = NULL;
+            e = tail_slot(c);
+        }
+        if (e) {
+            e->head_len = 0;
+            e->body = f;
+            f = NULL;
+            c->tail->n++;
+            c->bytes += n;
         }
     }
     bool r = take_resume(c);
@@ -195,33 +237,44 @@ static size_t copy_locked(fv_conn *c, char *buf, size_t max)
     size_t w = 0;
     while (c->head && w < max) {
         fv_conn_item *it = c->head;
-        size_t total = it->head_len + (it->body ? it->body->len : 0);
+        if (it->first == it->n) { /* written out (or an empty tail: keep that one) */
+            if (it == c->tail)
+                break;
+            c->head = it->next;
+            free(it);
+            continue;
+        }
+        fv_conn_entry *e = &it->e[it->first];
+        size_t total = e->head_len + (e->body ? e->body->len : 0);
         while (c->head_off < total && w < max) {
             size_t off = c->head_off, k;
-            if (off < it->head_len) {
-                k = it->head_len - off;
+            if (off < e->head_len) {
+                k = e->head_len - off;
                 if (k > max - w)
                     k = max - w;
-                memcpy(buf + w, it->head + off, k);
+                memcpy(buf + w, e->head + off, k);
             } else {
-                off -= it->head_len;
-                k = it->body->len - off;
+                off -= e->head_len;
+                k = e->body->len - off;
                 if (k > max - w)
                     k = max - w;
-                memcpy(buf + w, it->body->data + off, k);
+                memcpy(buf + w, e->body->data + off, k);
             }
             w += k;
             c->head_off += k;
         }
         if (c->head_off < total)
             break;
-        c->head = it->next;
-        if (!c->head)
-            c->tail = NULL;
         c->head_off = 0;
         c->bytes -= total;
-        fv_frame_unref(it->body);
-        free(it);
+        fv_frame_unref(e->body);
+        e->body = NULL;
+        it->first++;
+    }
+    /* a fully written queue gives its last block back too: idle connections hold no block */
+    if (c->head && c->head == c->tail && c->head->first == c->head->n) {
+        free(c->head);
+        c->head = c->tail = NULL;
     }
     return w;
 }

@@ -379,7 +379,6 @@ static int deliver(fv_stream *s, const fv_msg *m)
         return FV_SUB_OK;
     }
     bool catching = !s->live;
-    char id[FV_CURSOR_MAX];
     char head[FV_CURSOR_MAX + 8];
     int hl;
     fv_status st;
@@ -416,8 +415,10 @@ static int deliver(fv_stream *s, const fv_msg *m)
     fv_frame *f = fv_frame_for_msg(m);
     if (!f)
         return out_of_memory(s);
-    fv_cursor_format(&m->cursor, id, sizeof id);
-    hl = snprintf(head, sizeof head, "id: %s\n", id);
+    memcpy(head, "id: ", 4); /* built by hand: once per delivery (see fv_cursor_format) */
+    fv_cursor_format(&m->cursor, head + 4, sizeof head - 5);
+    hl = 4 + (int)strlen(head + 4);
+    head[hl++] = '\n';
     st = fv_conn_push(c, head, (size_t)hl, f, 0, catching);
     fv_frame_unref(f);
     if (st == FV_EFULL) {

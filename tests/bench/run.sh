@@ -171,15 +171,14 @@ if want storm; then
 # (the gateway restarted just before: an empty window), and nchan warm and after nginx restarted
 # (its buffer is gone). JetStream consumers are counted from nats-server's own advisories.
 echo "== resume storm: 5000 clients reconnecting 1000 events behind =="
-advisories() { # start | stop -> prints "events=N streams=N other=N"
-  if [[ $1 == start ]]; then
-    taskset -c 1 "$build/bench_advisories" --nats-url "nats://127.0.0.1:$nats_port" >"$work/adv" &
-    adv_pid=$!
-    for _ in $(seq 50); do grep -q ready "$work/adv" 2>/dev/null && break; sleep 0.1; done
-  else
-    kill -TERM "$adv_pid"; wait "$adv_pid" 2>/dev/null || true
-    tail -1 "$work/adv"
-  fi
+adv_start() {
+  taskset -c 1 "$build/bench_advisories" --nats-url "nats://127.0.0.1:$nats_port" >"$work/adv" &
+  adv_pid=$!
+  for _ in $(seq 50); do grep -q ready "$work/adv" 2>/dev/null && break; sleep 0.1; done
+}
+adv_stop() { # label: prints the consumers nats-server created since adv_start
+  kill -TERM "$adv_pid"; wait "$adv_pid" 2>/dev/null || true
+  echo "  JetStream consumers created during the $1: $(tail -1 "$work/adv")"
 }
 storm_prepare() { # args... -> the cursor 1,000 events back
   local one cur
@@ -193,18 +192,18 @@ storm() { # name cursor expect-timeout args...
   local line
   line=$(client "$@" --conns 5000 --last-event-id "$cur" --expect 1000 --expect-timeout "$tmo" \
     --idle-seconds 0.1)
-  echo "$name: all live after $(field all_done_s "$line") s (done=$(field done "$line")/$(field ready "$line"), connect $(field connect_s "$line") s, events received $(field received "$line") of $((1000 * $(field ready "$line"))), server cpu $(field server_cpu_s "$line") s)"
+  echo "$name: all live after $(field all_done_s "$line") s (done=$(field done "$line") of 5000, answered $(field ready "$line"), connect $(field connect_s "$line") s, events received $(field received "$line") of 5000000, server cpu $(field server_cpu_s "$line") s)"
 }
 gcur=$(storm_prepare "${gw_args[@]}")
-advisories start
+adv_start
 storm "flovyn-gateway warm" "$gcur" 120 "${gw_args[@]}"
-echo "  JetStream consumers created during the warm storm: $(advisories stop)"
+adv_stop "warm storm"
 kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
 start_gateway
 gw_args=(--port "$gw_port" --sub-path /v1/events/stream --pub-path /v1/events --pub-format flovyn --header "$auth" --server-pid "$gw_pid")
-advisories start
+adv_start
 storm "flovyn-gateway cold (restarted just before)" "$gcur" 120 "${gw_args[@]}"
-echo "  JetStream consumers created during the cold storm: $(advisories stop)"
+adv_stop "cold storm"
 ncur=$(storm_prepare "${nc_args[@]}")
 storm "nchan warm" "$ncur" 120 "${nc_args[@]}"
 kill -TERM "$nchan_pid"; wait "$nchan_pid" 2>/dev/null || true
@@ -213,4 +212,6 @@ pids+=($!); nchan_pid=$!
 wait_port "$nchan_port"
 nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw --server-pid "$nchan_pid")
 storm "nchan after nginx restarted (10 s wait)" "$ncur" 10 "${nc_args[@]}"
+kill -0 "$nchan_pid" 2>/dev/null && echo "  nginx still running" ||
+  echo "  nginx died (see its error log: $(tail -1 "$work/nchan/error.log" 2>/dev/null))"
 fi

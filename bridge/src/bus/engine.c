@@ -128,7 +128,8 @@ typedef struct seg seg;
 typedef struct job job;
 
 /* a ring of records in the order they were pushed: a segment (ascending by sequence) and the
- * fan-out queue (arrival order) */
+ * fan-out queue (arrival order). Capacity is a power of two: an index is a mask, not a division
+ * (every catch-up step indexes it). */
 typedef struct rec_ring {
     fv__rec **items;
     size_t cap, head, n;
@@ -136,7 +137,7 @@ typedef struct rec_ring {
 
 static fv__rec *ring_at(const rec_ring *q, size_t i)
 {
-    return q->items[(q->head + i) % q->cap];
+    return q->items[(q->head + i) & (q->cap - 1)];
 }
 
 static bool ring_push(rec_ring *q, fv__rec *r)
@@ -153,7 +154,7 @@ static bool ring_push(rec_ring *q, fv__rec *r)
         q->cap = ncap;
         q->head = 0;
     }
-    q->items[(q->head + q->n) % q->cap] = r;
+    q->items[(q->head + q->n) & (q->cap - 1)] = r;
     q->n++;
     return true;
 }
@@ -161,7 +162,7 @@ static bool ring_push(rec_ring *q, fv__rec *r)
 static fv__rec *ring_pop(rec_ring *q)
 {
     fv__rec *r = q->items[q->head];
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) & (q->cap - 1);
     q->n--;
     return r;
 }
