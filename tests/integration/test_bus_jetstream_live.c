@@ -607,6 +607,27 @@ static void test_jetstream_resumes_far_below_the_window_read_with_their_own_filt
     fv_bus_destroy(bus);
 }
 
+static fv_bus *make_small_window_bus(void *ctx)
+{
+    (void)ctx;
+    window_bytes = 64 * 1024; /* ~150 events: most resumes start below it, and it evicts while
+                                 they read */
+    fv_bus *bus = new_bus(0, 0);
+    window_bytes = 0;
+    return bus;
+}
+
+/* The shared suite's 2,000 scattered resumes, on a window far smaller than the history they
+ * resume into: shared reads, filtered reads and the window all serve them at once while it
+ * evicts, and each still gets exactly its events, once, in order. */
+static void test_jetstream_scattered_resumes_below_a_small_evicting_window(void **state)
+{
+    (void)state;
+    fv_bus_suite suite = {.make = make_small_window_bus};
+    void *st = &suite;
+    fv_bus_suite_test_many_scattered_resumes_each_get_exactly_their_events(&st);
+}
+
 static void test_jetstream_recreated_stream_ends_subscriptions_and_old_cursors_gap(void **state)
 {
     fv_bus *bus = new_bus(0, 0);
@@ -652,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
         cmocka_unit_test(test_jetstream_tiny_window_evicting_during_catchup_loses_nothing),
         cmocka_unit_test(test_jetstream_resumes_far_below_the_window_read_with_their_own_filter),
+        cmocka_unit_test(test_jetstream_scattered_resumes_below_a_small_evicting_window),
         cmocka_unit_test(test_jetstream_server_sigkill_mid_stream_keeps_every_acked_event_once),
         cmocka_unit_test(test_jetstream_recreated_stream_ends_subscriptions_and_old_cursors_gap),
     };

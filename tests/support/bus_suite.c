@@ -1626,15 +1626,31 @@ static int sc_cmp_rec(const void *a, const void *b)
 static bool sc_check(const sc_sub *s, const sc_rec *sorted, size_t nall, char *why, size_t cap)
 {
     size_t n = atomic_load(&s->n);
-    if (atomic_load(&s->gaps) || atomic_load(&s->others) || atomic_load(&s->lives) != 1 ||
-        atomic_load(&s->overlapped) || atomic_load(&s->releases) != 1 ||
-        atomic_load(&s->after_release) || n != s->expect) {
-        snprintf(why, cap,
-                 "%zu data messages (expected %zu), %d gap, %d live, %d other, overlapped %d, "
-                 "%d releases, %d callbacks after release",
-                 n, s->expect, atomic_load(&s->gaps), atomic_load(&s->lives),
-                 atomic_load(&s->others), (int)atomic_load(&s->overlapped),
-                 atomic_load(&s->releases), atomic_load(&s->after_release));
+    bool counts_bad = atomic_load(&s->gaps) || atomic_load(&s->others) ||
+                      atomic_load(&s->lives) != 1 || atomic_load(&s->overlapped) ||
+                      atomic_load(&s->releases) != 1 || atomic_load(&s->after_release) ||
+                      n != s->expect;
+    if (counts_bad) {
+        int w = snprintf(why, cap,
+                         "%zu data messages (expected %zu), %d gap, %d live, %d other, "
+                         "overlapped %d, %d releases, %d callbacks after release",
+                         n, s->expect, atomic_load(&s->gaps), atomic_load(&s->lives),
+                         atomic_load(&s->others), (int)atomic_load(&s->overlapped),
+                         atomic_load(&s->releases), atomic_load(&s->after_release));
+        /* and where the sequence first went wrong, which says more than a count */
+        char where[160];
+        size_t kept = n < s->cap ? n : s->cap;
+        if (w > 0 && (size_t)w < cap &&
+            !sc_check(&(sc_sub){.n = kept,
+                                .expect = kept,
+                                .lives = 1,
+                                .releases = 1,
+                                .got = s->got,
+                                .cap = s->cap,
+                                .wf = s->wf,
+                                .cursor = s->cursor},
+                      sorted, nall, where, sizeof where))
+            snprintf(why + w, cap - (size_t)w, "; %s", where);
         return false;
     }
     size_t first_streams = 0;

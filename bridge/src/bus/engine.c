@@ -243,6 +243,7 @@ struct eng_sub {
     eng_tenant *t;
     eng_sub *tprev, *tnext; /* tenant's subscriptions */
     eng_sub *bprev, *bnext; /* not live: catch-up, waiting, paused */
+    eng_sub *uprev, *unext; /* with an `until`: the tick checks only these */
     eng_sub *wnext;         /* work queue */
     deep *dp[2];
 };
@@ -277,6 +278,7 @@ struct fv__eng {
     rec_ring live;   /* appended, not yet fanned out */
     fv_hmap tenants; /* id -> eng_tenant with open subscriptions */
     eng_sub *behind; /* not live */
+    eng_sub *untils; /* open subscriptions with an `until` */
     eng_sub *work_head, *work_tail;
     size_t work_n;
     size_t nsubs;
@@ -466,21 +468,11 @@ static void pass_evicted(fv__eng *e, seg *from, const fv__rec *r)
     }
 }
 
-/* Drops the oldest record of the top segment (the recent window), or of the lowest segment
- * filled by a read. The two are bounded apart: the live tail turning over never pushes out what
- * a read just brought in for waiting subscriptions, and reads never push out the live tail. */
-static void evict_one(fv__eng *e, int src, bool top)
+/* Drops the oldest record of segment s (freeing a read-back segment it empties); returns the
+ * segment above when s was freed, else s. */
+static seg *evict_from(fv__eng *e, int src, seg *s)
 {
     srcwin *w = &e->w[src];
-    seg *s = top ? w->top : w->lowest;
-    while (!top && s && !s->top && s->q.n == 0 && !s->filling) {
-        seg *next = s->higher;
-        seg_unlink(w, s);
-        seg_free(w, s);
-        s = next;
-    }
-    if (!s || s->q.n == 0 || (!top && s->top))
-        return;
     fv__rec *r = ring_at(&s->q, 0);
     pass_evicted(e, s, r);
     ring_pop(&s->q);
@@ -491,22 +483,62 @@ static void evict_one(fv__eng *e, int src, bool top)
     }
     account(w, s, r, -1);
     e->st.evictions++;
+    fv__rec_unref(r);
     if (s->q.n == 0 && !s->top && !s->filling) {
+        seg *next = s->higher;
         seg_unlink(w, s);
         seg_free(w, s);
+        return next;
     }
-    fv__rec_unref(r);
+    return s;
 }
 
+/* the lowest position, inside g, of a subscription being served right now (its records are
+ * about to be delivered); g->hi when none */
+static uint64_t read_pin(const fv__eng *e, int src, const seg *g)
+{
+    uint64_t pin = g->hi;
+    for (const eng_sub *s = e->behind; s; s = s->bnext)
+        if (s->state == S_CATCHUP && s->want[src] && s->pos[src] >= g->base && s->pos[src] < pin)
+            pin = s->pos[src];
+    return pin;
+}
+
+/* The live tail and the segments filled by reads are bounded apart: the live tail turning over
+ * never pushes out what a read just brought in for waiting subscriptions, and reads never push
+ * out the live tail. Read-back records go oldest first, but only those no subscription being
+ * served still needs: what a catch-up is in the middle of stays, and while that alone fills the
+ * budget no new shared read starts (pick_job) until the catch-ups move on - they always do, and
+ * a paused client pins nothing. Evicting what a read had just brought in, before its waiters had
+ * their turn, made a small window read the same range over and over. */
 static void enforce_bounds(fv__eng *e, int src)
 {
     srcwin *w = &e->w[src];
-    for (size_t guard = w->records; guard > 0 && w->top && w->top->q.n > 0 &&
-                                    (w->bytes > w->max_bytes || w->records > w->max_records);
-         guard--)
-        evict_one(e, src, true);
-    for (size_t guard = w->records_read; guard > 0 && w->rbytes > w->max_bytes; guard--)
-        evict_one(e, src, false);
+    while (w->top && w->top->q.n > 0 && (w->bytes > w->max_bytes || w->records > w->max_records))
+        evict_from(e, src, w->top);
+    while (w->rbytes > w->max_bytes) {
+        bool did = false;
+        for (seg *g = w->lowest; g && !g->top && w->rbytes > w->max_bytes;) {
+            uint64_t pin = read_pin(e, src, g);
+            seg *at = g;
+            while (at == g && g->q.n > 0 && ring_at(&g->q, 0)->seq <= pin &&
+                   w->rbytes > w->max_bytes) {
+                at = evict_from(e, src, g);
+                did = true;
+            }
+            if (at != g) /* g emptied and freed: at is the one above */
+                g = at;
+            else if (g->q.n == 0 && !g->filling) {
+                seg *next = g->higher;
+                seg_unlink(w, g);
+                seg_free(w, g);
+                g = next;
+            } else
+                g = g->higher;
+        }
+        if (!did)
+            break; /* everything left is being served: it goes as the catch-ups move on */
+    }
 }
 
 static void sweep_age(fv__eng *e, int64_t now)
@@ -516,7 +548,7 @@ static void sweep_age(fv__eng *e, int64_t now)
         if (!w->max_age_ms)
             continue;
         while (w->top && w->top->q.n > 0 && ring_at(&w->top->q, 0)->stored_ms < now - w->max_age_ms)
-            evict_one(e, src, true);
+            evict_from(e, src, w->top);
     }
 }
 
@@ -1005,11 +1037,14 @@ static void tick(fv__eng *e)
 {
     int64_t now = clock_locked(e);
     sweep_age(e, now);
-    EACH_SUB(e, s)
-    {
-        if (s->state == S_LIVE && s->until_ms && now > s->until_ms)
+    for (int src = 0; src < 2; src++) /* catch-ups moved on: what they left behind can go */
+        if (e->w[src].rbytes > e->w[src].max_bytes)
+            enforce_bounds(e, src);
+    /* only subscriptions with an `until`: walking every open one 20 times a second was 68 % of
+     * an idle gateway's CPU with 5,000 streams (perf) */
+    for (eng_sub *s = e->untils; s; s = s->unext)
+        if (s->state == S_LIVE && now > s->until_ms)
             to_catchup(e, s);
-    }
 }
 
 static void *dispatcher(void *arg)
@@ -1141,19 +1176,60 @@ static uint64_t read_max(const srcwin *w)
     size_t n = w->records + w->records_read;
     size_t avg = n ? (w->bytes + w->rbytes) / n : 512;
     uint64_t m = (uint64_t)(w->max_bytes / 2 / (avg ? avg : 1));
-    if (m < 64)
-        m = 64;
+    if (m < 8)
+        m = 8;
     return m < ENG_READ_MAX ? m : ENG_READ_MAX;
 }
 
 /* Under the lock: the next read to run, or false. A shared read starts at the lowest position
  * waiting on a source that no running read will reach; a position more than a read's worth
  * below the segment above gets its own filtered reader. */
+/* under the lock: a shared read already under way will pass pos */
+static bool read_under_way(const srcwin *w, uint64_t pos)
+{
+    for (seg *g = w->lowest; g; g = g->higher)
+        if (g->filling && g->base <= pos && g->filling->to > pos)
+            return true;
+    return false;
+}
+
+/* what a read from pos must reach: the base of the segment above */
+static uint64_t reach_of(const srcwin *w, uint64_t pos)
+{
+    seg *above = seg_above(w, pos);
+    return above ? above->base : (w->top ? w->top->hi : pos);
+}
+
+static bool start_deep(fv__eng *e, eng_sub *s, int src, job *j)
+{
+    srcwin *w = &e->w[src];
+    deep *d = s->dp[src];
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d)
+            return false;
+        s->dp[src] = d;
+    }
+    d->busy = true;
+    s->refs++;
+    uint64_t pos = s->pos[src];
+    *j = (job){.src = src, .gen = w->gen, .from = pos + 1, .to = reach_of(w, pos), .sub = s};
+    return true;
+}
+
+/* Under the lock: the next read to run, or false. A shared read starts at the lowest position
+ * waiting on a source that no running read will reach. Positions far below the window (more than
+ * one read's worth under the segment above) get filtered readers of their own while they are
+ * few - fewer than the shared reads a sweep of their whole range would take; many of them are
+ * swept with shared reads from the lowest up instead, so a storm far back costs reads in
+ * proportion to the range, never to the number of clients. */
 static bool pick_job(fv__eng *e, job *j, int64_t *wait_ms)
 {
     int64_t now = fv_monotonic_ms();
     *wait_ms = -1;
     eng_sub *lowest[2] = {NULL, NULL};
+    size_t far[2] = {0, 0};
+    uint64_t far_lo[2] = {UINT64_MAX, UINT64_MAX}, far_hi[2] = {0, 0};
     for (eng_sub *s = e->behind; s; s = s->bnext) {
         if (s->state != S_WAIT || s->closed)
             continue;
@@ -1161,36 +1237,49 @@ static bool pick_job(fv__eng *e, job *j, int64_t *wait_ms)
         srcwin *w = &e->w[src];
         uint64_t pos = s->pos[src];
         deep *d = s->dp[src];
-        if (d && d->busy)
+        if ((d && d->busy) || read_under_way(w, pos))
             continue;
-        /* a shared read already under way that will pass pos */
-        bool covered = false;
-        for (seg *g = w->lowest; g; g = g->higher)
-            if (g->filling && g->base <= pos && g->filling->to > pos)
-                covered = true;
-        if (covered)
-            continue;
-        seg *above = seg_above(w, pos);
-        uint64_t reach = above ? above->base : (w->top ? w->top->hi : pos);
-        if (d || reach - pos > read_max(w)) {
-            if (!d) {
-                d = calloc(1, sizeof *d);
-                if (!d)
-                    continue;
-                s->dp[src] = d;
-            }
-            d->busy = true;
-            s->refs++;
-            *j = (job){.src = src, .gen = w->gen, .from = pos + 1, .to = reach, .sub = s};
-            return true;
+        if (d) /* a filtered reader already open goes on */
+            return start_deep(e, s, src, j);
+        uint64_t reach = reach_of(w, pos);
+        if (reach - pos > read_max(w)) {
+            far[src]++;
+            if (pos < far_lo[src])
+                far_lo[src] = pos;
+            if (reach > far_hi[src])
+                far_hi[src] = reach;
         }
         if (!lowest[src] || pos < lowest[src]->pos[src])
             lowest[src] = s;
     }
     for (int src = 0; src < 2; src++) {
+        if (!far[src])
+            continue;
+        uint64_t sweep = (far_hi[src] - far_lo[src]) / read_max(&e->w[src]) + 1;
+        if (far[src] >= sweep)
+            continue; /* many: swept by shared reads below */
+        for (eng_sub *s = e->behind; s; s = s->bnext) {
+            if (s->state != S_WAIT || s->closed || s->need_src != src || s->dp[src])
+                continue;
+            srcwin *w = &e->w[src];
+            uint64_t pos = s->pos[src];
+            if (!read_under_way(w, pos) && reach_of(w, pos) - pos > read_max(w))
+                return start_deep(e, s, src, j);
+        }
+    }
+    for (int src = 0; src < 2; src++) {
         eng_sub *s = lowest[src];
         if (!s)
             continue;
+        srcwin *ws = &e->w[src];
+        if (ws->rbytes > ws->max_bytes) {
+            enforce_bounds(e, src);
+            if (ws->rbytes > ws->max_bytes) { /* full of what catch-ups are reading: later */
+                if (*wait_ms < 0 || ENG_TICK_MS < *wait_ms)
+                    *wait_ms = ENG_TICK_MS;
+                continue;
+            }
+        }
         int64_t age = now - s->need_since;
         if (age < ENG_GATHER_MS) { /* a storm arrives over a few milliseconds: gather it */
             int64_t left = ENG_GATHER_MS - age;
@@ -1214,6 +1303,7 @@ static bool pick_job(fv__eng *e, job *j, int64_t *wait_ms)
             w->lowest = g;
         above->lower = g;
         *j = (job){.src = src, .gen = w->gen, .from = pos + 1, .to = above->base, .s = g};
+        g->filling = j; /* never freed under the reader; other waiters see the read under way */
         return true;
     }
     return false;
@@ -1266,13 +1356,17 @@ static void run_shared(fv__eng *e, job *j)
         }
     }
     bool done = st != FV_OK || from > j->to;
-    size_t total = 0, job_bytes = 0;
+    size_t total = 0;
     while (!done && !e->stopping && w->gen == j->gen) {
         fv__rec *batch[ENG_READ_BATCH];
         size_t n = 0;
         bool at_end = false;
+        /* a read brings in at most half the read budget: what it brings must still be there
+         * when its waiters get their turn */
+        uint64_t left = read_max(w) > total ? read_max(w) - total : 1;
+        size_t want = left < ENG_READ_BATCH ? (size_t)left : ENG_READ_BATCH;
         pthread_mutex_unlock(&e->mu);
-        st = e->ops.read_next(e->ops.ctx, h, ENG_READ_BATCH, batch, &n, &at_end, &err);
+        st = e->ops.read_next(e->ops.ctx, h, want, batch, &n, &at_end, &err);
         pthread_mutex_lock(&e->mu);
         if (st != FV_OK)
             break;
@@ -1286,7 +1380,6 @@ static void run_shared(fv__eng *e, job *j)
             }
             if (ring_push(&j->s->q, r)) {
                 account(w, j->s, r, +1);
-                job_bytes += r->bytes;
                 j->s->hi = r->seq;
                 e->st.read_records++;
             } else {
@@ -1297,7 +1390,7 @@ static void run_shared(fv__eng *e, job *j)
         }
         if (at_end || (j->s && j->s->hi >= j->to))
             done = true;
-        if (!done && (total >= ENG_READ_MAX || job_bytes > w->max_bytes / 2))
+        if (!done && total >= read_max(w))
             break; /* enough for one read: the next one continues from here */
         if (w->gen == j->gen) {
             if (done)
@@ -1315,8 +1408,9 @@ static void run_shared(fv__eng *e, job *j)
             seg_free(w, g);
         } /* else it stays a segment of its own: it touches the one above, and its records are
              evicted apart from the live tail */
-        enforce_bounds(e, src);
+        /* waiters first: a subscription being served pins what it reads, a waiting one not */
         wake_waiting(e, src, false);
+        enforce_bounds(e, src);
     }
     if (st != FV_OK) {
         fv_log(FV_LOG_WARN, "bus", "shared read failed; retrying", "error", err.msg, NULL);
@@ -1395,13 +1489,15 @@ static void run_deep(fv__eng *e, job *j)
             bool reached = false; /* a record past `to`: the window holds it */
             for (size_t i = 0; i < n; i++) {
                 fv__rec *r = batch[i];
+                /* where the consumer is, dropped records included: a later read below them must
+                 * open a new one, not continue past them */
+                d->next = r->seq + 1;
                 if (r->seq > j->to || reached) {
                     reached = true;
                     fv__rec_unref(r);
                     continue;
                 }
                 d->buf[d->n++] = r;
-                d->next = r->seq + 1;
             }
             if (reached ||
                 at_end) /* every record of its filter up to `to` was read: the window follows */
@@ -1619,9 +1715,22 @@ fv_status fv__eng_subscribe(fv__eng *e, fv_bus *bus, const fv_sub_config *cfg, f
     if (t->subs)
         t->subs->tprev = s;
     t->subs = s;
+    if (s->until_ms) {
+        s->unext = e->untils;
+        if (e->untils)
+            e->untils->uprev = s;
+        e->untils = s;
+    }
     e->nsubs++;
     if (!e->ops.read_open) {
-        /* memory store: what left the window since planning is gone */
+        if (cfg->start.kind == FV_START_NEW) {
+            /* the store is the window: "after the call" is its live edge now, under the lock
+             * (planned outside it, a flood could push that position out first: a false gap) */
+            for (int i = 0; i < 2; i++)
+                if (s->want[i] && e->w[i].top)
+                    s->pos[i] = e->w[i].top->hi;
+        }
+        /* what left the window since planning is gone */
         uint64_t floor[2] = {e->w[0].lost_seq, e->w[1].lost_seq};
         gap_to(e, s, floor);
     }
@@ -1681,6 +1790,15 @@ static void sub_detach(fv__eng *e, eng_sub *s)
     if (s->tnext)
         s->tnext->tprev = s->tprev;
     s->tprev = s->tnext = NULL;
+    if (s->until_ms) {
+        if (s->uprev)
+            s->uprev->unext = s->unext;
+        else
+            e->untils = s->unext;
+        if (s->unext)
+            s->unext->uprev = s->uprev;
+        s->uprev = s->unext = NULL;
+    }
     tenant_drop_if_empty(e, s->t);
     s->t = NULL;
     e->nsubs--;

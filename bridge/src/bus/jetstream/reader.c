@@ -311,10 +311,9 @@ fv_status fv__js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, si
     (void)ctx;
     *n = 0;
     *at_end = false;
-    if (er->r.at_end) {
-        *at_end = true;
-        return FV_OK;
-    }
+    /* "at the end" was true when it was said: a reader used again asks again, or what was stored
+     * since would be taken as absent */
+    er->r.at_end = false;
     natsMsgList list;
     fv_status st = fv__js_reader_fetch(&er->r, (int)max, ENG_READ_EXPIRES_MS, &list, err);
     if (st != FV_OK)
