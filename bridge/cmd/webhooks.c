@@ -79,7 +79,6 @@ static void fifo_push(wh_batch **head, wh_batch **tail, wh_batch *b)
     *tail = b;
 }
 
-
 struct wh_runner {
     fv_webhooks *w;
     fv_subscription sub;

@@ -26,10 +26,10 @@ typedef struct fv_auth_config {
 
 typedef struct fv_principal {
     char tenant_id[FV_ID_MAX + 1];
-    bool can_read;               /* scope events:read (or no scope claim) */
-    bool can_write;              /* scope events:write (or no scope claim) */
-    int64_t exp_ms;              /* 0 = never (auth none) */
-    fv_types_filter *allowed;    /* `types` claim; NULL = no limit; owned */
+    bool can_read;            /* scope events:read (or no scope claim) */
+    bool can_write;           /* scope events:write (or no scope claim) */
+    int64_t exp_ms;           /* 0 = never (auth none) */
+    fv_types_filter *allowed; /* `types` claim; NULL = no limit; owned */
 } fv_principal;
 
 /* Refuses jwt mode without a key (never open access by accident); mode none logs a warning. */
@@ -44,8 +44,8 @@ fv_status fv_auth_verify(fv_auth *a, const char *token, fv_principal *out, fv_er
 /* Finds the token of a request: Authorization: Bearer, then the access_token query parameter, then
  * (GET only) the flovyn_token cookie; in mode none the X-Flovyn-Tenant header. FV_EAUTH (401) when
  * missing or invalid. */
-fv_status fv_auth_request(fv_auth *a, struct MHD_Connection *conn, bool is_get,
-                          fv_principal *out, fv_err *err);
+fv_status fv_auth_request(fv_auth *a, struct MHD_Connection *conn, bool is_get, fv_principal *out,
+                          fv_err *err);
 
 void fv_principal_clear(fv_principal *p);
 

@@ -1,8 +1,8 @@
 /* libFuzzer target for the `types` query parser (types_filter.c).
  *
  * Beyond "no crash": a parsed filter's subject suffix must cover every type the filter matches,
- * parsing must not depend on letter case (except Flovyn's upper-case names with '_'), and an error message must be printable text. Any
- * violation aborts so the fuzzer reports it.
+ * parsing must not depend on letter case (except Flovyn's upper-case names with '_'), and an error
+ * message must be printable text. Any violation aborts so the fuzzer reports it.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -200,7 +200,7 @@ static void test_a_client_that_hangs_up_frees_its_place_before_any_write(void **
     (void)state;
     fv_gateway g = {0};
     const char *args[] = {"--auth", "none", "--max-connections-per-tenant", "1", "--heartbeat",
-                          "60s", NULL};
+                          "60s",    NULL};
     assert_int_equal(fv_gateway_start(&g, args), 0);
     char url[256], murl[256];
     snprintf(url, sizeof url, "%s/v1/events/stream", g.base);

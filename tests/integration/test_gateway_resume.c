@@ -1,8 +1,9 @@
 /* test_gateway_resume.c - resuming SSE streams without loss or duplicates: by Last-Event-ID header
  * and by last_event_id after 1,000 events published while disconnected, across a replay longer
  * than --replay-limit, after the gateway is SIGKILLed and restarted, and across a nats-server
- * restart, and a gateway started before its nats-server serves once NATS is up. Events are published with the library bus straight into JetStream, as a producer
- * would, while the gateway (a real process) serves the clients. */
+ * restart, and a gateway started before its nats-server serves once NATS is up. Events are
+ * published with the library bus straight into JetStream, as a producer would, while the gateway (a
+ * real process) serves the clients. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -262,15 +263,17 @@ static void test_gateway_started_before_nats_serves_once_nats_is_up(void **state
     assert_int_equal(fv_test_tmpdir(late.store_dir, sizeof late.store_dir, "nats-late"), 0);
     snprintf(late.log_path, sizeof late.log_path, "%s/nats.log", late.store_dir);
     fv_gateway g2 = {0};
-    const char *args[] = {"--nats-url", late.url, "--jwt-secret-file", g_secret_path,
-                          "--provision", "--heartbeat", "1s", NULL};
+    const char *args[] = {"--nats-url",  late.url,      "--jwt-secret-file",
+                          g_secret_path, "--provision", "--heartbeat",
+                          "1s",          NULL};
     assert_int_equal(fv_gateway_start(&g2, args), 0); /* /healthz answers without NATS */
     char url[512];
     snprintf(url, sizeof url, "%s/readyz", g2.base);
     assert_int_equal(status_of("GET", url, NULL, NULL), 503);
     const char *h[] = {g_auth, "Content-Type: application/json", NULL};
     snprintf(url, sizeof url, "%s/v1/events", g2.base);
-    const char *body = "{\"event_type\":\"workflow.started\",\"workflow_execution_id\":\"wf-late\"}";
+    const char *body =
+        "{\"event_type\":\"workflow.started\",\"workflow_execution_id\":\"wf-late\"}";
     assert_int_equal(status_of("POST", url, h, body), 503);
 
     assert_int_equal(fv_nats_restart(&late), 0);

@@ -121,8 +121,7 @@ static int nats_launch(fv_nats_server *s)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
-    char *argv[] = {"nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", s->store_dir,
-                    NULL};
+    char *argv[] = {"nats-server", "-js", "-a", "127.0.0.1", "-p", port, "-sd", s->store_dir, NULL};
     s->pid = fv_test_spawn(argv, NULL, s->log_path);
     if (s->pid <= 0)
         return -1;

@@ -418,7 +418,8 @@ static void test_types_filter_legacy_screaming_names_select_converted_types(void
 {
     /* Flovyn's upper-case names select the converted type, as on ingest; lower-case stays a
      * one-token category */
-    fv_types_filter *f = ok("TASK_CREATED, CHILD_WORKFLOW_CANCELLATION_REQUESTED", FV_TYPES_DEFAULT_ALL);
+    fv_types_filter *f =
+        ok("TASK_CREATED, CHILD_WORKFLOW_CANCELLATION_REQUESTED", FV_TYPES_DEFAULT_ALL);
     assert_true(fv_types_filter_match_type(f, "task.created"));
     assert_true(fv_types_filter_match_type(f, "child_workflow.cancellation_requested"));
     assert_false(fv_types_filter_match_type(f, "task_created"));

@@ -20,7 +20,10 @@ typedef struct fv_buf {
     bool oom;
 } fv_buf;
 
-#define FV_BUF_INIT {NULL, 0, 0, false}
+#define FV_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, false                                                                          \
+    }
 
 void fv_buf_init(fv_buf *b);
 void fv_buf_free(fv_buf *b);
@@ -33,12 +36,15 @@ fv_status fv_buf_printf(fv_buf *b, const char *fmt, ...) __attribute__((format(p
 /* Hands the bytes to the caller (who frees them) and leaves b empty. */
 char *fv_buf_steal(fv_buf *b, size_t *len);
 /* FV_ENOMEM if any earlier append failed. */
-static inline fv_status fv_buf_status(const fv_buf *b) { return b->oom ? FV_ENOMEM : FV_OK; }
+static inline fv_status fv_buf_status(const fv_buf *b)
+{
+    return b->oom ? FV_ENOMEM : FV_OK;
+}
 
 /* JSON writing. Strings are escaped per RFC 8259 (control characters as \u00XX; bytes >= 0x80
  * are copied, callers pass valid UTF-8). */
 fv_status fv_json_put_string(fv_buf *b, const char *s, size_t n);
-fv_status fv_json_put_cstr(fv_buf *b, const char *s);       /* NULL or "" -> null if null_empty */
+fv_status fv_json_put_cstr(fv_buf *b, const char *s);        /* NULL or "" -> null if null_empty */
 fv_status fv_json_put_str_or_null(fv_buf *b, const char *s); /* "" or NULL -> null */
 fv_status fv_json_put_int(fv_buf *b, int64_t v);
 fv_status fv_json_put_uint(fv_buf *b, uint64_t v);

@@ -49,7 +49,7 @@ typedef struct fv_event {
     char source[FV_SOURCE_MAX + 1];
     char correlation_id[FV_CORRELATION_MAX + 1]; /* "" = none */
     int64_t timestamp_ms;                        /* 0 on ingest = now */
-    char *data;                                  /* JSON text, NUL-terminated, owned; NULL = "null" */
+    char *data; /* JSON text, NUL-terminated, owned; NULL = "null" */
     size_t data_len;
 } fv_event;
 

@@ -39,7 +39,8 @@ typedef struct fv_options_result {
 } fv_options_result;
 
 /* tables: an array of ntables option tables (e.g. common + subcommand), each terminated by an
- * entry with name == NULL. Unknown flags and bad values are FV_EINVAL with a message naming them. */
+ * entry with name == NULL. Unknown flags and bad values are FV_EINVAL with a message naming them.
+ */
 fv_status fv_options_parse(const fv_option *const *tables, size_t ntables, void *cfg, int argc,
                            char **argv, fv_options_result *res, fv_err *err);
 void fv_options_help(const fv_option *const *tables, size_t ntables, FILE *out);

@@ -13,18 +13,18 @@ typedef int fv_status;
 
 enum {
     FV_OK = 0,
-    FV_EINVAL = -1,     /* invalid input: bad id, bad JSON, bad cursor, bad option */
-    FV_ENOMEM = -2,     /* allocation failed */
-    FV_ENOTFOUND = -3,  /* no such stream, key, consumer, workflow */
-    FV_ETOOBIG = -4,    /* a size limit was exceeded */
-    FV_EIO = -5,        /* the bus or a peer failed (NATS error, socket error) */
-    FV_ETIMEOUT = -6,   /* a bounded wait ran out */
-    FV_ECLOSED = -7,    /* the object was closed or is shutting down */
-    FV_EFULL = -8,      /* a bounded queue is full */
-    FV_ECONFLICT = -9,  /* an existing resource is incompatible (stream config, workflow owner) */
-    FV_ENOTSUP = -10,   /* the backend does not offer this operation */
-    FV_EAUTH = -11,     /* authentication or authorization failed */
-    FV_EUNAVAIL = -12,  /* not ready / not connected right now; retry later */
+    FV_EINVAL = -1,    /* invalid input: bad id, bad JSON, bad cursor, bad option */
+    FV_ENOMEM = -2,    /* allocation failed */
+    FV_ENOTFOUND = -3, /* no such stream, key, consumer, workflow */
+    FV_ETOOBIG = -4,   /* a size limit was exceeded */
+    FV_EIO = -5,       /* the bus or a peer failed (NATS error, socket error) */
+    FV_ETIMEOUT = -6,  /* a bounded wait ran out */
+    FV_ECLOSED = -7,   /* the object was closed or is shutting down */
+    FV_EFULL = -8,     /* a bounded queue is full */
+    FV_ECONFLICT = -9, /* an existing resource is incompatible (stream config, workflow owner) */
+    FV_ENOTSUP = -10,  /* the backend does not offer this operation */
+    FV_EAUTH = -11,    /* authentication or authorization failed */
+    FV_EUNAVAIL = -12, /* not ready / not connected right now; retry later */
 };
 
 #define FV_ERR_MSG_MAX 256

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fv_buf_init(fv_buf *b) { memset(b, 0, sizeof *b); }
+void fv_buf_init(fv_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void fv_buf_free(fv_buf *b)
 {
@@ -62,9 +65,15 @@ fv_status fv_buf_append(fv_buf *b, const void *p, size_t n)
     return FV_OK;
 }
 
-fv_status fv_buf_puts(fv_buf *b, const char *s) { return fv_buf_append(b, s, strlen(s)); }
+fv_status fv_buf_puts(fv_buf *b, const char *s)
+{
+    return fv_buf_append(b, s, strlen(s));
+}
 
-fv_status fv_buf_putc(fv_buf *b, char c) { return fv_buf_append(b, &c, 1); }
+fv_status fv_buf_putc(fv_buf *b, char c)
+{
+    return fv_buf_append(b, &c, 1);
+}
 
 fv_status fv_buf_printf(fv_buf *b, const char *fmt, ...)
 {
@@ -117,8 +126,13 @@ fv_status fv_json_put_string(fv_buf *b, const char *s, size_t n)
         case '\f': esc = "\\f"; break;
         default:
             if (c < 0x20) {
-                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-                u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
+                u[0] = '\\';
+                u[1] = 'u';
+                u[2] = '0';
+                u[3] = '0';
+                u[4] = hex[c >> 4];
+                u[5] = hex[c & 15];
+                u[6] = '\0';
                 esc = u;
             }
         }
@@ -147,9 +161,15 @@ fv_status fv_json_put_str_or_null(fv_buf *b, const char *s)
     return fv_json_put_string(b, s, strlen(s));
 }
 
-fv_status fv_json_put_int(fv_buf *b, int64_t v) { return fv_buf_printf(b, "%" PRId64, v); }
+fv_status fv_json_put_int(fv_buf *b, int64_t v)
+{
+    return fv_buf_printf(b, "%" PRId64, v);
+}
 
-fv_status fv_json_put_uint(fv_buf *b, uint64_t v) { return fv_buf_printf(b, "%" PRIu64, v); }
+fv_status fv_json_put_uint(fv_buf *b, uint64_t v)
+{
+    return fv_buf_printf(b, "%" PRIu64, v);
+}
 
 fv_status fv_json_put_key(fv_buf *b, const char *key, bool first)
 {

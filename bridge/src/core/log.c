@@ -28,21 +28,33 @@ static const char *level_name(fv_log_level l)
 fv_status fv_log_setup(const char *level, const char *format, fv_err *err)
 {
     if (level && *level) {
-        if (!strcmp(level, "debug")) g_level = FV_LOG_DEBUG;
-        else if (!strcmp(level, "info")) g_level = FV_LOG_INFO;
-        else if (!strcmp(level, "warn") || !strcmp(level, "warning")) g_level = FV_LOG_WARN;
-        else if (!strcmp(level, "error")) g_level = FV_LOG_ERROR;
-        else return fv_err_set(err, FV_EINVAL, "log-level: '%s' is not debug|info|warn|error", level);
+        if (!strcmp(level, "debug"))
+            g_level = FV_LOG_DEBUG;
+        else if (!strcmp(level, "info"))
+            g_level = FV_LOG_INFO;
+        else if (!strcmp(level, "warn") || !strcmp(level, "warning"))
+            g_level = FV_LOG_WARN;
+        else if (!strcmp(level, "error"))
+            g_level = FV_LOG_ERROR;
+        else
+            return fv_err_set(err, FV_EINVAL, "log-level: '%s' is not debug|info|warn|error",
+                              level);
     }
     if (format && *format) {
-        if (!strcmp(format, "json")) g_text = false;
-        else if (!strcmp(format, "text")) g_text = true;
-        else return fv_err_set(err, FV_EINVAL, "log-format: '%s' is not json|text", format);
+        if (!strcmp(format, "json"))
+            g_text = false;
+        else if (!strcmp(format, "text"))
+            g_text = true;
+        else
+            return fv_err_set(err, FV_EINVAL, "log-format: '%s' is not json|text", format);
     }
     return FV_OK;
 }
 
-bool fv_log_enabled(fv_log_level lvl) { return lvl >= g_level; }
+bool fv_log_enabled(fv_log_level lvl)
+{
+    return lvl >= g_level;
+}
 
 void fv_log(fv_log_level lvl, const char *component, const char *msg, ...)
 {

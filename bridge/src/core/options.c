@@ -26,9 +26,7 @@ static fv_status set_value(const fv_option *o, void *cfg, const char *val, const
     char *field = (char *)cfg + o->offset;
     fv_status st = FV_OK;
     switch (o->type) {
-    case FV_OPT_STRING:
-        *(const char **)field = val;
-        return FV_OK;
+    case FV_OPT_STRING: *(const char **)field = val; return FV_OK;
     case FV_OPT_BOOL:
         if (!val || !strcmp(val, "true") || !strcmp(val, "1") || !strcmp(val, "yes"))
             *(bool *)field = true;
@@ -48,12 +46,8 @@ static fv_status set_value(const fv_option *o, void *cfg, const char *val, const
         *(int64_t *)field = v;
         return FV_OK;
     }
-    case FV_OPT_DURATION:
-        st = fv_duration_parse(val, (int64_t *)field, err);
-        break;
-    case FV_OPT_SIZE:
-        st = fv_size_parse(val, (int64_t *)field, err);
-        break;
+    case FV_OPT_DURATION: st = fv_duration_parse(val, (int64_t *)field, err); break;
+    case FV_OPT_SIZE: st = fv_size_parse(val, (int64_t *)field, err); break;
     }
     if (st != FV_OK) {
         char pre[128];
@@ -115,8 +109,7 @@ fv_status fv_options_parse(const fv_option *const *tables, size_t ntables, void 
         size_t n = eq ? (size_t)(eq - name) : strlen(name);
         const fv_option *o = find(tables, ntables, name, n);
         if (!o)
-            return fv_err_set(err, FV_EINVAL, "unknown option '--%.*s' (see --help)", (int)n,
-                              name);
+            return fv_err_set(err, FV_EINVAL, "unknown option '--%.*s' (see --help)", (int)n, name);
         const char *val = eq ? eq + 1 : NULL;
         if (!val && o->type != FV_OPT_BOOL) {
             if (i + 1 >= argc)

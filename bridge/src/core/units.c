@@ -171,8 +171,8 @@ fv_status fv_duration_parse(const char *s, int64_t *out_ms, fv_err *err)
 
 fv_status fv_size_parse(const char *s, int64_t *out, fv_err *err)
 {
-    static const char *const units[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib",
-                                        "g", "gb", "gib", "t", "tb", "tib"};
+    static const char *const units[] = {"",    "b", "k",  "kb",  "kib", "m",  "mb",
+                                        "mib", "g", "gb", "gib", "t",   "tb", "tib"};
     static const int64_t K = 1024, M = 1024 * 1024, G = 1024LL * 1024 * 1024,
                          T = 1024LL * 1024 * 1024 * 1024;
     const int64_t mult[] = {1, 1, K, K, K, M, M, M, G, G, G, T, T, T};
