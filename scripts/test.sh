@@ -32,8 +32,11 @@ build() { # dir extra-cmake-args...
   local dir=$1; shift
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 ||
     { cat "$dir.cmake.log"; return 1; }
-  cmake --build "$dir" -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
-  return "${PIPESTATUS[0]}"
+  # no `|| true` here: under pipefail a failed build would run it, and PIPESTATUS would then be
+  # true's - every build failure was silently counted as a pass that way
+  cmake --build "$dir" -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]'
+  local st=("${PIPESTATUS[@]}")
+  return "${st[0]}"
 }
 
 count_ctest() { # reads ctest's "N% tests passed, F tests failed out of T" from $log
