@@ -14,6 +14,7 @@
 
 int64_t fv_now_ms(void);       /* CLOCK_REALTIME, epoch milliseconds */
 int64_t fv_monotonic_ms(void); /* CLOCK_MONOTONIC milliseconds */
+void fv_sleep_ms(int64_t ms);  /* sleeps ms milliseconds (0 or less: returns at once) */
 fv_status fv_time_parse(const char *s, int64_t *out_ms, fv_err *err);
 void fv_time_format(int64_t ms, char *out, size_t cap); /* "2026-01-01T00:00:00.123Z", cap >= 32 */
 fv_status fv_duration_parse(const char *s, int64_t *out_ms, fv_err *err);

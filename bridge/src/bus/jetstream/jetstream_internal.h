@@ -7,10 +7,13 @@
  *   publish.c     pipelined async publish with per-message ack correlation
  *   reader.c      one ephemeral pull consumer read from a start point (the engine's reads,
  *                 gap refill), and records decoded from stored messages
- *   streams.c     stream names, provisioning, stream state, readiness, epoch
+ *   kv.c          KV buckets (flovyn/kv.h)
+ *   core_sub.c    core NATS subscriptions on the bus's connection (flovyn/core_sub.h)
+ *   streams.c     the one "ensure a stream", stream names, provisioning, stream state,
+ *                 readiness, epoch; the bridge's other streams and their messages (flovyn/stream.h)
  *   connection.c  the NATS connection, the NATS -> fv_status mapping, the clock
  *
- * (registry.c, the KV workflow registry, uses only the public bus API.) Subscriptions, the
+ * (registry.c, the KV workflow registry, uses only public APIs: bus.h and kv.h.) Subscriptions, the
  * window, catch-up and bounded reads are the engine's (bus/engine.c), shared with the memory
  * backend; this backend feeds it from the live path and answers its reads. Names shared between
  * these files are internal: fv__js_*, as engine.h's fv__eng_*.
@@ -171,6 +174,13 @@ static inline fv__js_bus *fv__js(fv_bus *b)
     return (fv__js_bus *)b;
 }
 
+/* the JetStream bus behind a public handle, or NULL for the memory bus (bus.c's rule: a NATS URL
+ * means JetStream); for the public APIs of kv.c, streams.c and core_sub.c */
+static inline fv__js_bus *fv__js_of(fv_bus *b)
+{
+    return b && b->cfg.nats_url && *b->cfg.nats_url ? (fv__js_bus *)b : NULL;
+}
+
 /* --- connection.c ----------------------------------------------------------------------------- */
 int64_t fv__js_now_ms(void);
 fv_status fv__js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what);
@@ -182,6 +192,20 @@ fv_status fv__js_connect(fv__js_bus *b, jsPubAckHandler on_ack, fv_err *err);
 void fv__js_disconnect(fv__js_bus *b);
 
 /* --- streams.c -------------------------------------------------------------------------------- */
+/* what flovyn owns on a stream; the rest of an existing stream's configuration is left alone */
+typedef struct fv__js_stream_spec {
+    const char *name;
+    const char *const *subjects;
+    int nsubjects;
+    int64_t max_age_ms, max_bytes;             /* 0 = no limit; dedup window min(2 min, max age) */
+    int replicas;                              /* 0 -> 1; never lowered */
+    const char *republish_src, *republish_dst; /* NULL = leave RePublish alone */
+    bool allow_direct;
+    bool subjects_owned; /* an existing stream on other subjects is FV_ECONFLICT, not updated */
+} fv__js_stream_spec;
+
+/* creates the stream or updates it in place; storage/retention that differ are FV_ECONFLICT */
+fv_status fv__js_stream_ensure(fv__js_bus *b, const fv__js_stream_spec *sp, fv_err *err);
 const char *fv__js_stream_name(fv_source src);
 /* creates or updates both streams, then refreshes their state */
 fv_status fv__js_provision(fv__js_bus *b, fv_err *err);
