@@ -82,7 +82,7 @@ static int list_one(void *ud, const fv_dlq_item *it)
 typedef struct replay_state {
     dlq_cfg *cfg;
     fv_bus *bus;
-    kvStore *kv;
+    fv_kv *kv;
     fv_subscription *sub; /* cache of the last one looked up */
     bool have_sub;
     char failed[REPLAY_FAILED_MAX][FV_ID_MAX + 1];
@@ -238,7 +238,7 @@ int fv_cmd_dlq(int argc, char **argv)
             code = rs.failures ? 1 : 0;
         }
         if (rs.kv)
-            kvStore_Destroy(rs.kv);
+            fv_kv_close(rs.kv);
         free(rs.sub);
         curl_global_cleanup();
     }

@@ -152,7 +152,7 @@ static int cmd_add(int argc, char **argv)
         err.msg[0] = '\0';
         goto out;
     }
-    kvStore *kv = NULL;
+    fv_kv *kv = NULL;
     code = 1;
     /* adding an existing name replaces its record: a running bridge restarts the runner on the
      * same durable, so delivery continues from where it was (say so in the output) */
@@ -174,7 +174,7 @@ static int cmd_add(int argc, char **argv)
         }
     }
     if (kv)
-        kvStore_Destroy(kv);
+        fv_kv_close(kv);
     fv_bus_destroy(bus);
 out:
     memset(s->secret, 0, sizeof s->secret);
@@ -237,14 +237,14 @@ static int cmd_list(int argc, char **argv)
     fv_bus *bus = NULL;
     if ((rc = fv_bridge_connect(&cfg.c, "flovyn-bridge subscriptions", &bus)) >= 0)
         return rc;
-    kvStore *kv = NULL;
+    fv_kv *kv = NULL;
     fv_status st = fv_subscriptions_open(bus, false, 1, &kv, &err);
     if (st == FV_OK)
         st = fv_subscriptions_list(kv, print_one, (void *)cfg.tenant, &err);
     else if (st == FV_ENOTFOUND)
         st = FV_OK; /* no bucket: no subscriptions */
     if (kv)
-        kvStore_Destroy(kv);
+        fv_kv_close(kv);
     fv_bus_destroy(bus);
     return st == FV_OK ? 0 : fail(1, "list", &err);
 }
@@ -267,12 +267,12 @@ static int cmd_rm(int argc, char **argv)
     fv_bus *bus = NULL;
     if ((rc = fv_bridge_connect(&cfg, "flovyn-bridge subscriptions", &bus)) >= 0)
         return rc;
-    kvStore *kv = NULL;
+    fv_kv *kv = NULL;
     fv_status st = fv_subscriptions_open(bus, false, 1, &kv, &err);
     if (st == FV_OK)
         st = fv_subscriptions_delete(kv, name, &err);
     if (kv)
-        kvStore_Destroy(kv);
+        fv_kv_close(kv);
     fv_bus_destroy(bus);
     if (st == FV_ENOTFOUND)
         return fail(2, "rm", &err);

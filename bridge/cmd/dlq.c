@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flovyn/stream.h"
 #include "flovyn/subject.h"
 #include "provision.h"
 
@@ -41,68 +42,51 @@ fv_status fv_dlq_webhook_put(fv_bus *bus, const char *subscription, fv_durable_m
     return fv_dlq_publish(bus, &e, err);
 }
 
-/* out-parameter form: gcc -O3 takes a returned header pointer for one to a local */
-static void header(natsMsg *m, const char *k, const char **out)
-{
-    if (natsMsgHeader_Get(m, k, out) != NATS_OK)
-        *out = NULL;
-}
-
 fv_status fv_dlq_scan(fv_bus *bus, const char *subscription, size_t limit,
                       int (*cb)(void *ud, const fv_dlq_item *it), void *ud, fv_err *err)
 {
-    jsCtx *js = fv_bus_jetstream(bus);
-    if (!js)
+    if (fv_bus_is_memory(bus))
         return fv_err_set(err, FV_ENOTSUP, "the DLQ needs JetStream (--nats-url)");
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, js, FV_STREAM_DLQ, NULL, &jerr);
-    if (s == NATS_NOT_FOUND)
+    fv_stream_state ss;
+    fv_status st = fv_stream_info(bus, FV_STREAM_DLQ, &ss, err);
+    if (st == FV_ENOTFOUND)
         return fv_err_set(err, FV_ENOTFOUND, "stream %s does not exist (run `flovyn-bridge init`)",
                           FV_STREAM_DLQ);
-    if (s != NATS_OK)
-        return fv_err_set(err, FV_EIO, "reading %s: %s", FV_STREAM_DLQ, natsStatus_GetText(s));
-    uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs;
-    jsStreamInfo_Destroy(si);
+    if (st != FV_OK)
+        return fv_err_prefix(err, st, "reading ");
     char want[FV_SUBJECT_MAX] = "";
     if (subscription)
         snprintf(want, sizeof want, "%s.v1.dlq.%s", fv_bus_prefix(bus), subscription);
     size_t n = 0;
-    fv_status st = FV_OK;
-    for (uint64_t seq = first; msgs > 0 && seq <= last && seq != 0; seq++) {
-        natsMsg *m = NULL;
-        s = js_GetMsg(&m, js, FV_STREAM_DLQ, seq, NULL, &jerr);
-        if (s == NATS_NOT_FOUND)
+    for (uint64_t seq = ss.first_seq; ss.msgs > 0 && seq <= ss.last_seq && seq != 0; seq++) {
+        fv_stream_msg *m = NULL;
+        st = fv_stream_get(bus, FV_STREAM_DLQ, seq, &m, err);
+        if (st == FV_ENOTFOUND) {
+            st = FV_OK;
             continue; /* deleted (replayed) entry */
-        if (s != NATS_OK) {
-            st = fv_err_set(err, FV_EIO, "reading %s seq %" PRIu64 ": %s", FV_STREAM_DLQ, seq,
-                            natsStatus_GetText(s));
-            break;
         }
-        if (want[0] && strcmp(natsMsg_GetSubject(m), want) != 0) {
-            natsMsg_Destroy(m);
+        if (st != FV_OK)
+            break;
+        if (want[0] && strcmp(fv_stream_msg_subject(m), want) != 0) {
+            fv_stream_msg_destroy(m);
             continue;
         }
         fv_dlq_item it = {0};
         it.dlq_seq = seq;
-        header(m, "Flovyn-Dlq-Origin", &it.origin);
-        header(m, "Flovyn-Dlq-Subject", &it.subject);
-        header(m, "Flovyn-Dlq-Reason", &it.reason);
-        header(m, "Content-Type", &it.content_type);
-        const char *a = NULL;
-        header(m, "Flovyn-Dlq-Attempts", &a);
+        it.origin = fv_stream_msg_header(m, "Flovyn-Dlq-Origin");
+        it.subject = fv_stream_msg_header(m, "Flovyn-Dlq-Subject");
+        it.reason = fv_stream_msg_header(m, "Flovyn-Dlq-Reason");
+        it.content_type = fv_stream_msg_header(m, "Content-Type");
+        const char *a = fv_stream_msg_header(m, "Flovyn-Dlq-Attempts");
         it.attempts = a ? atoi(a) : 0;
-        const char *t = NULL;
-        header(m, "Flovyn-Dlq-Time", &t);
+        const char *t = fv_stream_msg_header(m, "Flovyn-Dlq-Time");
         it.time_ms = t ? strtoll(t, NULL, 10) : 0;
-        const char *id = NULL;
-        header(m, "Nats-Msg-Id", &id);
+        const char *id = fv_stream_msg_header(m, "Nats-Msg-Id");
         const char *colon = id && !strncmp(id, "webhook:", 8) ? strrchr(id, ':') : NULL;
         it.original_seq = colon ? strtoull(colon + 1, NULL, 10) : 0;
-        it.data = natsMsg_GetData(m);
-        it.len = (size_t)natsMsg_GetDataLength(m);
+        it.data = fv_stream_msg_data(m, &it.len);
         int stop = cb(ud, &it);
-        natsMsg_Destroy(m);
+        fv_stream_msg_destroy(m);
         if (stop || (limit && ++n >= limit))
             break;
     }
@@ -111,33 +95,17 @@ fv_status fv_dlq_scan(fv_bus *bus, const char *subscription, size_t limit,
 
 fv_status fv_dlq_remove(fv_bus *bus, uint64_t dlq_seq, fv_err *err)
 {
-    jsCtx *js = fv_bus_jetstream(bus);
-    if (!js)
+    if (fv_bus_is_memory(bus))
         return fv_err_set(err, FV_ENOTSUP, "the DLQ needs JetStream (--nats-url)");
-    jsErrCode jerr = 0;
-    natsStatus s = js_DeleteMsg(js, FV_STREAM_DLQ, dlq_seq, NULL, &jerr);
-    if (s != NATS_OK && s != NATS_NOT_FOUND)
-        return fv_err_set(err, FV_EIO, "removing %s seq %" PRIu64 ": %s", FV_STREAM_DLQ, dlq_seq,
-                          natsStatus_GetText(s));
-    return FV_OK;
+    return fv_stream_delete_msg(bus, FV_STREAM_DLQ, dlq_seq, err);
 }
 
 fv_status fv_dlq_purge(fv_bus *bus, const char *subscription, fv_err *err)
 {
-    jsCtx *js = fv_bus_jetstream(bus);
-    if (!js)
+    if (fv_bus_is_memory(bus))
         return fv_err_set(err, FV_ENOTSUP, "the DLQ needs JetStream (--nats-url)");
     char subj[FV_SUBJECT_MAX];
     snprintf(subj, sizeof subj, "%s.v1.dlq.%s", fv_bus_prefix(bus),
              subscription ? subscription : ">");
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Stream.Purge.Subject = subj;
-    jsErrCode jerr = 0;
-    natsStatus s = js_PurgeStream(js, FV_STREAM_DLQ, &o, &jerr);
-    if (s == NATS_NOT_FOUND)
-        return FV_OK;
-    if (s != NATS_OK)
-        return fv_err_set(err, FV_EIO, "purging %s: %s", FV_STREAM_DLQ, natsStatus_GetText(s));
-    return FV_OK;
+    return fv_stream_purge(bus, FV_STREAM_DLQ, subj, err);
 }

@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <nats/nats.h>
-
 #include "flovyn/bus.h"
 
 /* names that are origins of other dead letters and so cannot name a subscription */

@@ -14,7 +14,6 @@
 #include "legacy_adapter.h"
 
 #include <ctype.h>
-#include <nats/nats.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,9 +21,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "flovyn/core_sub.h"
+#include "flovyn/hmap.h"
 #include "flovyn/json.h"
 #include "flovyn/legacy.h"
 #include "flovyn/log.h"
+#include "flovyn/stream.h"
 #include "flovyn/subject.h"
 #include "flovyn/units.h"
 #include "provision.h"
@@ -71,7 +73,7 @@ struct fv_legacy_adapter {
     fv_registry *reg;
     fv_legacy_config cfg;
     char lp[FV_PREFIX_MAX + 1]; /* legacy prefix */
-    natsSubscription *subs[2];
+    fv_core_sub *subs[2];
     fv_durable *durable;
     pthread_t thread;
     bool thread_started;
@@ -240,10 +242,7 @@ static void member_str(fv_span obj, const char *k1, const char *k2, char *out, s
 
 static size_t slot_of(const char *w)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)w; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % TENANT_CACHE);
+    return (size_t)(fv_hash_str(w) % TENANT_CACHE);
 }
 
 /* FV_OK (tenant set), FV_ENOTFOUND, or another error (registry unreachable) */
@@ -749,14 +748,13 @@ static int64_t next_due(fv_legacy_adapter *a)
 
 /* --- input ------------------------------------------------------------------------------------ */
 
-static void on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static void on_core_msg(void *ud, const fv_core_msg *msg)
 {
-    fv_legacy_adapter *a = closure;
-    const char *ct = NULL;
-    if (natsMsgHeader_Get(msg, "Content-Type", &ct) != NATS_OK)
-        ct = NULL;
-    item *it = item_new(natsMsg_GetSubject(msg), natsMsg_GetData(msg),
-                        (size_t)natsMsg_GetDataLength(msg), ct);
+    fv_legacy_adapter *a = ud;
+    size_t len = 0;
+    const void *data = fv_core_msg_data(msg, &len);
+    item *it =
+        item_new(fv_core_msg_subject(msg), data, len, fv_core_msg_header(msg, "Content-Type"));
     pthread_mutex_lock(&a->mu);
     bool full =
         !it || a->queue.n >= a->cfg.queue_capacity || a->held_bytes + it->len > a->cfg.max_bytes;
@@ -771,10 +769,9 @@ static void on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     if (full) {
         /* not silent: the count is exported and the message named; --legacy-capture avoids it */
         fv_log(FV_LOG_ERROR, "legacy", "hand-off queue full, message lost", "subject",
-               natsMsg_GetSubject(msg), NULL);
+               fv_core_msg_subject(msg), NULL);
         item_free(it);
     }
-    natsMsg_Destroy(msg);
 }
 
 static bool stopping(fv_legacy_adapter *a)
@@ -811,8 +808,7 @@ static void take_capture(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
     pthread_mutex_unlock(&a->mu);
     if (over) {
         /* the waiting list holds the budget: leave the rest in the stream until it drains */
-        struct timespec ts = {0, (long)(wait_ms > 0 ? wait_ms : 1) * 1000000L};
-        nanosleep(&ts, NULL);
+        fv_sleep_ms(wait_ms > 0 ? wait_ms : 1);
         return;
     }
     fv_durable_msg *msgs[FETCH_BATCH];
@@ -822,8 +818,7 @@ static void take_capture(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
     if (st != FV_OK && st != FV_ETIMEOUT) {
         bump(a, &a->stats.errors);
         fv_log(FV_LOG_DEBUG, "legacy", "fetch failed", "error", err.msg, NULL);
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
+        fv_sleep_ms(200);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -895,8 +890,12 @@ static fv_status start_capture(fv_legacy_adapter *a, fv_err *err)
     snprintf(s2, sizeof s2, "%s.events.*.*.>", a->lp);
     snprintf(s3, sizeof s3, "%s.streams.workflow.*", a->lp);
     const char *subjects[3] = {s1, s2, s3};
-    fv_status st = fv_provision_stream(a->bus, FV_LEGACY_STREAM, subjects, 3,
-                                       a->cfg.capture_max_age_ms, 0, a->cfg.replicas, err);
+    fv_stream_config sc = {.name = FV_LEGACY_STREAM,
+                           .subjects = subjects,
+                           .nsubjects = 3,
+                           .max_age_ms = a->cfg.capture_max_age_ms,
+                           .replicas = a->cfg.replicas};
+    fv_status st = fv_stream_ensure(a->bus, &sc, err);
     if (st != FV_OK)
         return st;
     /* a held message must not be redelivered while it waits (registry) or retries (NATS) */
@@ -917,20 +916,16 @@ static fv_status start_capture(fv_legacy_adapter *a, fv_err *err)
 
 static fv_status start_core(fv_legacy_adapter *a, fv_err *err)
 {
-    natsConnection *nc = fv_bus_nats_connection(a->bus);
-    if (!nc)
+    if (fv_bus_is_memory(a->bus))
         return fv_err_set(err, FV_ENOTSUP, "legacy adapter needs NATS (--nats-url)");
     char s1[FV_SUBJECT_MAX], s2[FV_SUBJECT_MAX];
     snprintf(s1, sizeof s1, "%s.events.*.>", a->lp);
     snprintf(s2, sizeof s2, "%s.streams.workflow.*", a->lp);
     const char *subjects[2] = {s1, s2};
     for (int i = 0; i < 2; i++) {
-        natsStatus s = natsConnection_Subscribe(&a->subs[i], nc, subjects[i], on_core_msg, a);
-        if (s == NATS_OK)
-            s = natsSubscription_SetPendingLimits(a->subs[i], 1 << 20, 256 << 20);
-        if (s != NATS_OK)
-            return fv_err_set(err, FV_EIO, "legacy: subscribe %s: %s", subjects[i],
-                              natsStatus_GetText(s));
+        fv_status st = fv_bus_core_subscribe(a->bus, subjects[i], on_core_msg, a, &a->subs[i], err);
+        if (st != FV_OK)
+            return fv_err_prefix(err, st, "legacy: ");
     }
     return FV_OK;
 }
@@ -938,12 +933,8 @@ static fv_status start_core(fv_legacy_adapter *a, fv_err *err)
 static void stop_core(fv_legacy_adapter *a)
 {
     for (int i = 0; i < 2; i++) {
-        if (!a->subs[i])
-            continue;
-        /* drain, then wait: no callback can touch the adapter once this returns */
-        if (natsSubscription_Drain(a->subs[i]) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(a->subs[i], 5000);
-        natsSubscription_Destroy(a->subs[i]);
+        /* drains, then waits: no callback can touch the adapter once this returns */
+        fv_core_sub_close(a->subs[i]);
         a->subs[i] = NULL;
     }
 }

@@ -22,12 +22,7 @@
 #define FV_DLQ_MAX_AGE_DEFAULT_MS (30LL * 86400 * 1000)
 #define FV_DLQ_MAX_BYTES_DEFAULT (1LL << 30)
 
-/* Creates or updates a file-storage, limits-retention stream (idempotent). Storage/retention of
- * an existing stream that differ, or subjects owned by another stream: FV_ECONFLICT. */
-fv_status fv_provision_stream(fv_bus *bus, const char *name, const char *const *subjects,
-                              int nsubjects, int64_t max_age_ms, int64_t max_bytes, int replicas,
-                              fv_err *err);
-/* FLOVYN_DLQ on `<prefix>.v1.dlq.>` (0 -> defaults above) */
+/* FLOVYN_DLQ on `<prefix>.v1.dlq.>` (0 -> defaults above), by fv_stream_ensure */
 fv_status fv_provision_dlq(fv_bus *bus, int replicas, int64_t max_age_ms, int64_t max_bytes,
                            fv_err *err);
 

@@ -204,68 +204,58 @@ out:
 
 /* --- the KV bucket -------------------------------------------------------------------------- */
 
-fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore **out, fv_err *err)
+fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, fv_kv **out, fv_err *err)
 {
     *out = NULL;
-    jsCtx *js = fv_bus_jetstream(bus);
-    if (!js)
+    if (fv_bus_is_memory(bus))
         return fv_err_set(err, FV_ENOTSUP, "subscriptions need JetStream (--nats-url)");
-    if (create) {
-        /* the same ensure `flovyn-bridge init` uses, so both agree on the bucket's config */
-        fv_status st =
-            fv_kv_bucket_ensure(bus, FV_SUBS_BUCKET, 0, replicas > 0 ? replicas : 1, err);
-        if (st != FV_OK)
-            return st;
-    }
-    natsStatus s = js_KeyValue(out, js, FV_SUBS_BUCKET);
-    if (s == NATS_NOT_FOUND)
-        return fv_err_set(err, FV_ENOTFOUND,
-                          "KV bucket %s does not exist (run `flovyn-bridge init`)", FV_SUBS_BUCKET);
-    if (s != NATS_OK)
-        return fv_err_set(err, FV_EIO, "KV bucket %s: %s", FV_SUBS_BUCKET, natsStatus_GetText(s));
-    return FV_OK;
+    /* the same configuration `flovyn-bridge init` gives the bucket, so both agree on it */
+    fv_kv_config kc = {.bucket = FV_SUBS_BUCKET, .create = create, .replicas = replicas};
+    return fv_kv_open(bus, &kc, out, err);
 }
 
-fv_status fv_subscriptions_put(kvStore *kv, const fv_subscription *s, fv_err *err)
+fv_status fv_subscriptions_put(fv_kv *kv, const fv_subscription *s, fv_err *err)
 {
     char *json = NULL;
     fv_status st = fv_subscription_to_json(s, &json, err);
     if (st != FV_OK)
         return st;
-    natsStatus ns = kvStore_PutString(NULL, kv, s->name, json);
+    fv_err kerr = {{0}};
+    st = fv_kv_put(kv, s->name, json, strlen(json), NULL, &kerr);
     free(json);
-    if (ns != NATS_OK)
-        return fv_err_set(err, FV_EIO, "storing subscription '%s': %s", s->name,
-                          natsStatus_GetText(ns));
+    if (st != FV_OK)
+        return fv_err_set(err, st, "storing subscription '%s': %s", s->name, kerr.msg);
     return FV_OK;
 }
 
-fv_status fv_subscriptions_get(kvStore *kv, const char *name, fv_subscription *s, fv_err *err)
+fv_status fv_subscriptions_get(fv_kv *kv, const char *name, fv_subscription *s, fv_err *err)
 {
-    kvEntry *e = NULL;
-    natsStatus ns = kvStore_Get(&e, kv, name);
-    if (ns == NATS_NOT_FOUND)
+    char *json = NULL;
+    size_t len = 0;
+    fv_err kerr = {{0}};
+    fv_status st = fv_kv_get(kv, name, &json, &len, NULL, &kerr);
+    if (st == FV_ENOTFOUND)
         return fv_err_set(err, FV_ENOTFOUND, "no subscription named '%s'", name);
-    if (ns != NATS_OK)
-        return fv_err_set(err, FV_EIO, "reading subscription '%s': %s", name,
-                          natsStatus_GetText(ns));
-    fv_status st = fv_subscription_from_json(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), s, err);
-    kvEntry_Destroy(e);
+    if (st != FV_OK)
+        return fv_err_set(err, st, "reading subscription '%s': %s", name, kerr.msg);
+    st = fv_subscription_from_json(json, len, s, err);
+    free(json);
     return st;
 }
 
-fv_status fv_subscriptions_delete(kvStore *kv, const char *name, fv_err *err)
+fv_status fv_subscriptions_delete(fv_kv *kv, const char *name, fv_err *err)
 {
-    kvEntry *e = NULL;
-    natsStatus ns = kvStore_Get(&e, kv, name);
-    kvEntry_Destroy(e);
-    if (ns == NATS_NOT_FOUND)
+    char *json = NULL;
+    size_t len = 0;
+    fv_err kerr = {{0}};
+    fv_status st = fv_kv_get(kv, name, &json, &len, NULL, &kerr);
+    free(json);
+    if (st == FV_ENOTFOUND)
         return fv_err_set(err, FV_ENOTFOUND, "no subscription named '%s'", name);
-    if (ns == NATS_OK)
-        ns = kvStore_Delete(kv, name);
-    if (ns != NATS_OK)
-        return fv_err_set(err, FV_EIO, "deleting subscription '%s': %s", name,
-                          natsStatus_GetText(ns));
+    if (st == FV_OK)
+        st = fv_kv_delete(kv, name, &kerr);
+    if (st != FV_OK)
+        return fv_err_set(err, st, "deleting subscription '%s': %s", name, kerr.msg);
     return FV_OK;
 }
 
@@ -274,28 +264,25 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-fv_status fv_subscriptions_list(kvStore *kv, int (*cb)(void *ud, const fv_subscription *s),
-                                void *ud, fv_err *err)
+fv_status fv_subscriptions_list(fv_kv *kv, int (*cb)(void *ud, const fv_subscription *s), void *ud,
+                                fv_err *err)
 {
-    kvKeysList keys = {0};
-    kvWatchOptions wo;
-    kvWatchOptions_Init(&wo);
-    wo.Timeout = 5000;
-    natsStatus ns = kvStore_Keys(&keys, kv, &wo);
-    if (ns == NATS_NOT_FOUND)
-        return FV_OK;
-    if (ns != NATS_OK)
-        return fv_err_set(err, FV_EIO, "listing subscriptions: %s", natsStatus_GetText(ns));
-    qsort(keys.Keys, (size_t)keys.Count, sizeof keys.Keys[0], cmp_str);
+    char **keys = NULL;
+    size_t n = 0;
+    fv_err kerr = {{0}};
+    fv_status st = fv_kv_keys(kv, &keys, &n, &kerr);
+    if (st != FV_OK)
+        return fv_err_set(err, st, "listing subscriptions: %s", kerr.msg);
+    qsort(keys, n, sizeof keys[0], cmp_str);
     fv_subscription *s = malloc(sizeof *s);
-    fv_status st = s ? FV_OK : fv_err_set(err, FV_ENOMEM, "out of memory");
-    for (int i = 0; s && i < keys.Count; i++) {
+    st = s ? FV_OK : fv_err_set(err, FV_ENOMEM, "out of memory");
+    for (size_t i = 0; s && i < n; i++) {
         fv_err rerr = {{0}};
-        fv_status rs = fv_subscriptions_get(kv, keys.Keys[i], s, &rerr);
+        fv_status rs = fv_subscriptions_get(kv, keys[i], s, &rerr);
         if (rs == FV_ENOTFOUND)
             continue; /* deleted meanwhile */
         if (rs != FV_OK) {
-            fv_log(FV_LOG_WARN, "subscriptions", "skipping unreadable record", "key", keys.Keys[i],
+            fv_log(FV_LOG_WARN, "subscriptions", "skipping unreadable record", "key", keys[i],
                    "error", rerr.msg, NULL);
             continue;
         }
@@ -303,6 +290,6 @@ fv_status fv_subscriptions_list(kvStore *kv, int (*cb)(void *ud, const fv_subscr
             break;
     }
     free(s);
-    kvKeysList_Destroy(&keys);
+    fv_kv_keys_free(keys, n);
     return st;
 }

@@ -13,10 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <nats/nats.h>
-
 #include "flovyn/bus.h"
 #include "flovyn/id.h"
+#include "flovyn/kv.h"
 #include "flovyn/status.h"
 #include "webhook_sign.h"
 
@@ -57,15 +56,15 @@ fv_status fv_subscription_durable_name(const fv_subscription *s, char *out, size
 fv_status fv_subscription_to_json(const fv_subscription *s, char **out, fv_err *err);
 fv_status fv_subscription_from_json(const char *json, size_t len, fv_subscription *s, fv_err *err);
 
-/* Opens the bucket, creating it when missing and create is true (replicas from the bus
- * configuration's caller). JetStream only. */
-fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, kvStore **out, fv_err *err);
-fv_status fv_subscriptions_put(kvStore *kv, const fv_subscription *s, fv_err *err);
-fv_status fv_subscriptions_get(kvStore *kv, const char *name, fv_subscription *s, fv_err *err);
-fv_status fv_subscriptions_delete(kvStore *kv, const char *name, fv_err *err);
+/* Opens the bucket; with create, creates it when missing or brings it to the configuration (as
+ * `flovyn-bridge init` does; an existing bucket's replicas are never lowered). JetStream only. */
+fv_status fv_subscriptions_open(fv_bus *bus, bool create, int replicas, fv_kv **out, fv_err *err);
+fv_status fv_subscriptions_put(fv_kv *kv, const fv_subscription *s, fv_err *err);
+fv_status fv_subscriptions_get(fv_kv *kv, const char *name, fv_subscription *s, fv_err *err);
+fv_status fv_subscriptions_delete(fv_kv *kv, const char *name, fv_err *err);
 /* Calls cb for every stored record (in key order); records that fail to parse are skipped with
  * a warning in the log. */
-fv_status fv_subscriptions_list(kvStore *kv, int (*cb)(void *ud, const fv_subscription *s),
-                                void *ud, fv_err *err);
+fv_status fv_subscriptions_list(fv_kv *kv, int (*cb)(void *ud, const fv_subscription *s), void *ud,
+                                fv_err *err);
 
 #endif

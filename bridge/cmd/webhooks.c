@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <nats/nats.h>
 
 #include "bridge.h"
 #include "cloudevents.h"
@@ -108,8 +107,8 @@ struct wh_runner {
 struct fv_webhooks {
     fv_bus *bus;
     fv_webhooks_config cfg;
-    kvStore *kv;
-    kvWatcher *watcher;
+    fv_kv *kv;
+    fv_kv_watcher *watcher;
     pthread_t watch_thread, deliver_thread;
     atomic_bool stopping;
     atomic_bool deliver_stop;
@@ -763,27 +762,25 @@ static void *watch_main(void *arg)
 {
     fv_webhooks *w = arg;
     while (!atomic_load(&w->stopping)) {
-        kvEntry *e = NULL;
-        natsStatus s = kvWatcher_Next(&e, w->watcher, 250);
-        if (s == NATS_TIMEOUT)
+        fv_kv_change c;
+        bool have = false;
+        fv_err err = {{0}};
+        fv_status st = fv_kv_watcher_next(w->watcher, 250, &c, &have, &err);
+        if (st == FV_ETIMEOUT)
             continue;
-        if (s != NATS_OK) {
+        if (st != FV_OK) {
             if (atomic_load(&w->stopping))
                 break;
-            fv_log(FV_LOG_WARN, "webhooks", "subscription watcher failed", "error",
-                   natsStatus_GetText(s), NULL);
-            struct timespec ts = {0, 250 * 1000000L};
-            nanosleep(&ts, NULL);
+            fv_log(FV_LOG_WARN, "webhooks", "subscription watcher failed", "error", err.msg, NULL);
+            fv_sleep_ms(250);
             continue;
         }
-        if (!e)
+        if (!have)
             continue; /* marks the end of the initial values */
-        const char *key = kvEntry_Key(e);
-        if (kvEntry_Operation(e) == kvOp_Put)
-            apply_put(w, key, kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
+        if (c.op == FV_KV_PUT)
+            apply_put(w, c.key, c.value, c.len);
         else
-            apply_delete(w, key);
-        kvEntry_Destroy(e);
+            apply_delete(w, c.key);
     }
     return NULL;
 }
@@ -821,13 +818,9 @@ fv_status fv_webhooks_start(fv_bus *bus, const fv_webhooks_config *cfg, fv_webho
         st = fv_err_set(err, FV_ENOMEM, "curl_multi_init failed");
         goto fail;
     }
-    kvWatchOptions wo;
-    kvWatchOptions_Init(&wo);
-    natsStatus ns = kvStore_WatchAll(&w->watcher, w->kv, &wo);
-    if (ns != NATS_OK) {
-        st = fv_err_set(err, FV_EIO, "watching %s: %s", FV_SUBS_BUCKET, natsStatus_GetText(ns));
+    st = fv_kv_watch_all(w->kv, &w->watcher, err);
+    if (st != FV_OK)
         goto fail;
-    }
     if (pthread_create(&w->deliver_thread, NULL, deliver_main, w) != 0) {
         st = fv_err_set(err, FV_ENOMEM, "cannot start a thread");
         goto fail;
@@ -842,10 +835,8 @@ fv_status fv_webhooks_start(fv_bus *bus, const fv_webhooks_config *cfg, fv_webho
     *out = w;
     return FV_OK;
 fail:
-    if (w->watcher)
-        kvWatcher_Destroy(w->watcher);
-    if (w->kv)
-        kvStore_Destroy(w->kv);
+    fv_kv_watcher_destroy(w->watcher);
+    fv_kv_close(w->kv);
     if (w->multi)
         curl_multi_cleanup(w->multi);
     pthread_mutex_destroy(&w->mu);
@@ -859,7 +850,7 @@ void fv_webhooks_stop(fv_webhooks *w)
     if (!w)
         return;
     atomic_store(&w->stopping, true);
-    kvWatcher_Stop(w->watcher);
+    fv_kv_watcher_stop(w->watcher);
     pthread_join(w->watch_thread, NULL);
     /* every runner stops fetching at once and gets the same bounded grace */
     pthread_mutex_lock(&w->mu);
@@ -877,8 +868,8 @@ void fv_webhooks_stop(fv_webhooks *w)
     curl_multi_wakeup(w->multi);
     pthread_join(w->deliver_thread, NULL);
     curl_multi_cleanup(w->multi);
-    kvWatcher_Destroy(w->watcher);
-    kvStore_Destroy(w->kv);
+    fv_kv_watcher_destroy(w->watcher);
+    fv_kv_close(w->kv);
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->qmu);
     free(w);

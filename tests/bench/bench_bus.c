@@ -179,12 +179,12 @@ static void *lib_publisher(void *arg)
 
 /* Two publishing threads share the bus (and its in-flight window), as concurrent ingest
  * requests do: while one batch waits for its last acks, the other keeps the window full. */
-static double run_lib(fv_bus *bus, int n, int round, uint64_t *first_seq)
+static double run_lib(const char *url, fv_bus *bus, int n, int round, uint64_t *first_seq)
 {
     /* a fresh stream each round, like the raw side: a stream's dedup window holding the ids of
      * earlier rounds would make the server, not the library, slower */
     fv_err perr = {{0}};
-    js_DeleteStream(fv_bus_jetstream(bus), FV_STREAM_EVENTS, NULL, NULL);
+    fv_test_js_delete_stream(url, FV_STREAM_EVENTS);
     if (fv_bus_provision(bus, &perr) != FV_OK) {
         fprintf(stderr, "provision: %s\n", perr.msg);
         return -1;
@@ -312,11 +312,11 @@ int main(int argc, char **argv)
         uint64_t f = 0;
         if (round % 2 == 0) {
             raw[round] = run_raw(srv.url, n, round, DATA_BYTES, false);
-            lib[round] = run_lib(bus, n, round, &f);
+            lib[round] = run_lib(srv.url, bus, n, round, &f);
             same[round] = run_raw(srv.url, n, round, wire, true);
         } else {
             same[round] = run_raw(srv.url, n, round, wire, true);
-            lib[round] = run_lib(bus, n, round, &f);
+            lib[round] = run_lib(srv.url, bus, n, round, &f);
             raw[round] = run_raw(srv.url, n, round, DATA_BYTES, false);
         }
         first = f; /* the catch-up reads the last round's stream */

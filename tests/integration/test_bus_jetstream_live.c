@@ -640,7 +640,7 @@ static void test_jetstream_recreated_stream_ends_subscriptions_and_old_cursors_g
     fv_sub *sub = subscribe_new(bus, t, &c);
     fv_cursor old = {seqs[2], 0, fv_bus_epoch(bus)};
     /* an operator deletes and recreates the stream: its sequences start again at 1 */
-    assert_int_equal(js_DeleteStream(fv_bus_jetstream(bus), FV_STREAM_EVENTS, NULL, NULL), NATS_OK);
+    assert_int_equal(fv_test_js_delete_stream(srv.url, FV_STREAM_EVENTS), 0);
     fv_err err = {{0}};
     assert_int_equal(fv_bus_provision(bus, &err), FV_OK);
     assert_true(fv_collector_wait_kind(&c, FV_MSG_ERROR, TMO));

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <nats/nats.h>
 
 #include "fixture.h"
 #include "flovyn/bus.h"
+#include "flovyn/kv.h"
 #include "flovyn/registry.h"
 #include "flovyn/units.h"
 
@@ -173,11 +173,11 @@ static void test_registry_sweep_removes_only_old_terminal_entries(void **state)
 
 static void test_registry_replaces_an_unreadable_record(void **state)
 {
-    kvStore *kv = NULL;
-    uint64_t rev = 0;
-    assert_int_equal(js_KeyValue(&kv, fv_bus_jetstream(bus), FV_BUCKET_WORKFLOWS), NATS_OK);
-    assert_int_equal(kvStore_PutString(&rev, kv, "wf-garbage", "not json"), NATS_OK);
-    kvStore_Destroy(kv);
+    fv_kv *kv = NULL;
+    fv_kv_config kc = {.bucket = FV_BUCKET_WORKFLOWS};
+    assert_int_equal(fv_kv_open(bus, &kc, &kv, NULL), FV_OK);
+    assert_int_equal(fv_kv_put(kv, "wf-garbage", "not json", 8, NULL, NULL), FV_OK);
+    fv_kv_close(kv);
     fv_registry_entry e;
     fv_err err = {{0}};
     assert_int_equal(fv_registry_get(reg, "wf-garbage", &e, &err), FV_EINVAL);

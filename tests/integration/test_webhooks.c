@@ -314,9 +314,10 @@ static void test_webhook_connect_time_guard_refuses_private_address(void **state
              "\"secret\":\"" WH_SECRET "\",\"max_attempts\":3,\"backoff_ms\":[100],"
              "\"batch\":10,\"ordered\":false,\"allow_private\":false,\"created_ms\":0}",
              fv_wh_receiver_url(r));
-    kvStore *kv = NULL;
-    assert_int_equal(js_KeyValue(&kv, fv_bus_jetstream(env.bus), "FLOVYN_SUBSCRIPTIONS"), NATS_OK);
-    assert_int_equal(kvStore_PutString(NULL, kv, "guard", json), NATS_OK);
+    fv_kv *kv = NULL;
+    fv_kv_config kc = {.bucket = "FLOVYN_SUBSCRIPTIONS"};
+    assert_int_equal(fv_kv_open(env.bus, &kc, &kv, NULL), FV_OK);
+    assert_int_equal(fv_kv_put(kv, "guard", json, strlen(json), NULL, NULL), FV_OK);
     pid_t b = wh_bridge_start(&env, false, NULL);
     assert_true(wh_wait_durable(&env, "guard", true, 10000));
     wh_publish(&env, "tguard", "workflow.started", "wf-g", "{}", NULL);
@@ -328,8 +329,8 @@ static void test_webhook_connect_time_guard_refuses_private_address(void **state
     assert_non_null(strstr(out, "loopback"));
     free(out);
     stop_bridge(b, SIGTERM);
-    assert_int_equal(kvStore_Delete(kv, "guard"), NATS_OK);
-    kvStore_Destroy(kv);
+    assert_int_equal(fv_kv_delete(kv, "guard", NULL), FV_OK);
+    fv_kv_close(kv);
     fv_wh_receiver_stop(r);
 }
 

@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <nats/nats.h>
 
 #include "fixture.h"
 #include "flovyn/bus.h"
 #include "flovyn/event.h"
+#include "flovyn/kv.h"
 #include "webhook_receiver.h"
 
 /* 24 bytes "flovyn-webhook-test-key!" */
@@ -341,12 +341,8 @@ static inline bool wh_wait_durable(wh_env *e, const char *name, bool exists, int
     snprintf(durable, sizeof durable, "webhook_%s", name);
     int64_t end = wh_mono_ms() + timeout_ms;
     for (;;) {
-        jsConsumerInfo *ci = NULL;
-        jsErrCode jerr = 0;
-        natsStatus s = js_GetConsumerInfo(&ci, fv_bus_jetstream(e->bus), "FLOVYN_EVENTS", durable,
-                                          NULL, &jerr);
-        jsConsumerInfo_Destroy(ci);
-        if ((s == NATS_OK) == exists)
+        int r = fv_test_js_consumer_exists(e->nats.url, "FLOVYN_EVENTS", durable);
+        if ((r == 1) == exists)
             return true;
         if (wh_mono_ms() > end)
             return false;

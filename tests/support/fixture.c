@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nats/nats.h>
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -186,4 +188,52 @@ void fv_nats_cleanup(fv_nats_server *s)
         (void)r;
     }
     s->store_dir[0] = '\0';
+}
+
+/* --- direct JetStream requests ---------------------------------------------------------------- */
+
+static int js_connect(const char *url, natsConnection **nc, jsCtx **js)
+{
+    *nc = NULL;
+    *js = NULL;
+    if (natsConnection_ConnectTo(nc, url) != NATS_OK)
+        return -1;
+    if (natsConnection_JetStream(js, *nc, NULL) != NATS_OK) {
+        natsConnection_Destroy(*nc);
+        return -1;
+    }
+    return 0;
+}
+
+static void js_disconnect(natsConnection *nc, jsCtx *js)
+{
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+}
+
+int fv_test_js_delete_stream(const char *url, const char *stream)
+{
+    natsConnection *nc;
+    jsCtx *js;
+    if (js_connect(url, &nc, &js) != 0)
+        return -1;
+    natsStatus s = js_DeleteStream(js, stream, NULL, NULL);
+    js_disconnect(nc, js);
+    return s == NATS_OK ? 0 : -1;
+}
+
+int fv_test_js_consumer_exists(const char *url, const char *stream, const char *consumer)
+{
+    natsConnection *nc;
+    jsCtx *js;
+    if (js_connect(url, &nc, &js) != 0)
+        return -1;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetConsumerInfo(&ci, js, stream, consumer, NULL, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    js_disconnect(nc, js);
+    if (s == NATS_OK)
+        return 1;
+    return s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr ? 0 : -1;
 }

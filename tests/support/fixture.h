@@ -32,6 +32,12 @@ int fv_nats_restart(fv_nats_server *s);
 /* stops if running and removes the store */
 void fv_nats_cleanup(fv_nats_server *s);
 
+/* Direct JetStream requests on a connection of the test's own (the library exposes no nats.c
+ * handle): what an operator would do by hand. 0 on success, -1 otherwise. */
+int fv_test_js_delete_stream(const char *url, const char *stream);
+/* 1 when the consumer exists, 0 when it does not, -1 when NATS could not answer */
+int fv_test_js_consumer_exists(const char *url, const char *stream, const char *consumer);
+
 /* fork+exec argv (argv[0] resolved via PATH or as given); stdout+stderr to log_path (or inherit
  * when NULL); extra environment "K=V" entries in env (NULL-terminated, may be NULL). */
 pid_t fv_test_spawn(char *const argv[], char *const env[], const char *log_path);

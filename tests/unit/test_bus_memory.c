@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "bus_suite.h"
+#include "flovyn/kv.h"
 #include "flovyn/types_filter.h"
 #include "flovyn/units.h"
 
@@ -546,7 +547,10 @@ static void test_memory_bus_has_no_durables_and_is_always_ready(void **state)
     assert_non_null(strstr(err.msg, "JetStream"));
     fv_durable *d = NULL;
     assert_int_equal(fv_bus_durable_open(bus, FV_STREAM_EVENTS, "d", &d, NULL), FV_ENOTSUP);
-    assert_null(fv_bus_nats_connection(bus));
+    fv_kv *kv = NULL;
+    fv_kv_config kc = {.bucket = "B", .create = true};
+    assert_int_equal(fv_kv_open(bus, &kc, &kv, NULL), FV_ENOTSUP);
+    assert_null(kv);
     uint64_t last = 99;
     assert_int_equal(fv_bus_last_seq(bus, FV_SRC_STREAMS, &last, NULL), FV_OK);
     assert_int_equal(last, 0);

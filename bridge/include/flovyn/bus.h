@@ -236,12 +236,4 @@ void fv_durable_msg_destroy(fv_durable_msg *m);
 /* number of messages not yet delivered to the durable (consumer lag) */
 fv_status fv_durable_pending(fv_durable *d, uint64_t *pending, fv_err *err);
 
-/* --- escape hatch for the bridge daemon (JetStream only) ------------------------------------ */
-/* The underlying nats.c connection and JetStream context (NULL on the memory backend). They
- * stay owned by the bus. Used for KV buckets, the DLQ stream and legacy core subscriptions. */
-struct __natsConnection;
-struct __jsCtx;
-struct __natsConnection *fv_bus_nats_connection(fv_bus *bus);
-struct __jsCtx *fv_bus_jetstream(fv_bus *bus);
-
 #endif

@@ -41,10 +41,8 @@ typedef struct fv_registry_entry {
 
 typedef struct fv_registry fv_registry;
 
-/* Creates or updates a KV bucket (history 1, file storage). ttl_ms 0 = no expiry. Idempotent. */
-fv_status fv_kv_bucket_ensure(fv_bus *bus, const char *bucket, int64_t ttl_ms, int replicas,
-                              fv_err *err);
-/* FLOVYN_WORKFLOWS with a TTL of at least the events' max age (KV TTL is per bucket). */
+/* FLOVYN_WORKFLOWS with a TTL of at least the events' max age (KV TTL is per bucket); creates
+ * or updates it as fv_kv_ensure (never fewer replicas than it has). */
 fv_status fv_registry_provision(fv_bus *bus, int64_t ttl_ms, int replicas, fv_err *err);
 
 /* Binds to FLOVYN_WORKFLOWS (FV_ENOTFOUND when it does not exist: run `flovyn-bridge init`). */

@@ -161,13 +161,3 @@ fv_status fv_bus_durable_open(fv_bus *bus, const char *stream, const char *name,
         return fv_err_set(err, FV_ENOTSUP, "durable subscriptions need JetStream (--nats-url)");
     return bus->ops->durable_open(bus, stream, name, out, err);
 }
-
-struct __natsConnection *fv_bus_nats_connection(fv_bus *bus)
-{
-    return bus->ops->nats_connection ? bus->ops->nats_connection(bus) : NULL;
-}
-
-struct __jsCtx *fv_bus_jetstream(fv_bus *bus)
-{
-    return bus->ops->jetstream ? bus->ops->jetstream(bus) : NULL;
-}

@@ -31,8 +31,6 @@ typedef struct fv_bus_ops {
     fv_status (*durable_delete)(fv_bus *bus, const char *stream, const char *name, fv_err *err);
     fv_status (*durable_open)(fv_bus *bus, const char *stream, const char *name, fv_durable **out,
                               fv_err *err);
-    struct __natsConnection *(*nats_connection)(fv_bus *bus);
-    struct __jsCtx *(*jetstream)(fv_bus *bus);
 } fv_bus_ops;
 
 struct fv_bus {

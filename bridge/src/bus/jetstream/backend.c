@@ -44,15 +44,6 @@ static void js_stats(fv_bus *bus, fv_bus_stats *o)
         fv__eng_stats(b->eng, o);
 }
 
-static struct __natsConnection *js_nc(fv_bus *bus)
-{
-    return fv__js(bus)->nc;
-}
-static struct __jsCtx *js_ctx(fv_bus *bus)
-{
-    return fv__js(bus)->js;
-}
-
 static void js_destroy(fv_bus *bus)
 {
     fv__js_bus *b = fv__js(bus);
@@ -139,8 +130,6 @@ static const fv_bus_ops js_ops = {
     .durable_ensure = fv__js_durable_ensure,
     .durable_delete = fv__js_durable_delete,
     .durable_open = fv__js_durable_open,
-    .nats_connection = js_nc,
-    .jetstream = js_ctx,
 };
 
 fv_status fv_bus_jetstream_create(const fv_bus_config *cfg, fv_bus **out, fv_err *err)

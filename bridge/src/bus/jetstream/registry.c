@@ -1,7 +1,7 @@
 /* registry.c - the workflow registry in the KV bucket FLOVYN_WORKFLOWS; see registry.h.
  *
- * Writes are compare-and-set on the KV revision (kvStore_Create for a new key, kvStore_Update
- * with the revision read), so two maintainer threads (events, streams) or two bridges never lose
+ * Writes are compare-and-set on the KV revision (fv_kv_create for a new key, fv_kv_update with
+ * the revision read), so two maintainer threads (events, streams) or two bridges never lose
  * each other's fields and a first sequence, once recorded, is never replaced. A small
  * direct-mapped cache remembers workflows whose entry already holds everything an observation
  * could add, so a token stream does not cost one KV read per token.
@@ -12,13 +12,14 @@
 #include "flovyn/registry.h"
 
 #include <jansson.h>
-#include <nats/nats.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "flovyn/hmap.h"
+#include "flovyn/kv.h"
 #include "flovyn/log.h"
 #include "flovyn/subject.h"
 #include "flovyn/units.h"
@@ -38,79 +39,17 @@ typedef struct cache_slot {
 
 struct fv_registry {
     fv_bus *bus;
-    kvStore *kv;
+    fv_kv *kv;
     pthread_mutex_t lock; /* cache */
     cache_slot *cache;
 };
 
-static fv_status nats_fail(fv_err *err, natsStatus s, const char *what)
-{
-    /* the thread's last error text says more (JetStream's reason) when it is about this call */
-    natsStatus ls = NATS_OK;
-    const char *txt = nats_GetLastError(&ls);
-    if (ls != s || !txt || !*txt)
-        txt = natsStatus_GetText(s);
-    return fv_err_set(err, s == NATS_TIMEOUT ? FV_ETIMEOUT : FV_EIO, "%s: %s", what, txt);
-}
-
 /* --- buckets ---------------------------------------------------------------------------------- */
-
-fv_status fv_kv_bucket_ensure(fv_bus *bus, const char *bucket, int64_t ttl_ms, int replicas,
-                              fv_err *err)
-{
-    jsCtx *js = fv_bus_jetstream(bus);
-    if (!js)
-        return fv_err_set(err, FV_ENOTSUP, "%s: KV buckets need JetStream (--nats-url)", bucket);
-    kvConfig kc;
-    kvConfig_Init(&kc);
-    kc.Bucket = bucket;
-    kc.History = 1;
-    kc.TTL = ttl_ms > 0 ? ttl_ms * 1000000LL : 0;
-    kc.StorageType = js_FileStorage;
-    kc.Replicas = replicas > 0 ? replicas : 1;
-    kvStore *kv = NULL;
-    natsStatus s = js_CreateKeyValue(&kv, js, &kc);
-    if (s == NATS_OK) {
-        kvStore_Destroy(kv);
-        return FV_OK;
-    }
-    /* exists with another configuration: update the TTL and replicas of its stream in place
-     * (a KV bucket is the stream KV_<bucket>); storage cannot change and is left alone */
-    char sname[128];
-    snprintf(sname, sizeof sname, "KV_%s", bucket);
-    fv_err create_err = {{0}};
-    nats_fail(&create_err, s, bucket);
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    s = js_GetStreamInfo(&si, js, sname, NULL, &jerr);
-    if (s != NATS_OK) {
-        /* not there after all: the creation error is the one that explains it */
-        if (err)
-            *err = create_err;
-        return s == NATS_TIMEOUT ? FV_ETIMEOUT : FV_EIO;
-    }
-    jsStreamConfig *sc = si->Config;
-    int64_t want_age = kc.TTL;
-    if (sc->MaxAge == want_age && sc->Replicas == kc.Replicas) {
-        jsStreamInfo_Destroy(si);
-        return FV_OK;
-    }
-    sc->MaxAge = want_age;
-    sc->Replicas = kc.Replicas;
-    if (sc->Duplicates > want_age && want_age > 0)
-        sc->Duplicates = want_age;
-    jsStreamInfo *si2 = NULL;
-    s = js_UpdateStream(&si2, js, sc, NULL, &jerr);
-    jsStreamInfo_Destroy(si);
-    jsStreamInfo_Destroy(si2);
-    if (s != NATS_OK)
-        return nats_fail(err, s, bucket);
-    return FV_OK;
-}
 
 fv_status fv_registry_provision(fv_bus *bus, int64_t ttl_ms, int replicas, fv_err *err)
 {
-    return fv_kv_bucket_ensure(bus, FV_BUCKET_WORKFLOWS, ttl_ms, replicas, err);
+    fv_kv_config kc = {.bucket = FV_BUCKET_WORKFLOWS, .ttl_ms = ttl_ms, .replicas = replicas};
+    return fv_kv_ensure(bus, &kc, err);
 }
 
 /* --- open / get ---------------------------------------------------------------------------------
@@ -119,24 +58,19 @@ fv_status fv_registry_provision(fv_bus *bus, int64_t ttl_ms, int replicas, fv_er
 fv_status fv_registry_open(fv_bus *bus, fv_registry **out, fv_err *err)
 {
     *out = NULL;
-    jsCtx *js = fv_bus_jetstream(bus);
-    if (!js)
+    if (fv_bus_is_memory(bus))
         return fv_err_set(err, FV_ENOTSUP, "workflow registry needs JetStream (--nats-url)");
     fv_registry *reg = calloc(1, sizeof *reg);
     if (!reg || !(reg->cache = calloc(CACHE_SLOTS, sizeof *reg->cache))) {
         free(reg);
         return fv_err_set(err, FV_ENOMEM, "registry: out of memory");
     }
-    natsStatus s = js_KeyValue(&reg->kv, js, FV_BUCKET_WORKFLOWS);
-    if (s != NATS_OK) {
+    fv_kv_config kc = {.bucket = FV_BUCKET_WORKFLOWS};
+    fv_status st = fv_kv_open(bus, &kc, &reg->kv, err);
+    if (st != FV_OK) {
         free(reg->cache);
         free(reg);
-        if (s == NATS_NOT_FOUND) {
-            return fv_err_set(err, FV_ENOTFOUND,
-                              "KV bucket %s does not exist (run `flovyn-bridge init`)",
-                              FV_BUCKET_WORKFLOWS);
-        }
-        return nats_fail(err, s, FV_BUCKET_WORKFLOWS);
+        return st;
     }
     pthread_mutex_init(&reg->lock, NULL);
     reg->bus = bus;
@@ -148,7 +82,7 @@ void fv_registry_close(fv_registry *reg)
 {
     if (!reg)
         return;
-    kvStore_Destroy(reg->kv);
+    fv_kv_close(reg->kv);
     pthread_mutex_destroy(&reg->lock);
     free(reg->cache);
     free(reg);
@@ -207,17 +141,17 @@ static char *record_dump(const fv_registry_entry *e)
 /* 1 = found, 0 = not found, negative = error */
 static int kv_read(fv_registry *reg, const char *workflow, fv_registry_entry *out, fv_err *err)
 {
-    kvEntry *ke = NULL;
-    natsStatus s = kvStore_Get(&ke, reg->kv, workflow);
-    if (s == NATS_NOT_FOUND) {
+    char *val = NULL;
+    size_t len = 0;
+    uint64_t rev = 0;
+    fv_status st = fv_kv_get(reg->kv, workflow, &val, &len, &rev, err);
+    if (st == FV_ENOTFOUND)
         return 0;
-    }
-    if (s != NATS_OK)
-        return nats_fail(err, s, "registry get");
-    fv_status st =
-        record_parse(workflow, kvEntry_Value(ke), (size_t)kvEntry_ValueLen(ke), out, err);
-    out->revision = kvEntry_Revision(ke);
-    kvEntry_Destroy(ke);
+    if (st != FV_OK)
+        return fv_err_prefix(err, st, "registry get: ");
+    st = record_parse(workflow, val, len, out, err);
+    out->revision = rev;
+    free(val);
     return st == FV_OK ? 1 : st;
 }
 
@@ -295,10 +229,7 @@ static bool status_terminal(const char *status)
 
 static size_t slot_of(const char *workflow)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)workflow; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % CACHE_SLOTS);
+    return (size_t)(fv_hash_str(workflow) % CACHE_SLOTS);
 }
 
 /* true when the entry already holds everything o could add */
@@ -397,8 +328,8 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
         int r = kv_read(reg, o->workflow_execution_id, &e, err);
         if (r < 0 && r != FV_EINVAL)
             return r;
-        natsStatus s;
-        uint64_t rev = 0;
+        fv_status ws;
+        fv_err werr = {{0}};
         if (r == 1) {
             if (strcmp(e.tenant_id, o->tenant_id) != 0) {
                 cache_put(reg, &e);
@@ -412,8 +343,8 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
             char *rec = record_dump(&e);
             if (!rec)
                 return fv_err_set(err, FV_ENOMEM, "registry: out of memory");
-            s = kvStore_Update(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec),
-                               e.revision);
+            ws = fv_kv_update(reg->kv, o->workflow_execution_id, rec, strlen(rec), e.revision, NULL,
+                              &werr);
             free(rec);
         } else {
             /* new (or an unreadable record, which is replaced by a fresh one) */
@@ -430,17 +361,17 @@ fv_status fv_registry_observe(fv_registry *reg, const fv_registry_obs *o, fv_err
             if (!rec)
                 return fv_err_set(err, FV_ENOMEM, "registry: out of memory");
             if (r == 0)
-                s = kvStore_Create(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec));
+                ws = fv_kv_create(reg->kv, o->workflow_execution_id, rec, strlen(rec), NULL, &werr);
             else
-                s = kvStore_Update(&rev, reg->kv, o->workflow_execution_id, rec, (int)strlen(rec),
-                                   bad_rev);
+                ws = fv_kv_update(reg->kv, o->workflow_execution_id, rec, strlen(rec), bad_rev,
+                                  NULL, &werr);
             free(rec);
         }
-        if (s == NATS_OK) {
+        if (ws == FV_OK) {
             cache_put(reg, &e);
             return FV_OK;
         }
-        /* somebody else wrote first (wrong last sequence): read again and merge */
+        /* somebody else wrote first (FV_ECONFLICT), or the write failed: read again and merge */
     }
     return fv_err_set(err, FV_EIO, "registry: %s kept changing under %d attempts",
                       o->workflow_execution_id, CAS_ATTEMPTS);
@@ -450,32 +381,28 @@ fv_status fv_registry_sweep(fv_registry *reg, int64_t older_than_ms, size_t *rem
 {
     if (removed)
         *removed = 0;
-    kvKeysList keys = {0};
-    natsStatus s = kvStore_Keys(&keys, reg->kv, NULL);
-    if (s == NATS_NOT_FOUND) {
-        return FV_OK;
-    }
-    if (s != NATS_OK)
-        return nats_fail(err, s, "registry sweep");
+    char **keys = NULL;
+    size_t n = 0;
+    fv_status st = fv_kv_keys(reg->kv, &keys, &n, err);
+    if (st != FV_OK)
+        return fv_err_prefix(err, st, "registry sweep: ");
     int64_t cutoff = fv_now_ms() - older_than_ms;
-    fv_status st = FV_OK;
-    for (int i = 0; i < keys.Count; i++) {
+    for (size_t i = 0; i < n; i++) {
         fv_registry_entry e;
         fv_err e2 = {{0}};
-        if (kv_read(reg, keys.Keys[i], &e, &e2) != 1)
+        if (kv_read(reg, keys[i], &e, &e2) != 1)
             continue;
         if (!status_terminal(e.status) || e.updated_ms > cutoff)
             continue;
         /* KV has no conditional purge; a terminal entry is not expected to change again */
-        if (kvStore_Purge(reg->kv, keys.Keys[i], NULL) == NATS_OK) {
-            cache_drop(reg, keys.Keys[i]);
+        if (fv_kv_purge(reg->kv, keys[i], &e2) == FV_OK) {
+            cache_drop(reg, keys[i]);
             if (removed)
                 (*removed)++;
-        } else {
         }
     }
-    kvKeysList_Destroy(&keys);
-    return st;
+    fv_kv_keys_free(keys, n);
+    return FV_OK;
 }
 
 /* --- maintainer
