@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "cors.h"
 #include "errors.h"
+#include "flovyn/hmap.h"
 #include "flovyn/log.h"
 #include "flovyn/registry.h"
 #include "flovyn/units.h"
@@ -76,10 +77,7 @@ static pthread_mutex_t g_hints_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t hint_index(const char *w)
 {
-    uint32_t h = 2166136261u;
-    for (; *w; w++)
-        h = (h ^ (uint8_t)*w) * 16777619u;
-    return h % HINT_SLOTS;
+    return (size_t)(fv_hash_str(w) % HINT_SLOTS);
 }
 
 static bool registry_hint(void *ud, const char *tenant, const char *workflow, uint64_t *ev,
@@ -253,8 +251,7 @@ static void *timer_main(void *arg)
     int64_t next_hb = fv_monotonic_ms() + gw->cfg.heartbeat_ms;
     int64_t next_scan = 0;
     while (!atomic_load(&gw->timer_stop)) {
-        struct timespec ts = {0, TIMER_TICK_MS * 1000000L};
-        nanosleep(&ts, NULL);
+        fv_sleep_ms(TIMER_TICK_MS);
         int64_t now = fv_monotonic_ms();
         bool hb = now >= next_hb;
         if (hb)
@@ -357,8 +354,7 @@ void fv_gw_shutdown(fv_gw *gw)
         if (waited >= DRAIN_WAIT_MS ||
             (!suspended && (fv_streams_open(gw->streams) == 0 || waited >= DRAIN_FLUSH_MS)))
             break;
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
+        fv_sleep_ms(20);
     }
     /* Ingest and history requests already taken keep going: wait until each has sent its
      * answer, or a publish that became durable could reach its client as a reset instead of
@@ -366,8 +362,7 @@ void fv_gw_shutdown(fv_gw *gw)
     start = fv_monotonic_ms();
     while (fv_router_inflight() > (long)fv_streams_open(gw->streams) &&
            fv_monotonic_ms() - start < REQUEST_WAIT_MS) {
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        fv_sleep_ms(10);
     }
     if (gw->timer_started) {
         atomic_store(&gw->timer_stop, true);

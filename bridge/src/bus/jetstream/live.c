@@ -31,6 +31,7 @@
 
 #include "jetstream_internal.h"
 #include "flovyn/log.h"
+#include "flovyn/units.h"
 
 #define PROBE_EVERY_MS 1000
 #define REFILL_BATCH 512
@@ -41,12 +42,6 @@ static void dispatch(fv__js_live_src *ls, fv__rec *r)
 {
     atomic_store(&ls->dispatched, r->seq);
     fv__eng_append(ls->bus->eng, r, false);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Reads [from, to] from the stream and dispatches it; ls->expected follows what was dispatched. */
@@ -185,7 +180,7 @@ static void *live_main(void *arg)
             atomic_store(&ls->probe, false);
             last_probe = now;
             if (!probe(ls, forced) && ls->expected == 0) {
-                sleep_ms(250);
+                fv_sleep_ms(250);
                 continue;
             }
         }
@@ -201,7 +196,7 @@ static void *live_main(void *arg)
                 /* NATS_SLOW_CONSUMER: messages were dropped; the sequence jump shows where */
                 atomic_store(&ls->probe, true);
                 if (s != NATS_SLOW_CONSUMER)
-                    sleep_ms(100);
+                    fv_sleep_ms(100);
                 continue;
             }
             if (atomic_load(&ls->debug_drop) > 0) {
@@ -218,7 +213,7 @@ static void *live_main(void *arg)
         }
         if (seq > ls->expected && refill(ls, seq - 1) != FV_OK) {
             held = m; /* nothing newer before the hole is filled */
-            sleep_ms(250);
+            fv_sleep_ms(250);
             continue;
         }
         if (seq < ls->expected) {
@@ -234,7 +229,7 @@ static void *live_main(void *arg)
         fv__rec *r = fv__js_rec_from_nats(b, ls->src, m, seq, fv__js_now_ms());
         natsMsg_Destroy(m);
         if (!r) {
-            sleep_ms(10);
+            fv_sleep_ms(10);
             continue;
         }
         dispatch(ls, r);
@@ -296,7 +291,7 @@ fv_status fv__js_live_wait(fv__js_bus *b, const bool want[2], fv_err *err)
             atomic_store(&b->live[0].probe, true);
             atomic_store(&b->live[1].probe, true);
         }
-        sleep_ms(5);
+        fv_sleep_ms(5);
     }
     return fv_err_set(err, FV_EUNAVAIL,
                       "subscribe: the live path has no stream to follow yet "
