@@ -29,9 +29,25 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 0" INT TERM
 
+# Something else already listening would be used instead of our nats-server (or our gateway would
+# fail to start): say so and stop, rather than run against whatever answers there.
+in_use() { (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+for p in "$nats_port:FLOVYN_NATS_PORT" "$port:FLOVYN_PORT" "$((port + 1)):FLOVYN_PORT (+1, the bridge)"; do
+  if in_use "${p%%:*}"; then
+    echo "port ${p%%:*} on 127.0.0.1 is already in use; set ${p#*:} to a free port" >&2
+    exit 1
+  fi
+done
+
 nats-server -js -a 127.0.0.1 -p "$nats_port" -sd "$state/nats" >"$state/nats.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/"$nats_port") 2>/dev/null && break; sleep 0.1; done
+nats_pid=$!
+pids+=($nats_pid)
+for _ in $(seq 50); do in_use "$nats_port" && break; sleep 0.1; done
+if ! kill -0 "$nats_pid" 2>/dev/null || ! in_use "$nats_port"; then
+  echo "nats-server did not start; its log ($state/nats.log) ends with:" >&2
+  tail -5 "$state/nats.log" >&2
+  exit 1
+fi
 export FLOVYN_NATS_URL="nats://127.0.0.1:$nats_port"
 export FLOVYN_LOG_FORMAT=text
 
