@@ -494,7 +494,11 @@ fv_status fv_stream_delete_msg(fv_bus *bus, const char *stream, uint64_t seq, fv
         return FV_ENOTSUP;
     jsErrCode jerr = 0;
     natsStatus s = js_DeleteMsg(b->js, stream, seq, NULL, &jerr);
-    if (s == NATS_OK || s == NATS_NOT_FOUND)
+    /* already gone: nats-server 2.9 answers a generic 10057 saying "no message found" */
+    const char *last = nats_GetLastError(NULL);
+    if (s == NATS_OK || s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr ||
+        jerr == JSSequenceNotFoundErr ||
+        (jerr == JSStreamMsgDeleteFailed && last && strstr(last, "no message found")))
         return FV_OK;
     char what[160];
     snprintf(what, sizeof what, "removing %s seq %llu", stream, (unsigned long long)seq);
