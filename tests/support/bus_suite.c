@@ -1649,8 +1649,12 @@ static bool sc_check(const sc_sub *s, const sc_rec *sorted, size_t nall, char *w
                                 .cap = s->cap,
                                 .wf = s->wf,
                                 .cursor = s->cursor},
-                      sorted, nall, where, sizeof where))
-            snprintf(why + w, cap - (size_t)w, "; %s", where);
+                      sorted, nall, where, sizeof where)) {
+            /* cut to what fits (the return value is checked, so an optimising build does not
+             * warn about the truncation meant here) */
+            if (snprintf(why + w, cap - (size_t)w, "; %s", where) < 0)
+                why[w] = '\0';
+        }
         return false;
     }
     size_t first_streams = 0;
