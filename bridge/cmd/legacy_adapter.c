@@ -785,13 +785,7 @@ static bool stopping(fv_legacy_adapter *a)
 static void take_core(fv_legacy_adapter *a, int64_t wait_ms, item_list *out)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wait_ms / 1000;
-    ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    fv_deadline_ms(&ts, CLOCK_REALTIME, wait_ms);
     pthread_mutex_lock(&a->mu);
     if (!a->queue.n && !a->stop)
         pthread_cond_timedwait(&a->cond, &a->mu, &ts);

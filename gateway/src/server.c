@@ -175,7 +175,7 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     bc.streams_max_age_ms = cfg->streams_max_age_ms;
     bc.events_max_bytes = cfg->events_max_bytes;
     bc.streams_max_bytes = cfg->streams_max_bytes;
-    bc.memory_history_per_tenant = (size_t)cfg->memory_history;
+    bc.memory_history = (size_t)cfg->memory_history;
     bc.window_bytes = (size_t)cfg->window_bytes;
     bc.connect_in_background = true;
     if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)

@@ -24,7 +24,7 @@ static fv_bus *make_bus_with(size_t history, int64_t events_max_age_ms)
 {
     fv_bus_config cfg;
     fv_bus_config_init(&cfg);
-    cfg.memory_history_per_tenant = history;
+    cfg.memory_history = history;
     cfg.events_max_age_ms = events_max_age_ms;
     fv_bus *bus = NULL;
     fv_err err = {{0}};
@@ -36,12 +36,6 @@ static fv_bus *make_bus_with(size_t history, int64_t events_max_age_ms)
 static fv_bus *make_default(void *ctx)
 {
     return make_bus_with(0, 0);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static uint64_t pub_i(fv_bus *bus, const char *tenant, int i)
@@ -216,7 +210,7 @@ static void test_memory_bus_max_age_drops_old_events(void **state)
 {
     fv_bus *bus = make_bus_with(0, 200);
     uint64_t old = pub_i(bus, "t-age", 0);
-    sleep_ms(400);
+    fv_sleep_ms(400);
     uint64_t fresh = pub_i(bus, "t-age", 1);
     fv_pattern p;
     fv_pattern_init(&p, "t-age");
@@ -315,7 +309,7 @@ static void test_memory_bus_subscriptions_made_during_a_flood_get_no_gap(void **
                    strcmp(k->items[k->n - 1].ev.id, "e-5000") == 0;
             pthread_mutex_unlock(&k->mu);
             if (!done)
-                sleep_ms(10);
+                fv_sleep_ms(10);
         }
         fv_collector_stop(k, subs[i], WAIT_MS);
         assert_true(done);

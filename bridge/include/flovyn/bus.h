@@ -35,13 +35,11 @@ typedef struct fv_bus_config {
     int replicas;           /* 0 -> 1 */
     int64_t events_max_age_ms, streams_max_age_ms; /* 0 -> 7 d / 1 h */
     int64_t events_max_bytes, streams_max_bytes;   /* 0 -> 10 GiB / 1 GiB */
-    size_t memory_history_per_tenant; /* memory backend: records kept per source, across
-                                         tenants (the name is historical); 0 -> 10000 */
-    int max_inflight_publishes;       /* 0 -> 4096 */
-    int publish_timeout_ms;           /* per attempt; 0 -> 5000 */
-    int publish_attempts;             /* retries with the same msg id; 0 -> 3 */
-    int max_catchups;           /* unused since the engine's shared readers; kept for callers */
-    size_t live_buffer_per_sub; /* unused since the engine's window; kept for callers */
+    size_t memory_history;      /* memory backend: records kept per source, across tenants;
+                                   0 -> 10000 */
+    int max_inflight_publishes; /* 0 -> 4096 */
+    int publish_timeout_ms;     /* per attempt; 0 -> 5000 */
+    int publish_attempts;       /* retries with the same msg id; 0 -> 3 */
     /* JetStream: bytes of recent records kept in memory per stream for resumes (the window);
      * 0 -> 64 MiB */
     size_t window_bytes;

@@ -36,18 +36,14 @@ fv_status fv_bus_base_init(fv_bus *bus, const fv_bus_ops *ops, const fv_bus_conf
         c->events_max_bytes = 10LL << 30;
     if (c->streams_max_bytes <= 0)
         c->streams_max_bytes = 1LL << 30;
-    if (c->memory_history_per_tenant == 0)
-        c->memory_history_per_tenant = 10000;
+    if (c->memory_history == 0)
+        c->memory_history = 10000;
     if (c->max_inflight_publishes <= 0)
         c->max_inflight_publishes = 4096;
     if (c->publish_timeout_ms <= 0)
         c->publish_timeout_ms = 5000;
     if (c->publish_attempts <= 0)
         c->publish_attempts = 3;
-    if (c->max_catchups <= 0)
-        c->max_catchups = 32;
-    if (c->live_buffer_per_sub == 0)
-        c->live_buffer_per_sub = 4096;
     if (c->limits.max_data == 0)
         c->limits.max_data = FV_DATA_MAX_DEFAULT;
     return FV_OK;

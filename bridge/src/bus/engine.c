@@ -215,8 +215,7 @@ typedef struct deep {
     uint64_t to;   /* read up to here (the base of the segment above, when it started) */
     fv__rec **buf; /* read ahead, ascending */
     size_t n, i;
-    bool busy, ended; /* a read job runs; reached `to` or the stream's end */
-    int failures;
+    bool busy, ended;   /* a read job runs; reached `to` or the stream's end */
     struct deep *rnext; /* retired: waiting for a reader thread to close it */
 } deep;
 
@@ -235,6 +234,7 @@ struct eng_sub {
     sub_state state;
     bool closed, queued, in_cb, resume_early;
     bool gap_pending, live_sent, end_pending, counted;
+    char *fail_why; /* the subscription failed for good: ERROR with this, then nothing */
     fv_cursor gap_req, gap_from;
     int refs;
     int need_src; /* S_WAIT: the source waiting for a read */
@@ -281,8 +281,6 @@ struct fv__eng {
     eng_sub *untils; /* open subscriptions with an `until` */
     eng_sub *work_head, *work_tail;
     size_t work_n;
-    size_t nsubs;
-    int jobs_running;
     int64_t last_tick;
     eng_sub **fan;
     size_t fan_cap;
@@ -302,15 +300,7 @@ static int64_t clock_locked(fv__eng *e)
     return now;
 }
 
-int64_t fv__eng_now_ms(fv__eng *e)
-{
-    pthread_mutex_lock(&e->mu);
-    int64_t now = clock_locked(e);
-    pthread_mutex_unlock(&e->mu);
-    return now;
-}
-
-bool fv__eng_on_dispatcher(fv__eng *e)
+static bool on_dispatcher(const fv__eng *e)
 {
     return e->thread_started && pthread_equal(pthread_self(), e->thread);
 }
@@ -462,7 +452,7 @@ static void pass_evicted(fv__eng *e, seg *from, const fv__rec *r)
             continue;
         if (s->pos[src] >= r->seq || s->pos[src] < from->base)
             continue;
-        if (r->stored_ms < s->min_ms || strcmp(r->tenant, s->pattern.tenant_id) != 0 ||
+        if (r->stored_ms < s->min_ms || strcmp(fv__rec_tenant(r), s->pattern.tenant_id) != 0 ||
             !rec_matches(&s->pattern, r))
             s->pos[src] = r->seq;
     }
@@ -658,6 +648,7 @@ static void sub_free(fv__eng *e, eng_sub *s)
     }
     if (s->on_release)
         s->on_release(s->ud);
+    free(s->fail_why);
     free(s);
 }
 
@@ -707,6 +698,20 @@ static void to_catchup(fv__eng *e, eng_sub *s)
     }
     set_state(e, s, S_CATCHUP);
     work_push(e, s);
+}
+
+/* Under the lock, from any thread: the subscription ends with ERROR(why). The dispatcher sends
+ * it (serve), as every other message: callbacks of one subscription never run on two threads. */
+static void fail_sub(fv__eng *e, eng_sub *s, const char *why)
+{
+    if (s->closed || s->state == S_DONE || s->fail_why)
+        return;
+    s->fail_why = strdup(why && *why ? why : "the subscription failed");
+    if (!s->fail_why) { /* no memory even for the reason: it ends without one */
+        set_state(e, s, S_DONE);
+        return;
+    }
+    to_catchup(e, s);
 }
 
 /* Runs the callback with the lock dropped and applies PAUSE: a resume that raced with the
@@ -762,7 +767,7 @@ static void msg_for_rec(fv_msg *m, const fv__rec *r)
 static bool deliver_rec(fv__eng *e, eng_sub *s, fv__rec *r)
 {
     int src = (int)r->src;
-    if (r->stored_ms < s->min_ms || strcmp(r->tenant, s->pattern.tenant_id) != 0) {
+    if (r->stored_ms < s->min_ms || strcmp(fv__rec_tenant(r), s->pattern.tenant_id) != 0) {
         s->pos[src] = r->seq;
         return false;
     }
@@ -809,48 +814,47 @@ static bool live_announced(fv__eng *e, eng_sub *s)
 
 typedef enum { NX_REC, NX_EDGE, NX_READ, NX_GONE } nx_kind;
 
-/* Where the next record after pos of src is, for a catch-up that may take records arrived up to
- * max_order. NX_REC: *out (from a segment or the subscription's filtered reader); NX_EDGE: nothing
- * stored after pos yet; NX_READ: stored, but not in memory; NX_GONE: below what the store keeps
- * (memory store) - the caller moves to the floor and says `gap`. */
-static nx_kind next_of(fv__eng *e, eng_sub *s, int src, uint64_t max_order, fv__rec **out)
+/* Where the next record after *posp of src is, for a catch-up (or a bounded read: max_order
+ * UINT64_MAX, no filtered reader) that may take records arrived up to max_order. NX_REC: *out (from
+ * a segment or the subscription's filtered reader); NX_EDGE: nothing stored after pos yet; NX_READ:
+ * stored, but not in memory; NX_GONE: below what the store keeps (memory store) - the caller moves
+ * to the floor and says `gap`. */
+static nx_kind next_in(fv__eng *e, int src, uint64_t *posp, deep *d, uint64_t max_order,
+                       fv__rec **out)
 {
     srcwin *w = &e->w[src];
-    uint64_t pos = s->pos[src];
-    deep *d = s->dp[src];
-    if (d && d->i < d->n) {
-        fv__rec *r = d->buf[d->i];
-        if (r->seq > pos) {
+    if (d && d->i < d->n && d->buf[d->i]->seq > *posp) {
+        *out = d->buf[d->i];
+        return NX_REC;
+    }
+    if (d && d->ended && d->i >= d->n && *posp < d->to) {
+        /* the filtered reader saw every record of its filter up to `to`: nothing in between
+         * was for this subscription */
+        *posp = d->to;
+    }
+    for (;;) {
+        if (!w->top)
+            return e->ops.read_open ? NX_READ : NX_EDGE;
+        if (*posp >= w->top->hi)
+            return NX_EDGE;
+        seg *g = seg_covering(w, *posp);
+        if (!g)
+            return e->ops.read_open ? NX_READ : NX_GONE;
+        size_t i = seg_upper(g, *posp);
+        if (i < g->q.n) {
+            fv__rec *r = ring_at(&g->q, i);
+            if (g->top && r->order > max_order)
+                return NX_EDGE;
             *out = r;
             return NX_REC;
         }
+        *posp = g->hi; /* nothing stored in (pos, hi]: the segment vouches for it */
     }
-    if (d && d->ended && d->i >= d->n && pos < d->to) {
-        /* the filtered reader saw every record of its filter up to `to`: nothing in between
-         * was for this subscription */
-        s->pos[src] = pos = d->to;
-    }
-    if (!w->top)
-        return e->ops.read_open ? NX_READ : NX_EDGE;
-    if (pos >= w->top->hi)
-        return NX_EDGE;
-    seg *g = seg_covering(w, pos);
-    if (!g) {
-        if (!e->ops.read_open)
-            return NX_GONE;
-        return NX_READ;
-    }
-    size_t i = seg_upper(g, pos);
-    if (i >= g->q.n) {
-        /* nothing stored in (pos, hi]: the segment vouches for it */
-        s->pos[src] = g->hi;
-        return next_of(e, s, src, max_order, out);
-    }
-    fv__rec *r = ring_at(&g->q, i);
-    if (g->top && r->order > max_order)
-        return NX_EDGE;
-    *out = r;
-    return NX_REC;
+}
+
+static nx_kind next_of(fv__eng *e, eng_sub *s, int src, uint64_t max_order, fv__rec **out)
+{
+    return next_in(e, src, &s->pos[src], s->dp[src], max_order, out);
 }
 
 /* A position below the store's floor moves to it with a `gap` (one not sent yet grows). */
@@ -901,6 +905,12 @@ static void serve(fv__eng *e, eng_sub *s)
         }
         if (s->closed || s->state != S_CATCHUP)
             break;
+        if (s->fail_why) {
+            send_ctl(e, s, FV_MSG_ERROR, s->fail_why);
+            if (!s->closed)
+                set_state(e, s, S_DONE);
+            break;
+        }
         if (delivered >= s->batch || scanned >= ENG_SCAN_PER_TURN) {
             work_push(e, s);
             break;
@@ -1006,7 +1016,7 @@ static void fanout_one(fv__eng *e)
     e->fanout_order = r->order;
     e->st.live_received++;
     int src = (int)r->src;
-    eng_tenant *t = r->decoded ? tenant_find(e, r->tenant) : NULL;
+    eng_tenant *t = r->decoded ? tenant_find(e, fv__rec_tenant(r)) : NULL;
     size_t n = 0;
     for (eng_sub *s = t ? t->subs : NULL; s; s = s->tnext) {
         if (s->state != S_LIVE || !s->want[src] || r->seq <= s->pos[src])
@@ -1070,12 +1080,7 @@ static void *dispatcher(void *arg)
         }
         if (!did && !e->stopping && !e->live.n && !e->work_head) {
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += ENG_TICK_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            fv_deadline_ms(&ts, CLOCK_MONOTONIC, ENG_TICK_MS);
             pthread_cond_timedwait(&e->wake, &e->mu, &ts);
         }
     }
@@ -1088,7 +1093,7 @@ static void *dispatcher(void *arg)
 
 bool fv__eng_wait_space(fv__eng *e)
 {
-    if (fv__eng_on_dispatcher(e))
+    if (on_dispatcher(e))
         return !e->stopping;
     pthread_mutex_lock(&e->mu);
     while (e->live.n >= e->cfg.live_queue_max && !e->stopping)
@@ -1098,25 +1103,20 @@ bool fv__eng_wait_space(fv__eng *e)
     return ok;
 }
 
-void fv__eng_append(fv__eng *e, fv__rec *r, bool assign_seq)
+bool fv__eng_append(fv__eng *e, fv__rec *r, bool assign_seq)
 {
     pthread_mutex_lock(&e->mu);
     int src = (int)r->src;
     srcwin *w = &e->w[src];
-    if (!w->top) { /* memory store: the window starts with the first record */
-        pthread_mutex_unlock(&e->mu);
-        fv__eng_start_source(e, r->src, 0);
-        pthread_mutex_lock(&e->mu);
-    }
-    seg *top = w->top;
-    if (assign_seq) {
+    seg *top = w->top; /* both backends start their sources before the first append */
+    if (top && assign_seq) {
         r->seq = top->hi + 1;
         r->stored_ms = clock_locked(e);
     }
-    if (r->seq <= top->hi || e->stopping) {
+    if (!top || r->seq <= top->hi || e->stopping) {
         pthread_mutex_unlock(&e->mu);
         fv__rec_unref(r);
-        return;
+        return false;
     }
     r->order = ++e->order;
     if (!ring_push(&top->q, r)) {
@@ -1135,7 +1135,7 @@ void fv__eng_append(fv__eng *e, fv__rec *r, bool assign_seq)
     if (!ring_push(&e->live, r)) {
         /* cannot queue it: every live subscription of its tenant catches up past it instead */
         fv__rec_unref(r);
-        eng_tenant *t = tenant_find(e, r->tenant);
+        eng_tenant *t = tenant_find(e, fv__rec_tenant(r));
         for (eng_sub *s = t ? t->subs : NULL; s; s = s->tnext)
             if (s->state == S_LIVE)
                 to_catchup(e, s);
@@ -1144,6 +1144,7 @@ void fv__eng_append(fv__eng *e, fv__rec *r, bool assign_seq)
     enforce_bounds(e, src);
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->mu);
+    return true;
 }
 
 /* --- reads: shared (into the window) and filtered (one subscription) -------------------------- */
@@ -1316,12 +1317,7 @@ static void read_failed(fv__eng *e, eng_sub *s, const char *msg)
         s->need_since = fv_monotonic_ms() + ENG_READ_RETRY_MS - ENG_GATHER_MS;
         return;
     }
-    if (s->closed || s->state == S_DONE)
-        return;
-    set_state(e, s, S_DONE);
-    s->refs++;
-    send_ctl(e, s, FV_MSG_ERROR, msg);
-    sub_unref_locked(e, s);
+    fail_sub(e, s, msg);
 }
 
 static void run_shared(fv__eng *e, job *j)
@@ -1460,9 +1456,8 @@ static void run_deep(fv__eng *e, job *j)
         size_t n = 0;
         bool at_end = false;
         if (st == FV_OK)
-            st = e->ops.read_next(e->ops.ctx, reopen ? h : d->h,
-                                  s->batch < ENG_READ_BATCH ? ENG_READ_BATCH : ENG_READ_BATCH,
-                                  batch, &n, &at_end, &err);
+            st = e->ops.read_next(e->ops.ctx, reopen ? h : d->h, ENG_READ_BATCH, batch, &n, &at_end,
+                                  &err);
         pthread_mutex_lock(&e->mu);
         if (reopen) {
             d->h = h;
@@ -1548,23 +1543,14 @@ static void *reader_main(void *arg)
         job j;
         int64_t wait_ms = -1;
         if (pick_job(e, &j, &wait_ms)) {
-            e->jobs_running++;
             if (j.sub)
                 run_deep(e, &j);
             else
                 run_shared(e, &j);
-            e->jobs_running--;
             continue;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        long ms = wait_ms >= 0 ? (long)wait_ms + 1 : 200;
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        fv_deadline_ms(&ts, CLOCK_MONOTONIC, wait_ms >= 0 ? wait_ms + 1 : 200);
         pthread_cond_timedwait(&e->rwake, &e->mu, &ts);
     }
     pthread_mutex_unlock(&e->mu);
@@ -1721,7 +1707,6 @@ fv_status fv__eng_subscribe(fv__eng *e, fv_bus *bus, const fv_sub_config *cfg, f
             e->untils->uprev = s;
         e->untils = s;
     }
-    e->nsubs++;
     if (!e->ops.read_open) {
         if (cfg->start.kind == FV_START_NEW) {
             /* the store is the window: "after the call" is its live edge now, under the lock
@@ -1801,7 +1786,6 @@ static void sub_detach(fv__eng *e, eng_sub *s)
     }
     tenant_drop_if_empty(e, s->t);
     s->t = NULL;
-    e->nsubs--;
 }
 
 void fv__eng_sub_close(fv_sub *sub)
@@ -1837,26 +1821,11 @@ void fv__eng_reset_source(fv__eng *e, fv_source src, uint64_t seq, const char *w
     srcwin *w = &e->w[src];
     w->gen++;
     /* every subscription on the source ends: its positions mean nothing in the new history */
-    size_t n = 0;
     EACH_SUB(e, s)
     {
-        if (s->want[src] && s->state != S_DONE && fan_reserve(e, n + 1)) {
-            s->refs++;
-            e->fan[n++] = s;
-        }
+        if (s->want[src])
+            fail_sub(e, s, why);
     }
-    eng_sub **list = malloc((n + 1) * sizeof *list);
-    if (list)
-        memcpy(list, e->fan, n * sizeof *list);
-    for (size_t i = 0; list && i < n; i++) {
-        eng_sub *s = list[i];
-        if (!s->closed && s->state != S_DONE) {
-            set_state(e, s, S_DONE);
-            send_ctl(e, s, FV_MSG_ERROR, why);
-        }
-        sub_unref_locked(e, s);
-    }
-    free(list);
     for (seg *g = w->lowest; g;) {
         seg *next = g->higher;
         if (g->filling) { /* its read sees the new generation and lets go of it */
@@ -1898,7 +1867,7 @@ static void rd_one(rd *c, fv__rec *r)
         c->ended = true;
         return;
     }
-    if (r->stored_ms < c->min_ms || strcmp(r->tenant, c->p->tenant_id) != 0 ||
+    if (r->stored_ms < c->min_ms || strcmp(fv__rec_tenant(r), c->p->tenant_id) != 0 ||
         !rec_matches(c->p, r)) {
         c->pos[src] = r->seq;
         return;
@@ -2000,72 +1969,43 @@ fv_status fv__eng_read(fv__eng *e, const fv_pattern *p, const fv_start *start, s
     while (!c.stop && !c.ended) {
         /* the next record of each source, from the window; below it, a filtered read */
         fv__rec *best = NULL;
-        int direct = -1;
-        bool done_all = true, gone = false;
-        int64_t wait_edge = 0;
+        int direct = -1; /* a source below the window: a filtered read on this thread */
+        bool done_all = true, gone = false, wait_edge = false;
         pthread_mutex_lock(&e->mu);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2 && direct < 0; i++) {
             if (!c.want[i] || c.pos[i] >= c.horizon[i])
                 continue;
-            done_all = false;
-            srcwin *w = &e->w[i];
-            if (!w->top || c.pos[i] < w->top->base) {
-                seg *g = w->top ? seg_covering(w, c.pos[i]) : NULL;
-                if (!g) {
-                    if (!e->ops.read_open)
-                        gone = true;
-                    else if (direct < 0)
-                        direct = i;
+            fv__rec *r = NULL;
+            switch (next_in(e, i, &c.pos[i], NULL, UINT64_MAX, &r)) {
+            case NX_REC:
+                if (r->seq > c.horizon[i]) {
+                    c.pos[i] = c.horizon[i]; /* stored after the read began: not this page's */
                     continue;
                 }
-            }
-            if (w->top && c.pos[i] >= w->top->hi) {
-                wait_edge = 1; /* stored, not yet seen by the live path */
-                continue;
-            }
-            seg *g = seg_covering(w, c.pos[i]);
-            if (!g) {
-                if (!e->ops.read_open)
-                    gone = true;
-                else if (direct < 0)
-                    direct = i;
-                continue;
-            }
-            size_t k = seg_upper(g, c.pos[i]);
-            if (k >= g->q.n) {
-                c.pos[i] = g->hi < c.horizon[i] ? g->hi : c.horizon[i];
-                best = NULL;
-                direct = -2; /* look again */
+                if (!best || rec_before(r, best))
+                    best = r;
                 break;
-            }
-            fv__rec *r = ring_at(&g->q, k);
-            if (r->seq > c.horizon[i]) {
-                c.pos[i] = c.horizon[i];
-                direct = -2;
+            case NX_EDGE: /* stored, not yet seen by the live path */
+                if (c.pos[i] >= c.horizon[i])
+                    continue;
+                wait_edge = true;
                 break;
+            case NX_READ: direct = i; break;
+            case NX_GONE: gone = true; break;
             }
-            if (!best || rec_before(r, best))
-                best = r;
+            done_all = false;
         }
-        if (best && direct == -1)
+        if (direct >= 0)
+            best = NULL;
+        if (best)
             fv__rec_ref(best);
-        else
-            best = direct == -1 ? NULL : best;
-        uint64_t lost = 0;
-        if (gone) {
-            for (int i = 0; i < 2; i++)
-                if (c.want[i] && c.pos[i] < e->w[i].lost_seq)
-                    lost = 1;
-        }
         uint64_t floor[2] = {e->w[0].lost_seq, e->w[1].lost_seq};
         seg *above = direct >= 0 ? seg_above(&e->w[direct], c.pos[direct]) : NULL;
         uint64_t to = direct >= 0 ? (above ? above->base : c.horizon[direct]) : 0;
         pthread_mutex_unlock(&e->mu);
         if (done_all)
             break;
-        if (direct == -2)
-            continue;
-        if (gone && lost) {
+        if (gone) { /* memory store: below what it keeps */
             fv_msg m;
             memset(&m, 0, sizeof m);
             m.kind = FV_MSG_GAP;
@@ -2075,6 +2015,8 @@ fv_status fv__eng_read(fv__eng *e, const fv_pattern *p, const fv_start *start, s
                     c.pos[i] = floor[i];
             m.gap_resumed_from = cursor_of(c.epoch, c.pos, c.want);
             m.cursor = m.gap_resumed_from;
+            if (best)
+                fv__rec_unref(best);
             if (cb(ud, &m) == FV_SUB_PAUSE)
                 c.stop = true;
             continue;
@@ -2101,12 +2043,7 @@ fv_status fv__eng_read(fv__eng *e, const fv_pattern *p, const fv_start *start, s
                 break;
             pthread_mutex_lock(&e->mu);
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            fv_deadline_ms(&ts, CLOCK_MONOTONIC, 20);
             pthread_cond_timedwait(&e->filled, &e->mu, &ts);
             pthread_mutex_unlock(&e->mu);
             continue;
@@ -2192,8 +2129,8 @@ fv_status fv__eng_create(const fv__eng_config *cfg, const fv__eng_ops *ops, fv__
     pthread_mutex_init(&e->mu, NULL);
     cond_init_mono(&e->wake);
     cond_init_mono(&e->rwake);
+    cond_init_mono(&e->filled);
     pthread_cond_init(&e->space, NULL);
-    pthread_cond_init(&e->filled, NULL);
     e->last_tick = fv_monotonic_ms();
     pthread_mutex_lock(&e->mu); /* publishes `thread` before the dispatcher runs */
     e->thread_started = pthread_create(&e->thread, NULL, dispatcher, e) == 0;

@@ -44,9 +44,8 @@ typedef struct fv__rec {
     uint64_t order;    /* engine arrival number of appended records; 0 for records read back */
     int64_t stored_ms; /* when the store took it */
     size_t bytes;      /* what it costs in the window */
-    char tenant[FV_ID_MAX + 1];
-    char *subject; /* owned */
-    union {        /* by src, valid when decoded */
+    char *subject;     /* owned */
+    union {            /* by src, valid when decoded */
         fv_event ev;
         fv_stream_event se;
     };
@@ -55,6 +54,13 @@ typedef struct fv__rec {
 } fv__rec;
 
 fv__rec *fv__rec_new(fv_source src); /* refs 1, event initialised; NULL on no memory */
+/* the tenant of a decoded record ("" when undecoded: nobody receives it) */
+static inline const char *fv__rec_tenant(const fv__rec *r)
+{
+    if (!r->decoded)
+        return "";
+    return r->src == FV_SRC_EVENTS ? r->ev.tenant_id : r->se.tenant_id;
+}
 void fv__rec_ref(fv__rec *r);
 void fv__rec_unref(fv__rec *r);
 /* subject (copied) and the cost in bytes; call once the event is filled */
@@ -107,18 +113,15 @@ void fv__eng_reset_source(fv__eng *e, fv_source src, uint64_t seq, const char *w
 bool fv__eng_wait_space(fv__eng *e);
 /* Appends r (its seq the next stored one of its source: every stored sequence between the
  * window's live edge and r->seq is absent from the store) and queues it for fan-out. Takes the
- * caller's reference. Memory store: assigns r->seq = last + 1 first when assign_seq. */
-void fv__eng_append(fv__eng *e, fv__rec *r, bool assign_seq);
+ * caller's reference. Memory store: assigns r->seq = last + 1 and the store time first when
+ * assign_seq. false: not stored (the engine is stopping, or r is not newer than the edge). */
+bool fv__eng_append(fv__eng *e, fv__rec *r, bool assign_seq);
 /* last appended sequence of src (the live edge) */
 uint64_t fv__eng_last_seq(fv__eng *e, fv_source src);
 /* memory store: highest sequence no longer in the window and the newest store time lost */
 void fv__eng_lost(fv__eng *e, fv_source src, uint64_t *seq, int64_t *ms);
 /* memory store: first sequence stored at or after time_ms (last + 1 when none) */
 uint64_t fv__eng_seq_at_time(fv__eng *e, fv_source src, int64_t time_ms);
-/* the engine's clock: never goes backwards */
-int64_t fv__eng_now_ms(fv__eng *e);
-/* true on the dispatcher thread */
-bool fv__eng_on_dispatcher(fv__eng *e);
 
 fv_status fv__eng_subscribe(fv__eng *e, fv_bus *bus, const fv_sub_config *cfg, fv_sub **out,
                             fv_err *err);

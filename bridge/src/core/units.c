@@ -39,6 +39,19 @@ void fv_sleep_ms(int64_t ms)
         ;
 }
 
+void fv_deadline_ms(struct timespec *out, clockid_t clock, int64_t ms)
+{
+    clock_gettime(clock, out);
+    if (ms < 0)
+        ms = 0;
+    out->tv_sec += (time_t)(ms / 1000);
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}
+
 static int parse_digits(const char **p, int n, int *out)
 {
     int v = 0;

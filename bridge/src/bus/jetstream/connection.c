@@ -23,6 +23,12 @@ int64_t fv__js_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *fv__js_header(natsMsg *m, const char *name)
+{
+    const char *v = NULL;
+    return natsMsgHeader_Get(m, name, &v) == NATS_OK ? v : NULL;
+}
+
 fv_status fv__js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what)
 {
     const char *last = nats_GetLastError(NULL);

@@ -38,10 +38,7 @@ const void *fv_core_msg_data(const fv_core_msg *m, size_t *len)
 
 const char *fv_core_msg_header(const fv_core_msg *m, const char *name)
 {
-    const char *v = NULL;
-    if (natsMsgHeader_Get(m->m, name, &v) != NATS_OK)
-        return NULL;
-    return v;
+    return fv__js_header(m->m, name);
 }
 
 static void on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)

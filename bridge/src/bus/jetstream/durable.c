@@ -245,10 +245,7 @@ const char *fv_durable_msg_subject(const fv_durable_msg *m)
 
 const char *fv_durable_msg_header(const fv_durable_msg *m, const char *name)
 {
-    const char *v = NULL;
-    if (natsMsgHeader_Get(m->m, name, &v) != NATS_OK)
-        return NULL;
-    return v;
+    return fv__js_header(m->m, name);
 }
 
 uint64_t fv_durable_msg_seq(const fv_durable_msg *m)

@@ -72,13 +72,11 @@ typedef struct fv__js_reader {
     bool at_end; /* the consumer had nothing more pending at the last fetch */
     bool wait_next;
     int empty_answers;
-    uint64_t last_seq;
 } fv__js_reader;
 
-typedef enum { FV_RD_ALL, FV_RD_SEQ, FV_RD_TIME } fv__js_rd_from;
-
-fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, fv__js_rd_from from,
-                             uint64_t seq, int64_t time_ms, fv__js_reader *r, fv_err *err);
+/* an ephemeral pull consumer of filter from stream sequence seq on */
+fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, uint64_t seq,
+                             fv__js_reader *r, fv_err *err);
 /* up to batch messages; *list owned by the caller (natsMsgList_Destroy) */
 fv_status fv__js_reader_fetch(fv__js_reader *r, int batch, int expires_ms, natsMsgList *list,
                               fv_err *err);
@@ -116,8 +114,7 @@ typedef struct fv__js_live_src {
     uint64_t prev_probe_last;
     atomic_bool initialized; /* expected is known: subscriptions may start */
     atomic_bool probe;       /* reconnect or gap suspected: compare with the stream's last seq */
-    atomic_uint_least64_t dispatched; /* last dispatched sequence */
-    atomic_int debug_drop;            /* tests: discard the next n live messages */
+    atomic_int debug_drop;   /* tests: discard the next n live messages */
     /* cross-source order (live.c): messages taken from the subscription, and of
      * those the ones fully handled; holding = a message waits for a refill */
     atomic_uint_least64_t taken;
@@ -164,7 +161,7 @@ struct fv__js_bus {
 
     struct {
         atomic_uint_least64_t published, duplicates, publish_errors, publish_retries;
-        atomic_uint_least64_t live_received, live_gaps_refilled, live_refill_msgs;
+        atomic_uint_least64_t live_gaps_refilled, live_refill_msgs;
         atomic_uint_least64_t reconnects;
     } st;
 };
@@ -184,6 +181,8 @@ static inline fv__js_bus *fv__js_of(fv_bus *b)
 /* --- connection.c ----------------------------------------------------------------------------- */
 int64_t fv__js_now_ms(void);
 fv_status fv__js_nats_err(fv_err *err, natsStatus s, jsErrCode jerr, const char *what);
+/* a header's value, or NULL when the message has none of that name */
+const char *fv__js_header(natsMsg *m, const char *name);
 /* connects (or, with connect_in_background, starts connecting) and makes the JetStream context;
  * on_ack is the publish path's ack handler, called with b. On error what was made is left in b for
  * fv__js_disconnect. */

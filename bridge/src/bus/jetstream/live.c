@@ -40,7 +40,6 @@
  * now or after a restart of its clients, is then served from memory. */
 static void dispatch(fv__js_live_src *ls, fv__rec *r)
 {
-    atomic_store(&ls->dispatched, r->seq);
     fv__eng_append(ls->bus->eng, r, false);
 }
 
@@ -55,7 +54,7 @@ static fv_status refill(fv__js_live_src *ls, uint64_t to)
         fv_subject_streams_all(b->base.prefix, all, sizeof all);
     fv__js_reader r;
     fv_err err = {{0}};
-    fv_status st = fv__js_reader_open(b, ls->src, all, FV_RD_SEQ, ls->expected, 0, &r, &err);
+    fv_status st = fv__js_reader_open(b, ls->src, all, ls->expected, &r, &err);
     if (st != FV_OK) {
         fv_log(FV_LOG_WARN, "bus", "live refill failed, retrying", "error", err.msg, NULL);
         return st;
@@ -105,7 +104,6 @@ static bool probe(fv__js_live_src *ls, bool forced)
         ls->expected = last + 1;
         ls->stream_created = created;
         fv__eng_start_source(ls->bus->eng, ls->src, last);
-        atomic_store(&ls->dispatched, last);
         atomic_store(&ls->initialized, true);
         return true;
     }
@@ -158,10 +156,8 @@ static void wait_events_handled(fv__js_bus *b)
 
 static uint64_t header_seq(natsMsg *m)
 {
-    const char *v = NULL;
-    if (natsMsgHeader_Get(m, "Nats-Sequence", &v) != NATS_OK || !v)
-        return 0;
-    return strtoull(v, NULL, 10);
+    const char *v = fv__js_header(m, "Nats-Sequence");
+    return v ? strtoull(v, NULL, 10) : 0;
 }
 
 static void *live_main(void *arg)
@@ -204,7 +200,6 @@ static void *live_main(void *arg)
                 natsMsg_Destroy(m);
                 continue;
             }
-            atomic_fetch_add(&b->st.live_received, 1);
         }
         uint64_t seq = header_seq(m);
         if (seq == 0 || seq < ls->expected) {

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "jetstream_internal.h"
+#include "flovyn/units.h"
 
 #define PUB_BURST 64 /* messages built and registered per lock round trip */
 
@@ -339,14 +340,11 @@ fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv
         }
         /* wait for the window to drain, the batch to settle, a handed-back message, or the
          * resend delay */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         int64_t wait_ms = 100;
         if (bt.rq_n > 0 && bt.retry_after_ms > now && bt.retry_after_ms - now < wait_ms)
             wait_ms = bt.retry_after_ms - now;
-        ts.tv_nsec += (long)(wait_ms * 1000000L);
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts;
+        fv_deadline_ms(&ts, CLOCK_REALTIME, wait_ms);
         p->waiters++;
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         p->waiters--;

@@ -78,8 +78,8 @@ bool fv__js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_
     return true;
 }
 
-fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, fv__js_rd_from from,
-                             uint64_t seq, int64_t time_ms, fv__js_reader *r, fv_err *err)
+fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, uint64_t seq,
+                             fv__js_reader *r, fv_err *err)
 {
     memset(r, 0, sizeof *r);
     jsSubOptions so;
@@ -89,15 +89,9 @@ fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, f
     so.Config.InactiveThreshold = 30LL * 1000 * NS_PER_MS;
     so.Config.MemoryStorage = true;
     so.Config.FilterSubject = filter;
-    if (from == FV_RD_SEQ && seq > 0) {
-        so.Config.DeliverPolicy = js_DeliverByStartSequence;
-        so.Config.OptStartSeq = seq;
-    } else if (from == FV_RD_TIME) {
-        so.Config.DeliverPolicy = js_DeliverByStartTime;
-        so.Config.OptStartTime = time_ms * NS_PER_MS;
-    } else {
-        so.Config.DeliverPolicy = js_DeliverAll;
-    }
+    /* always from a known sequence: a start time becomes one first (fv__js_seq_at_time) */
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = seq > 0 ? seq : 1;
     jsErrCode jerr = 0;
     natsStatus s = js_PullSubscribe(&r->sub, b->js, filter, NULL, NULL, &so, &jerr);
     if (s != NATS_OK) {
@@ -146,13 +140,11 @@ fv_status fv__js_reader_fetch(fv__js_reader *r, int batch, int expires_ms, natsM
     }
     r->empty_answers = 0;
     /* "fewer than asked" is not proof of the end either; the last message's pending count is */
-    uint64_t pending = 1, seq = 0;
-    if (parse_ack_subject(natsMsg_GetReply(list->Msgs[list->Count - 1]), NULL, &seq, NULL,
-                          &pending)) {
-        r->last_seq = seq;
-        if (pending == 0)
-            r->at_end = true;
-    }
+    uint64_t pending = 1;
+    if (parse_ack_subject(natsMsg_GetReply(list->Msgs[list->Count - 1]), NULL, NULL, NULL,
+                          &pending) &&
+        pending == 0)
+        r->at_end = true;
     return FV_OK;
 }
 
@@ -230,8 +222,8 @@ fv__rec *fv__js_rec_from_nats(fv__js_bus *b, fv_source src, natsMsg *m, uint64_t
     r->seq = seq;
     r->stored_ms = stored_ms;
     /* republished messages carry their canonical subject in Nats-Subject */
-    const char *subj = NULL;
-    if (natsMsgHeader_Get(m, "Nats-Subject", &subj) != NATS_OK || !subj)
+    const char *subj = fv__js_header(m, "Nats-Subject");
+    if (!subj)
         subj = natsMsg_GetSubject(m);
     if (!subj)
         subj = "";
@@ -239,10 +231,7 @@ fv__rec *fv__js_rec_from_nats(fv__js_bus *b, fv_source src, natsMsg *m, uint64_t
     fv_err err = {{0}};
     if (fv_subject_parse(b->base.prefix, subj, &parts, &err) == FV_OK &&
         parts.is_stream == (src == FV_SRC_STREAMS)) {
-        snprintf(r->tenant, sizeof r->tenant, "%s", parts.tenant_id);
-        const char *ct = NULL;
-        if (natsMsgHeader_Get(m, "Content-Type", &ct) != NATS_OK)
-            ct = NULL;
+        const char *ct = fv__js_header(m, "Content-Type");
         const void *data = natsMsg_GetData(m);
         size_t len = (size_t)natsMsg_GetDataLength(m);
         const fv_limits *lim = &b->base.cfg.limits;
@@ -294,8 +283,7 @@ fv_status fv__js_eng_read_open(void *ctx, fv_source src, const char *filter, uin
             fv_subject_streams_all(b->base.prefix, all, sizeof all);
         filter = all;
     }
-    fv_status st =
-        fv__js_reader_open(b, src, filter, FV_RD_SEQ, from > 0 ? from : 1, 0, &er->r, err);
+    fv_status st = fv__js_reader_open(b, src, filter, from, &er->r, err);
     if (st != FV_OK) {
         free(er);
         return st;

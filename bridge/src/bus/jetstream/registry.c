@@ -446,13 +446,7 @@ static void count(fv_registry_maintainer *m, uint64_t *field, uint64_t n)
 static void pause_ms(fv_registry_maintainer *m, int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    fv_deadline_ms(&ts, CLOCK_REALTIME, ms);
     pthread_mutex_lock(&m->lock);
     if (!m->stop)
         pthread_cond_timedwait(&m->cond, &m->lock, &ts);

@@ -435,10 +435,7 @@ const void *fv_stream_msg_data(const fv_stream_msg *m, size_t *len)
 
 const char *fv_stream_msg_header(const fv_stream_msg *m, const char *name)
 {
-    const char *v = NULL;
-    if (natsMsgHeader_Get(m->m, name, &v) != NATS_OK)
-        return NULL;
-    return v;
+    return fv__js_header(m->m, name);
 }
 
 uint64_t fv_stream_msg_seq(const fv_stream_msg *m)

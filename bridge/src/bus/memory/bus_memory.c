@@ -116,14 +116,12 @@ static fv_status rec_build(mem_bus *b, const fv_publish_item *it, fv__rec **out,
             st = fv_event_dedup_key(&r->ev, key, key_cap);
         if (st == FV_OK)
             st = fv_subject_for_event(b->base.prefix, &r->ev, subject, sizeof subject, err);
-        snprintf(r->tenant, sizeof r->tenant, "%s", r->ev.tenant_id);
     } else {
         st = fv_stream_event_copy(&r->se, it->se);
         if (st == FV_OK)
             st = fv_stream_event_dedup_key(&r->se, key, key_cap);
         if (st == FV_OK)
             st = fv_subject_for_stream_event(b->base.prefix, &r->se, subject, sizeof subject, err);
-        snprintf(r->tenant, sizeof r->tenant, "%s", r->se.tenant_id);
     }
     r->decoded = true;
     if (st == FV_OK)
@@ -161,9 +159,8 @@ static fv_status mem_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n
         }
         int s = (int)r->src;
         pthread_mutex_lock(&b->mu);
-        int64_t now = fv__eng_now_ms(b->eng);
         mem_dedup *d = &b->dedup[s];
-        dedup_expire(d, now - b->dedup_window[s]);
+        dedup_expire(d, fv_now_ms() - b->dedup_window[s]);
         mem_dedup_ent *e = (mem_dedup_ent *)fv_hmap_get(&d->map, key);
         if (e) {
             it->result.seq = e->seq;
@@ -173,11 +170,18 @@ static fv_status mem_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n
             fv__rec_unref(r);
             continue;
         }
-        fv__rec_ref(r); /* to read its sequence after the engine took it */
-        fv__eng_append(b->eng, r, true);
+        fv__rec_ref(r); /* to read its sequence and store time after the engine took it */
+        bool stored = fv__eng_append(b->eng, r, true);
         uint64_t seq = r->seq;
+        int64_t at = r->stored_ms;
         fv__rec_unref(r);
-        dedup_add(d, key, seq, now);
+        if (!stored) {
+            b->stats.publish_errors++;
+            pthread_mutex_unlock(&b->mu);
+            it->status = fv_err_set(&it->err, FV_ECLOSED, "publish: the bus is shutting down");
+            continue;
+        }
+        dedup_add(d, key, seq, at);
         b->stats.published++;
         it->result.seq = seq;
         it->result.duplicate = false;
@@ -326,7 +330,7 @@ fv_status fv_bus_memory_create(const fv_bus_config *cfg, fv_bus **out, fv_err *e
     }
     pthread_mutex_init(&b->mu, NULL);
     fv__eng_config ec = {.prefix = b->base.prefix};
-    ec.window_records[0] = ec.window_records[1] = c->memory_history_per_tenant;
+    ec.window_records[0] = ec.window_records[1] = c->memory_history;
     ec.window_bytes[0] = (size_t)c->events_max_bytes;
     ec.window_bytes[1] = (size_t)c->streams_max_bytes;
     ec.max_age_ms[0] = max_age[0];
