@@ -23,6 +23,7 @@
 #include "flovyn/buf.h"
 #include "flovyn/bus.h"
 #include "gateway_fixture.h"
+#include "flovyn/units.h"
 
 #define SECRET "resume-secret-0123456789-abcdefghijklmnop"
 #define MAXN 4096
@@ -69,12 +70,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Publishes events i = from..from+n-1 of workflow wf: even i lifecycle `task.progressed`, odd i
  * a token, both carrying {"i":i}. Retries while the bus is reconnecting. */
 static void publish_range(const char *wf, int from, int n)
@@ -116,7 +111,7 @@ static void publish_range(const char *wf, int from, int n)
             all = items[k].status == 0;
         if (all)
             break;
-        sleep_ms(200); /* reconnecting: the same dedup keys make the retry safe */
+        fv_sleep_ms(200); /* reconnecting: the same dedup keys make the retry safe */
         if (attempt == 99)
             fail_msg("publish kept failing: %s", err.msg);
     }
@@ -282,7 +277,7 @@ static void test_gateway_started_before_nats_serves_once_nats_is_up(void **state
     for (int i = 0; i < 150 && ready != 200; i++) {
         ready = status_of("GET", url, NULL, NULL);
         if (ready != 200)
-            sleep_ms(100);
+            fv_sleep_ms(100);
     }
     assert_int_equal(ready, 200); /* connected, and --provision created the streams */
     snprintf(url, sizeof url, "%s/v1/events", g2.base);
@@ -379,7 +374,7 @@ static void test_nats_server_restart_mid_stream_loses_nothing(void **state)
         rst = r.status;
         fv_http_resp_free(&r);
         if (rst != 503)
-            sleep_ms(50);
+            fv_sleep_ms(50);
     }
     assert_int_equal(rst, 503);
     const char *ih[] = {g_auth, "Content-Type: application/json", NULL};
@@ -428,7 +423,7 @@ static void test_stalled_client_in_catch_up_on_jetstream_gets_everything_in_orde
     const char *h[] = {g_auth, NULL};
     int fd = fv_test_stalled_client(g2.port, "/v1/workflow-executions/wf-stall/stream", h);
     assert_true(fd >= 0);
-    sleep_ms(1500); /* not reading: the catch-up must wait (paused), not drop or close */
+    fv_sleep_ms(1500); /* not reading: the catch-up must wait (paused), not drop or close */
     size_t n;
     char *body = fv_test_read_raw_body(fd, "{\"i\":599}", 1, 30000, &n);
     int next[2] = {0, 1}; /* per source: lifecycle carries even i, tokens odd i */
@@ -511,7 +506,7 @@ static void test_sigterm_acknowledges_in_flight_publishes_and_exits_zero(void **
     pthread_create(&th, NULL, post_batches, &p);
     /* wait until the gateway has the first request (each poll counts as one request too) */
     for (long polls = 1; polls < 500 && http_requests() - base - polls < 1; polls++)
-        sleep_ms(2);
+        fv_sleep_ms(2);
     int st = fv_gateway_stop(&g_gw, SIGTERM, 15000);
     pthread_join(th, NULL);
     assert_true(WIFEXITED(st));

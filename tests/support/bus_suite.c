@@ -27,15 +27,21 @@
 
 /* --- collector ------------------------------------------------------------------------------ */
 
+/* waits use deadlines on the monotonic clock (a wall-clock step must not stretch a timeout) */
+static void cond_init_mono(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 void fv_collector_init(fv_collector *c)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_mono(&c->cv);
 }
 
 void fv_collector_destroy(fv_collector *c)
@@ -115,22 +121,11 @@ void fv_collector_on_release(void *ud)
     pthread_mutex_unlock(&c->mu);
 }
 
-static void deadline_of(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* waits (locked) until pred holds or the deadline passes */
 #define COLLECTOR_WAIT(c, timeout_ms, pred)                                                        \
     do {                                                                                           \
         struct timespec ts_;                                                                       \
-        deadline_of(&ts_, (timeout_ms));                                                           \
+        fv_deadline_ms(&ts_, CLOCK_MONOTONIC, (timeout_ms));                                       \
         pthread_mutex_lock(&(c)->mu);                                                              \
         while (!(pred))                                                                            \
             if (pthread_cond_timedwait(&(c)->cv, &(c)->mu, &ts_) != 0)                             \
@@ -278,12 +273,6 @@ uint64_t fv_bus_suite_publish_stream(fv_bus *bus, const fv_stream_event *se)
 }
 
 /* --- helpers of the tests ------------------------------------------------------------------ */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static int tmo(const fv_bus_suite *s)
 {
@@ -811,7 +800,7 @@ void fv_bus_suite_test_resume_from_cursor_during_concurrent_publish(void **state
      * hand-over to live happens while events keep arriving */
     int64_t give_up = fv_monotonic_ms() + tmo(s);
     while (atomic_load(&pb.done) < (n - pre) / 10 && fv_monotonic_ms() < give_up)
-        sleep_ms(1);
+        fv_sleep_ms(1);
     fv_collector c;
     watch(&c);
     c.slow_us = 20;
@@ -973,7 +962,7 @@ void fv_bus_suite_test_start_time(void **state)
     fv_bus_suite_tenant(t, sizeof t, "tm");
     for (size_t i = 0; i < 5; i++)
         pub_indexed(bus, t, i, NULL);
-    sleep_ms(20); /* the second batch is stored at a later millisecond */
+    fv_sleep_ms(20); /* the second batch is stored at a later millisecond */
     for (size_t i = 5; i < 10; i++)
         pub_indexed(bus, t, i, NULL);
     fv_pattern p;
@@ -1078,7 +1067,7 @@ void fv_bus_suite_test_merged_sources_keep_order_per_source(void **state)
             pub_stream(bus, t, "wm", NULL, (int64_t)ns, FV_KIND_TOKEN, &sseq[ns]);
             ns++;
         } else {
-            sleep_ms(2);
+            fv_sleep_ms(2);
         }
     }
     fv_collector c;
@@ -1231,7 +1220,7 @@ void fv_bus_suite_test_close_releases_once_and_stops_callbacks(void **state)
     fv_collector_stop(&c, sub, tmo(s)); /* while messages are flowing */
     size_t at_close = fv_collector_count(&c);
     pthread_join(th, NULL);
-    sleep_ms(50);
+    fv_sleep_ms(50);
     assert_int_equal(fv_collector_count(&c), at_close);
     assert_clean(&c);
     assert_indices(&c, c.n_data); /* what arrived is a gap-free prefix */
@@ -1259,7 +1248,7 @@ void fv_bus_suite_test_close_releases_once_and_stops_callbacks(void **state)
     for (size_t i = 0; i < 5; i++)
         pub_indexed(bus, t, 1000 + i, NULL);
     assert_true(fv_collector_wait_released(&sc.c, tmo(s)));
-    sleep_ms(50);
+    fv_sleep_ms(50);
     assert_int_equal(sc.c.releases, 1);
     assert_int_equal(sc.c.n_data, 1);
     assert_int_equal(sc.c.calls_after_release, 0);
@@ -1285,7 +1274,7 @@ void fv_bus_suite_test_until_ends_the_stream(void **state)
     assert_int_equal(all.n_data, 3);
     int64_t until = all.items[fv_collector_find(&all, FV_MSG_EVENT, 0) + 2].stored_ms;
     fv_collector_destroy(&all);
-    sleep_ms(5);
+    fv_sleep_ms(5);
 
     fv_collector c;
     watch(&c);
@@ -1295,7 +1284,7 @@ void fv_bus_suite_test_until_ends_the_stream(void **state)
     for (size_t i = 3; i < 5; i++) /* stored after `until` */
         pub_indexed(bus, t, i, NULL);
     assert_true(fv_collector_wait_kind(&c, FV_MSG_END, tmo(s)));
-    sleep_ms(50);
+    fv_sleep_ms(50);
     fv_collector_stop(&c, sub, tmo(s));
     assert_clean(&c);
     assert_int_equal(c.n_data, 3);
@@ -1491,7 +1480,7 @@ static void sc_on_release(void *ud)
 static bool sc_wait(sc_run *run, const size_t *counter, size_t want, int timeout_ms)
 {
     struct timespec ts;
-    deadline_of(&ts, timeout_ms);
+    fv_deadline_ms(&ts, CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&run->mu);
     while (*counter < want)
         if (pthread_cond_timedwait(&run->cv, &run->mu, &ts) != 0)
@@ -1722,11 +1711,7 @@ void fv_bus_suite_test_many_scattered_resumes_each_get_exactly_their_events(void
     sc_run *run = calloc(1, sizeof *run);
     assert_non_null(run);
     pthread_mutex_init(&run->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&run->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    cond_init_mono(&run->cv);
     sc_sub *subs = calloc(SC_SUBS, sizeof *subs);
     assert_non_null(subs);
     for (size_t i = 0; i < SC_SUBS; i++) {
@@ -1794,11 +1779,11 @@ void fv_bus_suite_test_many_scattered_resumes_each_get_exactly_their_events(void
     fprintf(stderr, "# %d scattered resumes: opened in %lld ms, all served in %lld ms\n", SC_SUBS,
             (long long)t_open, (long long)t_done);
     if (all) /* anything extra (a duplicate) would show up in the check below */
-        sleep_ms(100);
+        fv_sleep_ms(100);
     for (size_t i = 0; i < nsubs; i++)
         fv_sub_close(subs[i].sub);
     bool released = sc_wait(run, &run->released, nsubs, tmo(s));
-    sleep_ms(50); /* a second release would come now */
+    fv_sleep_ms(50); /* a second release would come now */
 
     qsort(recs, nall, sizeof *recs, sc_cmp_rec);
     size_t bad = 0, first_bad = SC_SUBS;
@@ -1998,7 +1983,7 @@ static const char *race_variant(const fv_bus_suite *s, fv_bus *bus, bool other_t
     fv_sub_close(sub);
     if (!fv_collector_wait_released(&r->c, tmo(s)))
         fail_msg("%s: not released after close", variant);
-    sleep_ms(20);
+    fv_sleep_ms(20);
     if (!*res) {
         assert_clean(&r->c);
         assert_int_equal(r->c.n_data, RACE_HISTORY + RACE_LIVE);

@@ -1,5 +1,6 @@
 /* fixture.c - real nats-server and child processes for integration tests; see fixture.h. */
 #include "fixture.h"
+#include "flovyn/units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,12 +16,6 @@
 #include <unistd.h>
 
 #include <nats/nats.h>
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 int fv_test_free_port(void)
 {
@@ -54,7 +49,7 @@ bool fv_test_wait_port(int port, int timeout_ms)
         close(fd);
         if (ok)
             return true;
-        sleep_ms(20);
+        fv_sleep_ms(20);
     }
     return false;
 }
@@ -98,7 +93,7 @@ int fv_test_stop_pid(pid_t pid, int sig, int timeout_ms)
             return status;
         if (r < 0)
             return -1;
-        sleep_ms(10);
+        fv_sleep_ms(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -173,7 +168,7 @@ int fv_nats_restart(fv_nats_server *s)
     for (int attempt = 0; attempt < 50; attempt++) {
         if (nats_launch(s) == 0)
             return 0;
-        sleep_ms(100);
+        fv_sleep_ms(100);
     }
     return -1;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "flovyn/units.h"
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
@@ -34,12 +35,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* --- gateway process ----------------------------------------------------------------------- */
@@ -106,7 +101,7 @@ static int launch(fv_gateway *g)
         fv_http_resp_free(&r);
         if (rc == 0 && st == 200)
             return 0;
-        sleep_ms(20);
+        fv_sleep_ms(20);
     }
     fv_test_stop_pid(g->pid, SIGKILL, 1000);
     live_set(g->pid, 0);
@@ -145,7 +140,7 @@ int fv_gateway_restart(fv_gateway *g)
     for (int attempt = 0; attempt < 50; attempt++) {
         if (launch(g) == 0)
             return 0;
-        sleep_ms(100);
+        fv_sleep_ms(100);
     }
     fv_gateway_dump_log(g);
     return -1;
