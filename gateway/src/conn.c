@@ -1,38 +1,63 @@
-/* conn.c - per-connection frame queue and suspend/resume; see conn.h.
+/* conn.c - per-connection frame queue, the hand-over from libmicrohttpd, direct writes and the
+ * connection loop; see conn.h.
  *
- * The rule that keeps MHD safe: `suspended` is set and MHD_suspend_connection is called together
- * under the lock (reader side), and only the thread that flips `suspended` back to false calls
- * MHD_resume_connection (outside the lock). A suspended connection is never closed by MHD, so the
- * MHD_Connection pointer is valid for that call; after the free callback `closed` stops everyone.
+ * Rules that keep the socket safe: the descriptor is written, watched and closed only under the
+ * connection's lock, and only while `fd` is set (between the hand-over and the close), so no
+ * thread ever writes to a descriptor the kernel reused. The loop's epoll registration holds a
+ * reference; a close (on any thread) takes the socket out of the epoll set and gives that
+ * reference to the loop's graveyard, released by the loop thread after the events it already
+ * fetched are handled, so an event never points at freed memory.
+ *
+ * Why this shape: waking MHD for each event (an eventfd write, a worker thread that walks the
+ * whole suspended list, the content reader, a suspend again) cost more than the write itself and
+ * added a thread hop to every delivery, and MHD's per-connection pool (8 KiB by default) stayed
+ * allocated for the life of every idle stream (docs/decisions.md has the profile and figures).
  */
 #include "conn.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "flovyn/units.h"
 #include "metrics.h"
 
-/* MHD allocates a response buffer of this size per connection, but a chunked response is read
- * straight into the connection's write buffer (its pool), so the buffer only needs to exist:
- * measured 4 KiB less resident memory per idle stream than with 4096. */
-#define FV_CONN_BLOCK 256
+/* MHD allocates a response buffer of this size per connection; the reader never fills it (it
+ * hands the socket over at its first call), so it only needs to exist */
+#define FV_CONN_BLOCK 16
+#define IOV_MAX_WRITE 128 /* iovecs per sendmsg: two per frame (its id line, its shared body) */
+#define LOOP_EVENTS 256
+#define LOOP_WAIT_MS 100
 
-static atomic_long g_suspended;
+struct fv_conn_loop {
+    int ep;
+    pthread_t thread;
+    atomic_bool stop;
+    pthread_mutex_t mu; /* after a connection's lock, never before */
+    fv_conn *open;      /* sockets open (each holds a reference) */
+    size_t n;
+    fv_conn **grave; /* closed: their reference is dropped by the loop thread */
+    size_t ngrave, cgrave;
+};
 
-long fv_conn_suspended_count(void)
-{
-    return atomic_load(&g_suspended);
-}
-
-void fv_conn_init(fv_conn *c, size_t limit, const fv_conn_ops *ops)
+void fv_conn_init(fv_conn *c, size_t limit, const fv_conn_ops *ops, fv_conn_loop *loop)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
     atomic_init(&c->refs, 1);
     c->ops = ops;
+    c->loop = loop;
     c->limit = limit;
+    c->fd = -1;
 }
 
 void fv_conn_ref(fv_conn *c)
@@ -40,10 +65,9 @@ void fv_conn_ref(fv_conn *c)
     atomic_fetch_add(&c->refs, 1);
 }
 
-void fv_conn_unref(fv_conn *c)
+/* frees every queued entry (lock held, or the last reference) */
+static void drop_queue(fv_conn *c)
 {
-    if (atomic_fetch_sub(&c->refs, 1) != 1)
-        return;
     fv_conn_item *it = c->head;
     while (it) {
         fv_conn_item *next = it->next;
@@ -52,27 +76,19 @@ void fv_conn_unref(fv_conn *c)
         free(it);
         it = next;
     }
+    c->head = c->tail = NULL;
+    c->head_off = 0;
+    c->bytes = 0;
+}
+
+void fv_conn_unref(fv_conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    drop_queue(c);
     pthread_mutex_destroy(&c->mu);
     if (c->ops && c->ops->destroy)
         c->ops->destroy(c);
-}
-
-/* called with the lock held; returns true when the caller must resume after unlocking */
-static bool take_resume(fv_conn *c)
-{
-    if (c->suspended && !c->closed) {
-        c->suspended = false;
-        return true;
-    }
-    return false;
-}
-
-/* g_suspended counts a connection until its resume call has returned, so shutdown never stops
- * the daemon while a producer is still inside MHD_resume_connection */
-static void resume(fv_conn *c)
-{
-    MHD_resume_connection(c->mc);
-    atomic_fetch_sub(&g_suspended, 1);
 }
 
 #define BLOCK_FIRST 2 /* entries in a connection's first block: one live event, rarely more */
@@ -105,8 +121,366 @@ static void link_block(fv_conn *c, fv_conn_item *it)
     c->tail = it;
 }
 
+/* --- reading the queue ----------------------------------------------------------------------- */
+
+/* The bytes of an entry: its id line, then its shared body. */
+static size_t entry_len(const fv_conn_entry *e)
+{
+    return e->head_len + (e->body ? e->body->len : 0);
+}
+
+/* lock held: the first entry not yet fully written, dropping written-out blocks on the way (an
+ * empty tail block is kept for the next append); NULL when nothing is queued */
+static fv_conn_entry *front(fv_conn *c)
+{
+    while (c->head) {
+        fv_conn_item *it = c->head;
+        if (it->first < it->n)
+            return &it->e[it->first];
+        if (it == c->tail)
+            return NULL;
+        c->head = it->next;
+        free(it);
+    }
+    return NULL;
+}
+
+/* lock held: k bytes from the front were written out */
+static void consume(fv_conn *c, size_t k)
+{
+    c->bytes_sent += k;
+    atomic_fetch_add_explicit(&fv_gw_metrics.bytes_sent, k, memory_order_relaxed);
+    fv_conn_entry *e;
+    while (k > 0 && (e = front(c))) {
+        size_t left = entry_len(e) - c->head_off;
+        if (k < left) {
+            c->head_off += k;
+            return;
+        }
+        k -= left;
+        c->head_off = 0;
+        c->bytes -= entry_len(e);
+        fv_frame_unref(e->body);
+        e->body = NULL;
+        c->head->first++;
+    }
+    /* a fully written queue gives its last block back too: idle connections hold no block */
+    if (c->head && !front(c)) {
+        free(c->head);
+        c->head = c->tail = NULL;
+    }
+}
+
+/* lock held: up to max iovecs of queued bytes from the front; returns their count */
+static int gather(fv_conn *c, struct iovec *iov, int max, size_t *total)
+{
+    int n = 0;
+    size_t off = c->head_off;
+    *total = 0;
+    for (fv_conn_item *it = c->head; it && n + 2 <= max; it = it->next)
+        for (uint32_t i = it->first; i < it->n && n + 2 <= max; i++) {
+            fv_conn_entry *e = &it->e[i];
+            if (off < e->head_len)
+                iov[n++] = (struct iovec){e->head + off, e->head_len - off};
+            size_t boff = off > e->head_len ? off - e->head_len : 0;
+            if (e->body && boff < e->body->len)
+                iov[n++] = (struct iovec){e->body->data + boff, e->body->len - boff};
+            off = 0;
+        }
+    for (int k = 0; k < n; k++)
+        *total += iov[k].iov_len;
+    return n;
+}
+
+/* --- the socket ------------------------------------------------------------------------------ */
+
+typedef enum { WR_ALL, WR_FULL, WR_FAILED } wr_result;
+
+/* lock held, socket set: writes the queue until it is empty or the socket is full */
+static wr_result write_locked(fv_conn *c)
+{
+    while (c->bytes > 0) {
+        struct iovec iov[IOV_MAX_WRITE];
+        size_t total;
+        int n = gather(c, iov, IOV_MAX_WRITE, &total);
+        if (n == 0)
+            break;
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                /* the loop's edge-triggered EPOLLOUT fires once the socket drains */
+                atomic_fetch_add_explicit(&fv_gw_metrics.socket_full, 1, memory_order_relaxed);
+                return WR_FULL;
+            }
+            atomic_fetch_add(&fv_gw_metrics.write_failures, 1);
+            return WR_FAILED;
+        }
+        consume(c, (size_t)w);
+        atomic_fetch_add_explicit(&fv_gw_metrics.direct_writes, 1, memory_order_relaxed);
+        /* a short write: the next call answers EAGAIN, which arms the loop's wake-up */
+    }
+    return WR_ALL;
+}
+
+/* lock held: the socket leaves the loop and closes; the loop's reference goes to its graveyard.
+ * A stream that ends normally gets a FIN after its last bytes (what the client sent is read
+ * away first, or the close would reset the connection and lose them). */
+static void close_locked(fv_conn *c)
+{
+    fv_conn_loop *l = c->loop;
+    if (!c->failed) {
+        char sink[512];
+        while (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+        }
+        shutdown(c->fd, SHUT_WR);
+    }
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->closed = true;
+    drop_queue(c);
+    pthread_mutex_lock(&l->mu);
+    if (c->lprev)
+        c->lprev->lnext = c->lnext;
+    else
+        l->open = c->lnext;
+    if (c->lnext)
+        c->lnext->lprev = c->lprev;
+    c->lprev = c->lnext = NULL;
+    l->n--;
+    if (l->ngrave == l->cgrave) {
+        size_t cap = l->cgrave ? l->cgrave * 2 : 64;
+        fv_conn **g = realloc(l->grave, cap * sizeof *g);
+        if (g) {
+            l->grave = g;
+            l->cgrave = cap;
+        }
+    }
+    if (l->ngrave < l->cgrave)
+        l->grave[l->ngrave++] = c;
+    else
+        c = NULL; /* no memory to defer: the reference is kept (leaked) rather than freed early */
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* lock held: writes what is queued (unless the socket is known full, or not ours yet) and closes
+ * the socket when the stream is finished and written out, or the client failed. Returns true
+ * when it closed: the caller runs on_closed after unlocking. */
+static bool flush_locked(fv_conn *c)
+{
+    if (c->fd < 0)
+        return false;
+    if (!c->failed && !c->out_wait && c->bytes > 0) {
+        wr_result r = write_locked(c);
+        if (r == WR_FULL)
+            c->out_wait = true;
+        else if (r == WR_FAILED)
+            c->failed = true;
+    }
+    if (c->failed || (c->done && c->bytes == 0)) {
+        close_locked(c);
+        return true;
+    }
+    return false;
+}
+
+/* lock held: the drain rule - a producer told to wait goes on once the queue is below half */
+static bool take_drain(fv_conn *c)
+{
+    bool drain = c->paused && c->bytes <= c->limit / 2 && !c->done && !c->closed;
+    if (drain)
+        c->paused = false;
+    return drain;
+}
+
+/* after unlocking: the follow-ups a flush asked for */
+static void after_flush(fv_conn *c, bool closed_now, bool drain)
+{
+    if (closed_now && c->ops->on_closed)
+        c->ops->on_closed(c);
+    if (drain && c->ops->on_drain)
+        c->ops->on_drain(c);
+}
+
+/* lock held: flush, then the drain rule */
+static void flush_and_drain(fv_conn *c, bool *closed_now, bool *drain)
+{
+    *closed_now = flush_locked(c);
+    *drain = take_drain(c);
+}
+
+/* --- the loop -------------------------------------------------------------------------------- */
+
+static void grave_release(fv_conn_loop *l)
+{
+    pthread_mutex_lock(&l->mu);
+    size_t n = l->ngrave;
+    fv_conn **g = n ? malloc(n * sizeof *g) : NULL;
+    if (g) {
+        memcpy(g, l->grave, n * sizeof *g);
+        l->ngrave = 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    for (size_t i = 0; g && i < n; i++)
+        fv_conn_unref(g[i]);
+    free(g);
+}
+
+static void on_event(fv_conn *c, uint32_t ev)
+{
+    bool closed_now = false, drain = false;
+    pthread_mutex_lock(&c->mu);
+    if (c->fd >= 0) {
+        if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            /* the client went away: its stream ends now, not at the next heartbeat */
+            atomic_fetch_add(&fv_gw_metrics.client_hangups, 1);
+            c->failed = true;
+            closed_now = flush_locked(c);
+        } else if ((ev & EPOLLOUT) && c->out_wait) {
+            /* room after a write found the socket full (the one set out_wait under this lock,
+             * so the wake-up cannot be seen before it); other EPOLLOUT reports (the first, when
+             * the socket joins) leave writing to the producers */
+            c->out_wait = false;
+            flush_and_drain(c, &closed_now, &drain);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    after_flush(c, closed_now, drain);
+}
+
+static void *loop_main(void *arg)
+{
+    fv_conn_loop *l = arg;
+    struct epoll_event evs[LOOP_EVENTS];
+    while (!atomic_load(&l->stop)) {
+        int n = epoll_wait(l->ep, evs, LOOP_EVENTS, LOOP_WAIT_MS);
+        for (int i = 0; i < n; i++)
+            on_event(evs[i].data.ptr, evs[i].events);
+        grave_release(l); /* after the events fetched with them */
+    }
+    return NULL;
+}
+
+fv_status fv_conn_loop_create(fv_conn_loop **out)
+{
+    fv_conn_loop *l = calloc(1, sizeof *l);
+    if (!l)
+        return FV_ENOMEM;
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (l->ep < 0) {
+        free(l);
+        return FV_EIO;
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+        close(l->ep);
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+        return FV_EIO;
+    }
+    *out = l;
+    return FV_OK;
+}
+
+size_t fv_conn_loop_open(fv_conn_loop *l)
+{
+    pthread_mutex_lock(&l->mu);
+    size_t n = l->n;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+void fv_conn_loop_destroy(fv_conn_loop *l)
+{
+    if (!l)
+        return;
+    atomic_store(&l->stop, true);
+    pthread_join(l->thread, NULL);
+    /* every socket still open ends now (shutdown gave them their chance to flush) */
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        fv_conn *c = l->open;
+        if (c)
+            fv_conn_ref(c);
+        pthread_mutex_unlock(&l->mu);
+        if (!c)
+            break;
+        pthread_mutex_lock(&c->mu);
+        bool closed_now = false;
+        if (c->fd >= 0) {
+            c->failed = true; /* no FIN after a partial frame: the client sees a reset */
+            closed_now = flush_locked(c);
+        }
+        pthread_mutex_unlock(&c->mu);
+        after_flush(c, closed_now, false);
+        fv_conn_unref(c);
+    }
+    grave_release(l);
+    free(l->grave);
+    close(l->ep);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+fv_status fv_conn_adopt(fv_conn *c, int fd)
+{
+    fv_conn_loop *l = c->loop;
+    pthread_mutex_lock(&c->mu);
+    if (c->closed || c->fd >= 0 || !l || atomic_load(&l->stop)) {
+        pthread_mutex_unlock(&c->mu);
+        close(fd);
+        return FV_ECLOSED;
+    }
+    /* every write is a whole frame (or a round of them): send it now, never wait for more */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fv_conn_ref(c); /* the loop's */
+    pthread_mutex_lock(&l->mu);
+    c->lprev = NULL;
+    c->lnext = l->open;
+    if (l->open)
+        l->open->lprev = c;
+    l->open = c;
+    l->n++;
+    pthread_mutex_unlock(&l->mu);
+    c->fd = fd;
+    c->handed = true;
+    /* edge-triggered: a wake-up for room only after a write found the socket full */
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        c->failed = true; /* closed just below, as a failed client */
+    bool closed_now, drain;
+    flush_and_drain(c, &closed_now, &drain);
+    pthread_mutex_unlock(&c->mu);
+    after_flush(c, closed_now, drain);
+    return FV_OK;
+}
+
+/* --- writing to the queue -------------------------------------------------------------------- */
+
+/* lock held: the connection joins the batch; false when the batch cannot grow */
+static bool batch_add(fv_conn_batch *b, fv_conn *c)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        fv_conn **v = realloc(b->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        b->v = v;
+        b->cap = cap;
+    }
+    fv_conn_ref(c);
+    c->batched = true;
+    b->v[b->n++] = c;
+    return true;
+}
+
 fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *body, size_t slack,
-                       bool pause_if_full)
+                       bool pause_if_full, fv_conn_batch *batch)
 {
     if (head_len > sizeof((fv_conn_entry *)0)->head)
         return FV_EINVAL;
@@ -150,16 +524,38 @@ fv_status fv_conn_push(fv_conn *c, const char *head, size_t head_len, fv_frame *
     e->body = fv_frame_ref(body);
     c->tail->n++;
     c->bytes += n;
-    bool r = take_resume(c);
-    if (r)
-        fv_conn_ref(c);
+    /* with a batch the write waits for the round's flush (one write for all the round's frames);
+     * a socket not ours yet, or full, is written by the hand-over or the loop */
+    bool closed_now = false, drain = false;
+    bool deferred = batch && (c->batched || (c->fd >= 0 && !c->out_wait && batch_add(batch, c)));
+    if (!deferred)
+        flush_and_drain(c, &closed_now, &drain);
     pthread_mutex_unlock(&c->mu);
     free(spare);
-    if (r) {
-        resume(c);
-        fv_conn_unref(c);
-    }
+    after_flush(c, closed_now, drain);
     return FV_OK;
+}
+
+void fv_conn_batch_flush(fv_conn_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        fv_conn *c = b->v[i];
+        bool closed_now, drain;
+        pthread_mutex_lock(&c->mu);
+        c->batched = false;
+        flush_and_drain(c, &closed_now, &drain);
+        pthread_mutex_unlock(&c->mu);
+        after_flush(c, closed_now, drain);
+        fv_conn_unref(c); /* the batch's */
+    }
+    b->n = 0;
+}
+
+void fv_conn_batch_free(fv_conn_batch *b)
+{
+    free(b->v);
+    b->v = NULL;
+    b->n = b->cap = 0;
 }
 
 fv_status fv_conn_push_bytes(fv_conn *c, const char *p, size_t n, size_t slack)
@@ -167,7 +563,7 @@ fv_status fv_conn_push_bytes(fv_conn *c, const char *p, size_t n, size_t slack)
     fv_frame *f = fv_frame_new(p, n);
     if (!f)
         return FV_ENOMEM;
-    fv_status st = fv_conn_push(c, NULL, 0, f, slack, false);
+    fv_status st = fv_conn_push(c, NULL, 0, f, slack, false, NULL);
     fv_frame_unref(f);
     return st;
 }
@@ -180,6 +576,7 @@ bool fv_conn_finish(fv_conn *c, const char *last, size_t n)
     bool first = !c->done && !c->closed;
     if (first) {
         c->done = true;
+        c->done_ms = fv_monotonic_ms();
         fv_conn_entry *e = f ? tail_slot(c) : NULL;
         if (f && !e && it) {
             link_block(c, it);
@@ -194,17 +591,26 @@ bool fv_conn_finish(fv_conn *c, const char *last, size_t n)
             c->bytes += n;
         }
     }
-    bool r = take_resume(c);
-    if (r)
-        fv_conn_ref(c);
+    /* the last bytes go out now and the socket closes behind them (a batch holding this
+     * connection finds it closed) */
+    bool closed_now = flush_locked(c);
     pthread_mutex_unlock(&c->mu);
     free(it);
     fv_frame_unref(f);
-    if (r) {
-        resume(c);
-        fv_conn_unref(c);
-    }
+    after_flush(c, closed_now, false);
     return first;
+}
+
+void fv_conn_expire(fv_conn *c, int64_t now_ms, int64_t grace_ms)
+{
+    bool closed_now = false;
+    pthread_mutex_lock(&c->mu);
+    if (c->done && c->fd >= 0 && now_ms - c->done_ms >= grace_ms) {
+        c->failed = true;
+        closed_now = flush_locked(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    after_flush(c, closed_now, false);
 }
 
 bool fv_conn_is_done(fv_conn *c)
@@ -231,110 +637,57 @@ size_t fv_conn_queued(fv_conn *c)
     return b;
 }
 
-/* copies queued bytes into buf; called with the lock held */
-static size_t copy_locked(fv_conn *c, char *buf, size_t max)
-{
-    size_t w = 0;
-    while (c->head && w < max) {
-        fv_conn_item *it = c->head;
-        if (it->first == it->n) { /* written out (or an empty tail: keep that one) */
-            if (it == c->tail)
-                break;
-            c->head = it->next;
-            free(it);
-            continue;
-        }
-        fv_conn_entry *e = &it->e[it->first];
-        size_t total = e->head_len + (e->body ? e->body->len : 0);
-        while (c->head_off < total && w < max) {
-            size_t off = c->head_off, k;
-            if (off < e->head_len) {
-                k = e->head_len - off;
-                if (k > max - w)
-                    k = max - w;
-                memcpy(buf + w, e->head + off, k);
-            } else {
-                off -= e->head_len;
-                k = e->body->len - off;
-                if (k > max - w)
-                    k = max - w;
-                memcpy(buf + w, e->body->data + off, k);
-            }
-            w += k;
-            c->head_off += k;
-        }
-        if (c->head_off < total)
-            break;
-        c->head_off = 0;
-        c->bytes -= total;
-        fv_frame_unref(e->body);
-        e->body = NULL;
-        it->first++;
-    }
-    /* a fully written queue gives its last block back too: idle connections hold no block */
-    if (c->head && c->head == c->tail && c->head->first == c->head->n) {
-        free(c->head);
-        c->head = c->tail = NULL;
-    }
-    return w;
-}
-
 long fv_conn_take(fv_conn *c, char *buf, size_t max)
 {
     pthread_mutex_lock(&c->mu);
-    size_t w = copy_locked(c, buf, max);
+    struct iovec iov[IOV_MAX_WRITE];
+    size_t total, w = 0;
+    int n = gather(c, iov, IOV_MAX_WRITE, &total);
+    for (int k = 0; k < n && w < max; k++) {
+        size_t m = iov[k].iov_len < max - w ? iov[k].iov_len : max - w;
+        memcpy(buf + w, iov[k].iov_base, m);
+        w += m;
+    }
+    if (w)
+        consume(c, w);
     bool end = w == 0 && (c->done || c->closed);
     pthread_mutex_unlock(&c->mu);
     return end ? -1 : (long)w;
 }
 
+/* --- libmicrohttpd -----------------------------------------------------------------------------
+ */
+
+/* MHD's content reader, called once the response headers went out: the socket is handed over (a
+ * duplicate of MHD's descriptor), and the end of MHD's body lets it free its side. */
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     fv_conn *c = cls;
     (void)pos;
-    pthread_mutex_lock(&c->mu);
-    size_t w = copy_locked(c, buf, max);
-    if (w > 0) {
-        c->bytes_sent += w;
-        atomic_fetch_add_explicit(&fv_gw_metrics.bytes_sent, w, memory_order_relaxed);
-        bool drain = c->paused && c->bytes <= c->limit / 2 && !c->done;
-        if (drain)
-            c->paused = false;
-        pthread_mutex_unlock(&c->mu);
-        if (drain && c->ops->on_drain)
-            c->ops->on_drain(c);
-        return (ssize_t)w;
-    }
-    if (c->done) {
-        pthread_mutex_unlock(&c->mu);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    /* empty: suspend under the lock, so a producer either sees `suspended` (and resumes) or
-     * appended before we looked */
-    c->suspended = true;
-    atomic_fetch_add(&g_suspended, 1);
-    MHD_suspend_connection(c->mc);
-    bool drain = c->paused;
-    if (drain)
-        c->paused = false;
-    pthread_mutex_unlock(&c->mu);
-    if (drain && c->ops->on_drain)
-        c->ops->on_drain(c);
-    return 0;
+    (void)buf;
+    (void)max;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (fd < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* the free callback ends the stream */
+    if (fv_conn_adopt(c, fd) != FV_OK)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 static void reader_free(void *cls)
 {
     fv_conn *c = cls;
     pthread_mutex_lock(&c->mu);
-    c->closed = true;
-    if (c->suspended) { /* only possible when the daemon stops */
-        c->suspended = false;
-        atomic_fetch_sub(&g_suspended, 1);
+    /* no hand-over (the client left first, or the daemon stopped): the stream ends here */
+    bool closed_now = !c->handed && !c->closed;
+    if (closed_now) {
+        c->closed = true;
+        drop_queue(c);
     }
     pthread_mutex_unlock(&c->mu);
-    if (c->ops->on_closed)
-        c->ops->on_closed(c);
+    after_flush(c, closed_now, false);
     fv_conn_unref(c);
 }
 
@@ -348,5 +701,7 @@ struct MHD_Response *fv_conn_response(fv_conn *c, struct MHD_Connection *mc)
         fv_conn_unref(c);
         return NULL;
     }
+    /* close-delimited: the body is the SSE bytes as they are, on a socket that is ours */
+    MHD_set_response_options(r, MHD_RF_HTTP_VERSION_1_0_ONLY, MHD_RO_END);
     return r;
 }

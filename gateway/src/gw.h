@@ -17,6 +17,7 @@
 struct MHD_Daemon;
 struct fv_cors;
 typedef struct fv_streams fv_streams;
+typedef struct fv_conn_loop fv_conn_loop;
 typedef struct fv_ratelimit fv_ratelimit;
 typedef struct fv_reqlimit fv_reqlimit;
 
@@ -33,6 +34,7 @@ typedef struct fv_gw {
     struct fv_cors *cors;
     struct MHD_Daemon *mhd;
     fv_streams *streams;
+    fv_conn_loop *loop; /* the SSE sockets once libmicrohttpd handed them over (conn.h) */
     fv_ratelimit *rate;
     fv_reqlimit *reqlimit;
     atomic_bool stopping;
@@ -48,7 +50,7 @@ typedef struct fv_gw {
 fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err);
 /* binds and starts serving (and the heartbeat timer) */
 fv_status fv_gw_start(fv_gw *gw, fv_err *err);
-/* SIGTERM: stop accepting, end open streams with retry:, resume suspended connections, stop the
+/* SIGTERM: stop accepting, end open streams with retry: (they flush and close), stop the
  * daemon (in-flight ingest requests finish first) */
 void fv_gw_shutdown(fv_gw *gw);
 void fv_gw_destroy(fv_gw *gw);

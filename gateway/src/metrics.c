@@ -57,10 +57,17 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
     counter(b, "flovyn_gateway_events_delivered_total", "events queued to SSE clients",
             LOAD(events_delivered));
     counter(b, "flovyn_gateway_bytes_sent_total", "SSE bytes written", LOAD(bytes_sent));
+    counter(b, "flovyn_gateway_sse_writes_total",
+            "writes of queued SSE frames straight to client sockets", LOAD(direct_writes));
+    counter(b, "flovyn_gateway_sse_socket_full_total",
+            "writes that found the client's socket full and left the rest to the HTTP server",
+            LOAD(socket_full));
+    counter(b, "flovyn_gateway_sse_write_failures_total",
+            "streams ended because writing to the client failed", LOAD(write_failures));
     counter(b, "flovyn_gateway_slow_client_disconnects_total",
             "live streams closed because the client did not keep up", LOAD(slow_disconnects));
     counter(b, "flovyn_gateway_client_hangups_total",
-            "idle streams finished because their client closed the connection",
+            "streams ended because their client closed the connection",
             LOAD(client_hangups));
     counter(b, "flovyn_gateway_overloaded_refusals_total", "requests refused by connection limits",
             LOAD(overloaded_refusals));

@@ -1,14 +1,17 @@
 /* server.c - the gateway object and its libmicrohttpd daemon; see gw.h.
  *
- * MHD runs with epoll in its own thread pool (one thread per core), suspend/resume for SSE, an
- * explicit connection limit (its default stays at 1020 even with epoll) and a small per-connection
- * memory pool, because an idle SSE connection costs mostly that pool (ARCHITECTURE "Threads and
- * memory"). RLIMIT_NOFILE is raised to its hard limit so the connection limit can be reached.
+ * MHD runs with epoll in its own thread pool (one thread per core) and an explicit connection
+ * limit (its default stays at 1020 even with epoll). An SSE stream stays in MHD only until its
+ * headers are sent: then its socket is handed over to the connection loop (conn.h), so streams
+ * hold no MHD memory pool and never count against MHD's limit. MHD_USE_TURBO is what makes the
+ * hand-over possible: without it MHD shuts the socket down (shutdown(2) reaches every duplicate
+ * of a descriptor) when it frees its side. RLIMIT_NOFILE is raised to its hard limit so the
+ * connection limit can be reached.
  *
  * A timer thread does everything periodic (keep-alives, token expiry, close_on_terminal
- * deadlines, kicking paused catch-ups) so MHD threads never sleep. Shutdown follows the one safe
- * order for MHD: quiesce, end every stream, resume every suspended connection, wait until none is
- * suspended, then MHD_stop_daemon (stopping with a suspended connection aborts the process).
+ * deadlines, finished streams whose client does not read) so MHD threads never sleep. Shutdown:
+ * quiesce, end every stream (they flush and close), wait a moment for slow peers, let requests in
+ * progress answer, stop MHD, then close what is left.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,7 +46,6 @@
 /* A scan visits every open stream (token expiry, close_on_terminal's end, re-kicking a paused
  * replay): twice a second is prompt enough and keeps thousands of idle streams cheap */
 #define SCAN_EVERY_MS 500
-#define DRAIN_WAIT_MS 5000    /* longest wait for suspended connections to wake up */
 #define DRAIN_FLUSH_MS 1000   /* longest wait for open streams to flush their last bytes */
 #define REQUEST_WAIT_MS 10000 /* longest wait for requests in progress to send their answer */
 #define MAX_RATE_TENANTS 100000
@@ -178,6 +180,8 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     bc.memory_history = (size_t)cfg->memory_history;
     bc.window_bytes = (size_t)cfg->window_bytes;
     bc.connect_in_background = true;
+    bc.after_callbacks = fv_streams_after_callbacks;
+    bc.after_callbacks_ud = gw;
     if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)
         goto fail;
     atomic_store(&g_provisioned, !cfg->provision);
@@ -299,7 +303,10 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads =
         gw->cfg.threads > 0 ? (unsigned)gw->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (!gw->loop && fv_conn_loop_create(&gw->loop) != FV_OK)
+        return fv_err_set(err, FV_EIO, "cannot start the connection loop");
+    /* TURBO: no shutdown(2) when MHD frees a connection, which the SSE hand-over needs */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
     /* streams + a margin for short requests (ingest, history, health) */
@@ -344,26 +351,17 @@ void fv_gw_shutdown(fv_gw *gw)
         close(lfd);
     size_t open = fv_streams_open(gw->streams);
     fv_streams_drain(gw->streams);
-    /* every stream is finished: readers end instead of suspending, and finishing resumed the
-     * suspended ones. Give them a moment to flush, but never stop with one still suspended. */
+    /* every stream is finished: each closes once its last bytes are written; slow peers get a
+     * moment, then the loop closes them */
     int64_t start = fv_monotonic_ms();
-    for (;;) {
-        int64_t waited = fv_monotonic_ms() - start;
-        bool suspended = fv_conn_suspended_count() > 0;
-        /* streams still open after a second are writing to slow peers: the stop closes them */
-        if (waited >= DRAIN_WAIT_MS ||
-            (!suspended && (fv_streams_open(gw->streams) == 0 || waited >= DRAIN_FLUSH_MS)))
-            break;
+    while (fv_streams_open(gw->streams) > 0 && fv_monotonic_ms() - start < DRAIN_FLUSH_MS)
         fv_sleep_ms(20);
-    }
     /* Ingest and history requests already taken keep going: wait until each has sent its
      * answer, or a publish that became durable could reach its client as a reset instead of
      * a 202 (stop closes connections without flushing what they still have to send). */
     start = fv_monotonic_ms();
-    while (fv_router_inflight() > (long)fv_streams_open(gw->streams) &&
-           fv_monotonic_ms() - start < REQUEST_WAIT_MS) {
+    while (fv_router_inflight() > 0 && fv_monotonic_ms() - start < REQUEST_WAIT_MS)
         fv_sleep_ms(10);
-    }
     if (gw->timer_started) {
         atomic_store(&gw->timer_stop, true);
         pthread_join(gw->timer, NULL);
@@ -375,6 +373,8 @@ void fv_gw_shutdown(fv_gw *gw)
     /* joins the HTTP threads: in-flight ingest requests finish their publishes first */
     MHD_stop_daemon(gw->mhd);
     gw->mhd = NULL;
+    fv_conn_loop_destroy(gw->loop); /* the streams still open end here */
+    gw->loop = NULL;
 }
 
 void fv_gw_destroy(fv_gw *gw)
@@ -383,6 +383,8 @@ void fv_gw_destroy(fv_gw *gw)
         return;
     if (gw->mhd)
         fv_gw_shutdown(gw);
+    fv_conn_loop_destroy(gw->loop); /* started, but the daemon was not */
+    gw->loop = NULL;
     fv_registry *reg = atomic_exchange(&g_registry, NULL);
     if (reg)
         fv_registry_close(reg);

@@ -22,7 +22,6 @@
 #include "stream.h"
 
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +53,7 @@ struct fv_streams {
     fv_stream *head;
     size_t n;
     fv_reqlimit *per_tenant; /* open streams per tenant */
-    int64_t probed_ms;       /* timer only: last hang-up probe */
+    fv_conn_batch batch;     /* bus callback thread only: streams written after its round */
 };
 
 struct fv_stream {
@@ -63,7 +62,6 @@ struct fv_stream {
     fv_stream *prev, *next;
     bool registered;
     atomic_bool terminal_seen;
-    int fd; /* the client's socket, probed for a hang-up while the stream is idle */
     fv_gw *gw;
     fv_streams *reg;
     fv_endpoint ep;
@@ -288,9 +286,18 @@ void fv_streams_destroy(fv_streams *r)
 {
     if (!r)
         return;
+    fv_conn_batch_flush(&r->batch); /* empty once the bus is gone; releases what it holds */
+    fv_conn_batch_free(&r->batch);
     fv_reqlimit_destroy(r->per_tenant);
     pthread_mutex_destroy(&r->mu);
     free(r);
+}
+
+void fv_streams_after_callbacks(void *ud)
+{
+    fv_gw *gw = ud;
+    if (gw->streams)
+        fv_conn_batch_flush(&gw->streams->batch);
 }
 
 size_t fv_streams_open(fv_streams *r)
@@ -402,7 +409,7 @@ static int deliver(fv_stream *s, const fv_msg *m)
         if (!gf)
             return out_of_memory(s);
         /* a full queue pauses the replay like any frame: its drain resumes the subscription */
-        st = fv_conn_push(c, NULL, 0, gf, FV_CONN_CONTROL_SLACK, catching);
+        st = fv_conn_push(c, NULL, 0, gf, FV_CONN_CONTROL_SLACK, catching, &s->reg->batch);
         fv_frame_unref(gf);
         if (st == FV_EFULL)
             return catching ? FV_SUB_PAUSE : FV_SUB_OK;
@@ -419,7 +426,7 @@ static int deliver(fv_stream *s, const fv_msg *m)
     fv_cursor_format(&m->cursor, head + 4, sizeof head - 5);
     hl = 4 + (int)strlen(head + 4);
     head[hl++] = '\n';
-    st = fv_conn_push(c, head, (size_t)hl, f, 0, catching);
+    st = fv_conn_push(c, head, (size_t)hl, f, 0, catching, &s->reg->batch);
     fv_frame_unref(f);
     if (st == FV_EFULL) {
         if (catching)
@@ -600,10 +607,7 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
         fv_principal_clear(pr);
         return MHD_NO;
     }
-    fv_conn_init(&s->conn, (size_t)gw->cfg.queue_bytes, &g_conn_ops);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-    s->fd = ci ? ci->connect_fd : -1;
+    fv_conn_init(&s->conn, (size_t)gw->cfg.queue_bytes, &g_conn_ops, gw->loop);
     pthread_mutex_init(&s->sub_mu, NULL);
     pthread_mutex_init(&s->desc.mu, NULL);
     s->gw = gw;
@@ -668,8 +672,7 @@ enum MHD_Result fv_stream_open(fv_gw *gw, struct MHD_Connection *mc, fv_endpoint
         return fv_stream_refuse_overloaded(mc, "too_many_streams");
     }
     /* Shutdown sets `stopping` before it snapshots the registry: a stream registered after the
-     * snapshot sees the flag here, so no stream escapes the drain (a suspended connection at
-     * MHD_stop_daemon would abort the process). */
+     * snapshot sees the flag here, so no stream escapes the drain. */
     if (atomic_load(&gw->stopping)) {
         reg_remove(gw->streams, s);
         fv_conn_unref(&s->conn);
@@ -782,11 +785,16 @@ static uint64_t pending_stream_seq(fv_stream *s, uint64_t target)
     return ps.last;
 }
 
+/* a finished stream whose client does not take its last bytes is closed after this long */
+#define FINISH_GRACE_MS 10000
+
 static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wall, int64_t now_mono)
 {
     fv_conn *c = &s->conn;
-    if (fv_conn_is_done(c))
+    if (fv_conn_is_done(c)) {
+        fv_conn_expire(c, now_mono, FINISH_GRACE_MS);
         return;
+    }
     if (s->pr.exp_ms > 0 && now_wall >= s->pr.exp_ms) {
         atomic_fetch_add(&fv_gw_metrics.auth_expired_closes, 1);
         finish_with_event(s, "auth_expired", "{\"reason\":\"token_expired\"}", 0);
@@ -809,7 +817,7 @@ static void tick_one(fv_stream *s, bool heartbeat, fv_frame *ka, int64_t now_wal
         }
     }
     if (heartbeat && ka)
-        fv_conn_push(c, NULL, 0, ka, FV_CONN_CONTROL_SLACK, false);
+        fv_conn_push(c, NULL, 0, ka, FV_CONN_CONTROL_SLACK, false, NULL);
 }
 
 /* r->mu held. Between heartbeats a stream needs the timer only when its token expired or it saw
@@ -820,52 +828,8 @@ static bool wants_tick(fv_stream *s, int64_t now_wall)
     return (s->pr.exp_ms > 0 && now_wall >= s->pr.exp_ms) || atomic_load(&s->terminal_seen);
 }
 
-#define HANGUP_PROBE_MS 2000
-
-/* A client that went away is only noticed by a failing write, and an idle stream writes once
- * per heartbeat: until then it would hold its socket, its memory and its tenant's connection
- * slot, and the next event would be fanned out to it for nothing. Every two seconds each stream's
- * socket is polled for a hang-up (one poll(2) over all of them, under the registry lock, taking
- * no reference from the healthy ones); a stream whose client hung up is finished. A socket that
- * libmicrohttpd closed meanwhile answers POLLNVAL and is left to its own cleanup. */
-static void probe_hangups(fv_streams *r)
-{
-    pthread_mutex_lock(&r->mu);
-    size_t n = 0, gone = 0;
-    struct pollfd *pf = r->n ? malloc(r->n * sizeof *pf) : NULL;
-    fv_stream **who = r->n ? malloc(r->n * sizeof *who) : NULL;
-    if (pf && who) {
-        for (fv_stream *s = r->head; s && n < r->n; s = s->next) {
-            if (s->fd < 0)
-                continue;
-            pf[n] = (struct pollfd){.fd = s->fd, .events = POLLRDHUP};
-            who[n++] = s;
-        }
-        if (n > 0 && poll(pf, (nfds_t)n, 0) > 0)
-            for (size_t i = 0; i < n; i++)
-                if (pf[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
-                    fv_conn_ref(&who[i]->conn);
-                    who[gone++] = who[i];
-                }
-    }
-    pthread_mutex_unlock(&r->mu);
-    for (size_t i = 0; i < gone; i++) {
-        if (!fv_conn_is_done(&who[i]->conn))
-            atomic_fetch_add(&fv_gw_metrics.client_hangups, 1);
-        finish_with_event(who[i], NULL, NULL, 0);
-        fv_conn_unref(&who[i]->conn);
-    }
-    free(pf);
-    free(who);
-}
-
 void fv_streams_tick(fv_streams *r, bool heartbeat)
 {
-    int64_t probe_now = fv_monotonic_ms();
-    if (probe_now - r->probed_ms >= HANGUP_PROBE_MS) {
-        r->probed_ms = probe_now;
-        probe_hangups(r);
-    }
     size_t n;
     fv_stream **arr = reg_snapshot(r, heartbeat ? NULL : wants_tick, fv_now_ms(), &n);
     if (!arr)

@@ -31,9 +31,12 @@ enum MHD_Result fv_stream_refuse_overloaded(struct MHD_Connection *mc, const cha
 /* Timer work (heartbeat thread, never an MHD thread): keep-alives when heartbeat is true, token
  * expiry, close_on_terminal deadlines, kicking paused catch-ups. */
 void fv_streams_tick(fv_streams *s, bool heartbeat);
-/* Shutdown: every open stream gets retry: and ends; suspended connections are resumed. */
+/* Shutdown: every open stream gets retry: and ends (it closes once that is written). */
 void fv_streams_drain(fv_streams *s);
 size_t fv_streams_open(fv_streams *s);
+/* The bus's after_callbacks hook (ud = the fv_gw): writes the streams its callbacks appended to,
+ * one write per stream per round. */
+void fv_streams_after_callbacks(void *ud);
 
 /* true for the lifecycle types that end a workflow / a task */
 bool fv_is_workflow_terminal(const char *event_type);

@@ -462,8 +462,17 @@ int main(int argc, char **argv)
     }
     if (!O.port || !O.sub_path || O.conns <= 0 || O.publishers <= 0)
         usage();
-    struct rlimit rl = {65536, 65536};
-    setrlimit(RLIMIT_NOFILE, &rl);
+    /* raise the descriptor limit itself: to the hard limit (an unprivileged process, or a
+     * container, cannot go beyond it), and say so when the connections cannot fit */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = (rlim_t)O.conns + (rlim_t)O.publishers + 64;
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+            fprintf(stderr,
+                    "bench_sse: open-file limit %llu is below the %llu descriptors needed\n",
+                    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+    }
 
     conns = calloc((size_t)O.conns, sizeof *conns);
     int ep = epoll_create1(0);
@@ -594,6 +603,8 @@ int main(int argc, char **argv)
            elapsed, cpu_s);
     if (O.rate > 0 && run_s > 0) /* what the publishers achieved over their window */
         printf(" publish_rate=%.1f", (double)pub / run_s);
+    if (cpu_s >= 0 && total_events > 0) /* server CPU per delivered event */
+        printf(" cpu_us_per_delivery=%.2f", cpu_s * 1e6 / (double)total_events);
     if (O.expect)
         printf(" expect=%ld done=%ld all_done_s=%.2f", O.expect, done_conns,
                last_done ? (last_done - phase_start) / 1e6 : -1.0);

@@ -2,11 +2,13 @@
 # Benchmarks of flovyn-events (not part of the test command). Prints figures and ratios measured in
 # one run against baselines on the same machine:
 #   bus      - library publish vs raw nats.c js_PublishAsync, and catch-up read rate (bench_bus)
-#   (BENCH_SECTIONS="sweep latency idle storm" picks parts of sse; default all)
+#   (BENCH_SECTIONS="sweep latency idle storm hold" picks parts of sse; default all)
 #   sse      - flovyn-gateway (HTTP ingest -> JetStream -> SSE) vs nginx + nchan (POST -> EventSource)
-#              on one stream: max sustainable publish rate at 1,000 and 5,000 connections (zero
-#              loss, p99 < 250 ms), latency at 1,000 x 50/s, memory per idle connection, idle CPU
-#              with 5,000 idle streams, server CPU per million deliveries, resume storm.
+#              on one stream: max sustainable publish rate at 1,000, 5,000 and 10,000 connections
+#              (zero loss, p99 < 250 ms), latency and server CPU per delivery at 1,000 x 50/s,
+#              5,000 x 15/s and 10,000 x 5/s, memory per idle connection and idle CPU with 10,000
+#              idle streams, resume storm; then the gateway alone on both cores holding 20,000
+#              streams (or as many as the open-file limit allows).
 # Each server is pinned to core 0 (flovyn: the gateway and its nats-server), the load client to
 # core 1.  Usage: tests/bench/run.sh [bus|sse|all]   (BENCH_QUICK=1 for a short smoke run;
 # BENCH_RATES="100 120 140" and BENCH_CONNS="5000" give the sweep finer steps or fewer sizes)
@@ -93,8 +95,8 @@ secs=5; [[ $quick == 1 ]] && secs=2
 rates=(5 10 20 50 100 150 200 300 400 800)
 [[ $quick == 1 ]] && rates=(20 100 400)
 [[ -n ${BENCH_RATES:-} ]] && read -ra rates <<<"$BENCH_RATES"
-read -ra sweep_conns <<<"${BENCH_CONNS:-1000 5000}"
-sections=${BENCH_SECTIONS:-sweep latency idle storm}
+read -ra sweep_conns <<<"${BENCH_CONNS:-1000 5000 10000}"
+sections=${BENCH_SECTIONS:-sweep latency idle storm hold}
 want() { [[ " $sections " == *" $1 "* ]]; }
 
 # highest rate with zero loss and p99 < 250 ms
@@ -128,18 +130,23 @@ want sweep && for conns in "${sweep_conns[@]}"; do
 done
 
 if want latency; then
-echo "== latency at 1000 connections x 50 events/s =="
-lg=$(client "${gw_args[@]}" --conns 1000 --rate 50 --seconds $((secs * 2)) --publishers 2)
-ln=$(client "${nc_args[@]}" --conns 1000 --rate 50 --seconds $((secs * 2)) --publishers 2)
-echo "flovyn-gateway p50=$(field p50_ms "$lg") ms p99=$(field p99_ms "$lg") ms cpu_s=$(field server_cpu_s "$lg") received=$(field received "$lg")"
-echo "nchan          p50=$(field p50_ms "$ln") ms p99=$(field p99_ms "$ln") ms cpu_s=$(field server_cpu_s "$ln") received=$(field received "$ln")"
-gcpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$lg")/($(field received "$lg")/1e6)}")
-ncpu=$(awk "BEGIN{printf \"%.2f\", $(field server_cpu_s "$ln")/($(field received "$ln")/1e6)}")
-echo "server CPU seconds per million deliveries: flovyn-gateway $gcpu  nchan $ncpu"
+ratio() { awk "BEGIN{printf \"%.2f\", $1/($2>0?$2:1)}"; }
+for step in ${BENCH_LATENCY:-1000:50 5000:15 10000:5}; do
+  conns=${step%%:*} rate=${step##*:}
+  echo "== latency at $conns connections x $rate events/s =="
+  lg=$(client "${gw_args[@]}" --conns "$conns" --rate "$rate" --seconds $((secs * 2)) --publishers 2)
+  ln=$(client "${nc_args[@]}" --conns "$conns" --rate "$rate" --seconds $((secs * 2)) --publishers 2)
+  for who in gateway nchan; do
+    if [[ $who == gateway ]]; then l=$lg; label="flovyn-gateway"; else l=$ln; label="nchan         "; fi
+    echo "$label p50=$(field p50_ms "$l") ms p99=$(field p99_ms "$l") ms lost=$(field lost "$l") received=$(field received "$l") cpu_s=$(field server_cpu_s "$l") cpu_us_per_delivery=$(field cpu_us_per_delivery "$l")"
+  done
+  echo "gateway/nchan: p50 $(ratio "$(field p50_ms "$lg")" "$(field p50_ms "$ln")")x p99 $(ratio "$(field p99_ms "$lg")" "$(field p99_ms "$ln")")x cpu per delivery $(ratio "$(field cpu_us_per_delivery "$lg")" "$(field cpu_us_per_delivery "$ln")")x"
+done
 fi
 
 if want idle; then
-echo "== 5000 idle streams: memory per connection and idle CPU (20 s), fresh processes =="
+idle_n=${BENCH_IDLE_CONNS:-10000}
+echo "== $idle_n idle streams: memory per connection and idle CPU (20 s), fresh processes =="
 # freed memory is not returned to the OS, so both servers start anew for this measurement
 kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
 start_gateway
@@ -153,15 +160,15 @@ sleep 1
 for name in gateway nchan; do
   if [[ $name == gateway ]]; then pid=$gw_pid; args=("${gw_args[@]}"); else pid=$nchan_pid; args=("${nc_args[@]}"); fi
   before=$(rss_kib "$pid")
-  client "${args[@]}" --conns 5000 --idle-seconds 20 --connect-rate 5000 >"$work/idle_$name" &
+  client "${args[@]}" --conns "$idle_n" --idle-seconds 20 --connect-rate 5000 >"$work/idle_$name" &
   cpid=$!
-  sleep 8
+  sleep $((4 + idle_n / 1000))
   during=$(rss_kib "$pid")
   wait $cpid
   line=$(cat "$work/idle_$name")
-  per=$(( (during - before) * 1024 / 5000 ))
+  per=$(( (during - before) * 1024 / idle_n ))
   cpu=$(field server_cpu_s "$line")
-  echo "$name: ready=$(field ready "$line") rss_before=${before}KiB rss_with_5000=${during}KiB per_connection=${per} bytes idle_cpu=$(awk "BEGIN{printf \"%.2f\", 100*$cpu/20}")%"
+  echo "$name: ready=$(field ready "$line") rss_before=${before}KiB rss_with_${idle_n}=${during}KiB per_connection=${per} bytes idle_cpu=$(awk "BEGIN{printf \"%.2f\", 100*$cpu/20}")%"
 done
 
 fi
@@ -214,4 +221,36 @@ nc_args=(--port "$nchan_port" --sub-path /sub --pub-path /pub --pub-format raw -
 storm "nchan after nginx restarted (10 s wait)" "$ncur" 10 "${nc_args[@]}"
 kill -0 "$nchan_pid" 2>/dev/null && echo "  nginx still running" ||
   echo "  nginx died (see its error log: $(tail -1 "$work/nchan/error.log" 2>/dev/null))"
+fi
+
+if want hold; then
+# One gateway on both cores (no pinning) holds as many streams as it may open: 20,000, or fewer
+# where the open-file hard limit (per process, also the load client's) is lower. Events at 10/s for
+# 10 s must all arrive; then the idle CPU over 20 s with every stream open.
+hard=$(ulimit -Hn)
+hold_n=${BENCH_HOLD_CONNS:-20000}
+if [[ $hard != unlimited ]] && ((hold_n > hard - 100)); then
+  echo "  (open-file hard limit $hard: holding $((hard - 100)) streams instead of $hold_n)"
+  hold_n=$((hard - 100))
+fi
+echo "== $hold_n streams on one gateway (both cores) =="
+kill -TERM "$gw_pid"; wait "$gw_pid" 2>/dev/null || true
+"$build/flovyn-gateway" --nats-url "nats://127.0.0.1:$nats_port" \
+  --listen "127.0.0.1:$gw_port" --jwt-secret-file "$work/secret" --max-connections "$hold_n" \
+  --max-connections-per-tenant "$hold_n" --ingest-rate-per-tenant 1000000 --log-level warn \
+  >>"$work/gateway.log" 2>&1 &
+gw_pid=$!; pids+=($gw_pid)
+wait_port "$gw_port"
+gw_args=(--port "$gw_port" --sub-path /v1/events/stream --pub-path /v1/events --pub-format flovyn --header "$auth" --server-pid "$gw_pid")
+before=$(rss_kib "$gw_pid")
+line=$("$build/bench_sse" "${gw_args[@]}" --conns "$hold_n" --rate 10 --seconds 10 --publishers 1 --connect-rate 5000)
+echo "deliveries: ready=$(field ready "$line") of $hold_n received=$(field received "$line") expected=$(field expected "$line") lost=$(field lost "$line") p50=$(field p50_ms "$line") ms p99=$(field p99_ms "$line") ms cpu_us_per_delivery=$(field cpu_us_per_delivery "$line")"
+sleep 5 # the first client's streams are gone (hang-up probe) before the second one connects
+"$build/bench_sse" "${gw_args[@]}" --conns "$hold_n" --idle-seconds 20 --connect-rate 5000 >"$work/hold_idle" &
+cpid=$!
+sleep $((4 + hold_n / 1000))
+during=$(rss_kib "$gw_pid")
+wait $cpid
+line=$(cat "$work/hold_idle")
+echo "idle: ready=$(field ready "$line") of $hold_n rss=${during}KiB (+$(( (during - before) / 1024 )) MiB) idle_cpu=$(awk "BEGIN{printf \"%.2f\", 100*$(field server_cpu_s "$line")/20}")%"
 fi

@@ -665,10 +665,14 @@ static int count_in(const char *hay, size_t n, const char *needle)
     return c;
 }
 
-/* Incremental decoder of a chunked HTTP/1.1 response body: headers skipped, chunk-size lines
- * removed, so a search never trips over a chunk boundary inside a frame. */
+/* Incremental decoder of an HTTP/1.1 response body: headers skipped; a chunked body has its
+ * chunk-size lines removed (so a search never trips over a chunk boundary inside a frame), a
+ * close-delimited one (SSE streams) is taken as it is. */
 typedef struct dechunk {
-    int state; /* 0 headers, 1 size line, 2 data, 3 CRLF after data, 4 done */
+    int state; /* 0 headers, 1 size line, 2 data, 3 CRLF after data, 4 done, 5 raw body */
+    bool chunked;
+    char hdr[4096];
+    size_t hdr_n;
     size_t left, hdr_match;
     char size_line[32];
     size_t size_len;
@@ -683,9 +687,14 @@ static void dechunk_feed(dechunk *d, const char *p, size_t len)
         char c = p[i];
         switch (d->state) {
         case 0:
+            if (d->hdr_n < sizeof d->hdr - 1)
+                d->hdr[d->hdr_n++] = c;
             d->hdr_match = c == end_hdr[d->hdr_match] ? d->hdr_match + 1 : (c == '\r');
-            if (d->hdr_match == 4)
-                d->state = 1;
+            if (d->hdr_match == 4) {
+                d->hdr[d->hdr_n] = '\0';
+                d->chunked = strcasestr(d->hdr, "transfer-encoding: chunked") != NULL;
+                d->state = d->chunked ? 1 : 5;
+            }
             break;
         case 1:
             if (c == '\n') {
@@ -698,13 +707,14 @@ static void dechunk_feed(dechunk *d, const char *p, size_t len)
             }
             break;
         case 2:
+        case 5: /* a raw body byte is kept like a chunk's */
             if (d->n + 1 >= d->cap) {
                 d->cap = d->cap ? d->cap * 2 : 1 << 20;
                 d->out = realloc(d->out, d->cap);
             }
             d->out[d->n++] = c;
             d->out[d->n] = '\0';
-            if (--d->left == 0)
+            if (d->state == 2 && --d->left == 0)
                 d->state = 3;
             break;
         case 3:

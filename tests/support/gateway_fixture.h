@@ -91,8 +91,9 @@ void fv_sse_close(fv_sse_client *c);
  * the socket (close it to end) or -1. */
 int fv_test_stalled_client(int port, const char *path_and_query, const char *const *headers);
 
-/* Reads a raw socket's HTTP response (chunked), returning the decoded body (malloc'd, NUL-
- * terminated, length in *len) once `stop` occurs `want` times, the body ends, or timeout_ms. */
+/* Reads a raw socket's HTTP response (chunked or close-delimited), returning the decoded body
+ * (malloc'd, NUL- terminated, length in *len) once `stop` occurs `want` times, the body ends, or
+ * timeout_ms. */
 char *fv_test_read_raw_body(int fd, const char *stop, int want, int timeout_ms, size_t *len);
 
 #endif

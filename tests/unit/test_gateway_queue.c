@@ -33,7 +33,7 @@ static const fv_conn_ops ops = {on_drain, NULL, on_destroy};
 static fv_conn *new_conn(size_t limit)
 {
     fv_conn *c = malloc(sizeof *c);
-    fv_conn_init(c, limit, &ops);
+    fv_conn_init(c, limit, &ops, NULL);
     return c;
 }
 
@@ -52,7 +52,7 @@ static void test_queue_blocks_keep_order_across_boundaries_and_free_when_drained
     for (int i = 0; i < N; i++) {
         char head[32];
         int hl = snprintf(head, sizeof head, "id: %d\n", i);
-        assert_int_equal(fv_conn_push(c, head, (size_t)hl, f, 0, false), FV_OK);
+        assert_int_equal(fv_conn_push(c, head, (size_t)hl, f, 0, false, NULL), FV_OK);
         memcpy(want + wn, head, (size_t)hl);
         memcpy(want + wn + hl, "data: xyz\n\n", 11);
         wn += (size_t)hl + 11;
@@ -79,8 +79,8 @@ static void test_queue_delivers_head_then_body_in_order(void **state)
     (void)state;
     fv_conn *c = new_conn(4096);
     fv_frame *f = fv_frame_new("event: x\ndata: 1\n\n", 18);
-    assert_int_equal(fv_conn_push(c, "id: a\n", 6, f, 0, false), FV_OK);
-    assert_int_equal(fv_conn_push(c, "id: b\n", 6, f, 0, false), FV_OK);
+    assert_int_equal(fv_conn_push(c, "id: a\n", 6, f, 0, false, NULL), FV_OK);
+    assert_int_equal(fv_conn_push(c, "id: b\n", 6, f, 0, false, NULL), FV_OK);
     assert_int_equal(atomic_load(&f->refs), 3); /* ours + two queued items share one frame */
     char buf[128];
     /* read in small pieces: frames split across reads reassemble exactly */
@@ -104,11 +104,11 @@ static void test_full_queue_refuses_and_marks_pause_only_when_asked(void **state
     char big[1500];
     memset(big, 'x', sizeof big);
     fv_frame *f = fv_frame_new(big, sizeof big);
-    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, false), FV_OK);
-    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, false), FV_OK);
-    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, false), FV_EFULL); /* 4500 > 4096 */
+    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, false, NULL), FV_OK);
+    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, false, NULL), FV_OK);
+    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, false, NULL), FV_EFULL); /* 4500 > 4096 */
     assert_false(c->paused);
-    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, true), FV_EFULL);
+    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, true, NULL), FV_EFULL);
     assert_true(c->paused);
     /* control frames may use the slack so a closing client still learns why */
     assert_int_equal(
@@ -129,8 +129,8 @@ static void test_an_event_larger_than_the_queue_goes_out_alone(void **state)
     char *big = malloc(10000);
     memset(big, 'x', 10000);
     fv_frame *f = fv_frame_new(big, 10000);
-    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, true), FV_OK); /* empty queue: accepted */
-    assert_int_equal(fv_conn_push_bytes(c, "a", 1, 0), FV_EFULL);  /* behind it: waits */
+    assert_int_equal(fv_conn_push(c, NULL, 0, f, 0, true, NULL), FV_OK); /* empty queue: accepted */
+    assert_int_equal(fv_conn_push_bytes(c, "a", 1, 0), FV_EFULL);        /* behind it: waits */
     char buf[4096];
     while (fv_conn_take(c, buf, sizeof buf) > 0) {
     }
@@ -168,7 +168,7 @@ static void test_connection_state_lives_until_the_last_reference(void **state)
     fv_conn_unref(c);
     assert_int_equal(g_destroyed, 0);
     fv_frame *f = fv_frame_new("x", 1);
-    fv_conn_push(c, NULL, 0, f, 0, false);
+    fv_conn_push(c, NULL, 0, f, 0, false, NULL);
     fv_conn_unref(c); /* queued frames are released with it */
     assert_int_equal(g_destroyed, 1);
     assert_int_equal(atomic_load(&f->refs), 1);

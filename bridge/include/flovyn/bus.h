@@ -50,6 +50,12 @@ typedef struct fv_bus_config {
     /* connection state changes (JetStream); may be NULL */
     void (*on_connection)(void *ud, bool connected);
     void *on_connection_ud;
+    /* Runs on the thread of the subscription callbacks after each round of them (a fan-out of up
+     * to 64 live messages, or a catch-up turn), with no bus lock held: a subscriber that only
+     * queues output in its callbacks writes it out here, once per round instead of once per
+     * message. May be NULL. */
+    void (*after_callbacks)(void *ud);
+    void *after_callbacks_ud;
 } fv_bus_config;
 
 void fv_bus_config_init(fv_bus_config *c);

@@ -272,6 +272,7 @@ struct fv__eng {
     pthread_t *readers;
     int nreaders;
     bool thread_started, stopping;
+    bool called; /* a callback ran since the last after_callbacks */
     srcwin w[2];
     uint64_t order, fanout_order;
     int64_t clock_floor;
@@ -720,6 +721,7 @@ static int call_locked(fv__eng *e, eng_sub *s, const fv_msg *m)
 {
     s->in_cb = true;
     s->resume_early = false;
+    e->called = true;
     pthread_mutex_unlock(&e->mu);
     int rc = s->on_msg(s->ud, m);
     pthread_mutex_lock(&e->mu);
@@ -1057,6 +1059,18 @@ static void tick(fv__eng *e)
             to_catchup(e, s);
 }
 
+/* The caller's hook after a round of callbacks (lock dropped): what they queued goes out once
+ * per round, not once per message */
+static void after_callbacks(fv__eng *e)
+{
+    if (!e->called || !e->cfg.after_callbacks)
+        return;
+    e->called = false;
+    pthread_mutex_unlock(&e->mu);
+    e->cfg.after_callbacks(e->cfg.after_callbacks_ud);
+    pthread_mutex_lock(&e->mu);
+}
+
 static void *dispatcher(void *arg)
 {
     fv__eng *e = arg;
@@ -1067,12 +1081,14 @@ static void *dispatcher(void *arg)
             fanout_one(e);
             did = true;
         }
+        after_callbacks(e);
         /* every waiting subscription gets a batch per turn, more than the live records of a
          * turn, so catch-up outpaces a sustained publish rate instead of starving behind it */
         for (size_t k = e->work_n; k > 0 && e->work_head && !e->stopping; k--) {
             serve(e, work_pop(e));
             did = true;
         }
+        after_callbacks(e);
         int64_t mono = fv_monotonic_ms();
         if (mono - e->last_tick >= ENG_TICK_MS) {
             e->last_tick = mono;

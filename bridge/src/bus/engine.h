@@ -88,12 +88,14 @@ typedef struct fv__eng_ops {
 } fv__eng_ops;
 
 typedef struct fv__eng_config {
-    size_t window_bytes[2];   /* per source; 0 -> 64 MiB */
-    size_t window_records[2]; /* per source; 0 -> 1,000,000 */
-    int64_t max_age_ms[2];    /* records older leave the window (memory store); 0 = none */
-    size_t live_queue_max;    /* appended, not yet fanned out; 0 -> 65536 */
-    int readers;              /* reader threads (backends with reads); 0 -> 2 */
-    const char *prefix;       /* subject prefix, for filtered reads */
+    size_t window_bytes[2];            /* per source; 0 -> 64 MiB */
+    size_t window_records[2];          /* per source; 0 -> 1,000,000 */
+    int64_t max_age_ms[2];             /* records older leave the window (memory store); 0 = none */
+    size_t live_queue_max;             /* appended, not yet fanned out; 0 -> 65536 */
+    int readers;                       /* reader threads (backends with reads); 0 -> 2 */
+    const char *prefix;                /* subject prefix, for filtered reads */
+    void (*after_callbacks)(void *ud); /* see fv_bus_config */
+    void *after_callbacks_ud;
 } fv__eng_config;
 
 fv_status fv__eng_create(const fv__eng_config *cfg, const fv__eng_ops *ops, fv__eng **out,

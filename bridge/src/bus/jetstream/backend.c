@@ -156,6 +156,8 @@ fv_status fv_bus_jetstream_create(const fv_bus_config *cfg, fv_bus **out, fv_err
         fv__js_refresh_streams(b, &ignored); /* streams may not be provisioned yet */
         fv__eng_config ec = {.prefix = b->base.prefix, .readers = 2};
         ec.window_bytes[0] = ec.window_bytes[1] = cfg->window_bytes;
+        ec.after_callbacks = cfg->after_callbacks;
+        ec.after_callbacks_ud = cfg->after_callbacks_ud;
         fv__eng_ops ops = {.ctx = b,
                            .epoch = eng_epoch,
                            .store_state = eng_store_state,

@@ -335,6 +335,8 @@ fv_status fv_bus_memory_create(const fv_bus_config *cfg, fv_bus **out, fv_err *e
     ec.window_bytes[1] = (size_t)c->streams_max_bytes;
     ec.max_age_ms[0] = max_age[0];
     ec.max_age_ms[1] = max_age[1];
+    ec.after_callbacks = c->after_callbacks;
+    ec.after_callbacks_ud = c->after_callbacks_ud;
     fv__eng_ops ops = {.ctx = b,
                        .epoch = mem_epoch_ctx,
                        .store_state = mem_store_state,
