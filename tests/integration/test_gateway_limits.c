@@ -1,7 +1,9 @@
 /* test_gateway_limits.c - flow control and limits of the gateway, on the memory bus: a stalled
  * peer on the live path is cut off (with `overloaded`) without slowing a healthy client, a stalled
- * peer in catch-up is paused and loses nothing, and connection limits answer SSE clients with
- * 200 + retry: + `overloaded`. */
+ * peer in catch-up is paused and loses nothing, a slow reader whose socket fills gets the rest once
+ * it reads (the gateway's own writes fall back to its connection loop), a client that hangs up
+ * with writes pending or a SIGTERM with writes pending end cleanly, and connection limits answer
+ * SSE clients with 200 + retry: + `overloaded`. */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -11,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "flovyn/buf.h"
+#include "flovyn/units.h"
 #include "gateway_fixture.h"
 
 static const char *const H_JSON[] = {"X-Flovyn-Tenant: lim", "Content-Type: application/x-ndjson",
@@ -233,6 +237,125 @@ static void test_a_client_that_hangs_up_frees_its_place_before_any_write(void **
     fv_gateway_cleanup(&g);
 }
 
+/* the value of a counter in /metrics (-1 when absent) */
+static long long metric(const fv_gateway *g, const char *name)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", g->base);
+    fv_http_resp r;
+    assert_int_equal(fv_http_request("GET", url, NULL, NULL, 0, &r), 0);
+    long long v = -1;
+    char key[160];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(r.body, key);
+    if (p)
+        v = atoll(p + strlen(key));
+    fv_http_resp_free(&r);
+    return v;
+}
+
+/* waits until the tenant endpoint has n open streams */
+static void wait_open(const fv_gateway *g, long long n)
+{
+    int64_t t0 = now_ms();
+    while (metric(g, "flovyn_gateway_open_streams{endpoint=\"tenant\"}") != n &&
+           now_ms() - t0 < 5000)
+        fv_sleep_ms(20);
+    assert_int_equal(metric(g, "flovyn_gateway_open_streams{endpoint=\"tenant\"}"), n);
+}
+
+/* The live path writes straight to the socket; a reader that stops long enough fills it. What did
+ * not fit waits in the queue and goes out, in order, once the client reads again. */
+static void test_a_slow_live_reader_gets_everything_after_its_socket_filled(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--queue-bytes", "32M", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    int fd = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
+    assert_true(fd >= 0);
+    wait_open(&g, 1); /* the stream is open and live */
+    size_t n;
+    long long full0 = metric(&g, "flovyn_gateway_sse_socket_full_total");
+    publish_n(&g, "wf-slow", 0, 3000, 2000, 100, 0); /* ~6.3 MB: more than the socket holds */
+    int64_t t0 = now_ms();
+    while (metric(&g, "flovyn_gateway_sse_socket_full_total") <= full0 && now_ms() - t0 < 5000)
+        fv_sleep_ms(50);
+    assert_true(metric(&g, "flovyn_gateway_sse_socket_full_total") > full0);
+    char *got = fv_test_read_raw_body(fd, "{\"i\":2999,", 1, 20000, &n);
+    assert_int_equal(count_occurrences(got, n, "event: task.progressed"), 3000);
+    assert_int_equal(count_occurrences(got, n, "event: overloaded"), 0);
+    int expect = 0;
+    for (const char *p = got; (p = memmem(p, n - (size_t)(p - got), "{\"i\":", 5)); p += 5) {
+        if (atoi(p + 5) != expect)
+            fail_msg("event %d arrived where %d was expected", atoi(p + 5), expect);
+        expect++;
+    }
+    assert_int_equal(expect, 3000);
+    free(got);
+    close(fd);
+    fv_gateway_cleanup(&g);
+}
+
+/* A client that leaves while the gateway still has bytes queued for it: its stream ends, its
+ * queue is released, and a healthy client on the same tenant gets every event. */
+static void test_a_client_leaving_with_writes_pending_ends_and_others_go_on(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--queue-bytes", "4M", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
+    fv_sse_client *ok = fv_sse_open(url, H_LIM);
+    for (int i = 0; i < 250 && fv_sse_first_retry(ok) < 0; i++)
+        fv_sse_wait(ok, 1, 20);
+    int fd = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
+    assert_true(fd >= 0);
+    wait_open(&g, 2);
+    long long full0 = metric(&g, "flovyn_gateway_sse_socket_full_total");
+    publish_n(&g, "wf-leave", 0, 300, 1000, 50, 0);
+    int64_t t0 = now_ms();
+    while (metric(&g, "flovyn_gateway_sse_socket_full_total") <= full0 && now_ms() - t0 < 5000)
+        fv_sleep_ms(50);
+    close(fd); /* gone with bytes still queued for it */
+    publish_n(&g, "wf-leave", 300, 100, 1000, 50, 0);
+    assert_int_equal(fv_sse_wait(ok, 400, 20000), 400);
+    wait_open(&g, 1);
+    fv_sse_close(ok);
+    fv_gateway_cleanup(&g);
+}
+
+/* SIGTERM while a stalled client still has bytes queued: the gateway ends every stream, gives up
+ * on the stalled one after its flush wait, and exits 0; a healthy client is told to come back. */
+static void test_sigterm_with_writes_pending_exits_zero(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", "--queue-bytes", "4M", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
+    fv_sse_client *ok = fv_sse_open(url, H_LIM);
+    for (int i = 0; i < 250 && fv_sse_first_retry(ok) < 0; i++)
+        fv_sse_wait(ok, 1, 20);
+    int fd = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
+    assert_true(fd >= 0);
+    wait_open(&g, 2);
+    publish_n(&g, "wf-term", 0, 300, 1000, 50, 0);
+    assert_int_equal(fv_sse_wait(ok, 300, 20000), 300);
+    int64_t t0 = now_ms();
+    int st = fv_gateway_stop(&g, SIGTERM, 15000);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_true(now_ms() - t0 < 15000);
+    assert_true(fv_sse_wait_closed(ok, 5000));
+    assert_true(fv_sse_last_retry(ok) > 0); /* ended with a retry hint, not cut */
+    fv_sse_close(ok);
+    close(fd);
+    fv_gateway_cleanup(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +363,9 @@ int main(void)
         cmocka_unit_test(test_stalled_client_in_catch_up_is_paused_not_closed),
         cmocka_unit_test(test_connection_limits_answer_sse_with_overloaded_and_retry),
         cmocka_unit_test(test_a_client_that_hangs_up_frees_its_place_before_any_write),
+        cmocka_unit_test(test_a_slow_live_reader_gets_everything_after_its_socket_filled),
+        cmocka_unit_test(test_a_client_leaving_with_writes_pending_ends_and_others_go_on),
+        cmocka_unit_test(test_sigterm_with_writes_pending_exits_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
