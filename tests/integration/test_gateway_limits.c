@@ -282,7 +282,7 @@ static void test_a_slow_live_reader_gets_everything_after_its_socket_filled(void
     while (metric(&g, "flovyn_gateway_sse_socket_full_total") <= full0 && now_ms() - t0 < 5000)
         fv_sleep_ms(50);
     assert_true(metric(&g, "flovyn_gateway_sse_socket_full_total") > full0);
-    char *got = fv_test_read_raw_body(fd, "{\"i\":2999,", 1, 20000, &n);
+    char *got = fv_test_read_raw_body(fd, "{\"i\":2999,", 1, 60000, &n);
     assert_int_equal(count_occurrences(got, n, "event: task.progressed"), 3000);
     assert_int_equal(count_occurrences(got, n, "event: overloaded"), 0);
     int expect = 0;

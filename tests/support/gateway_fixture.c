@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,7 +317,7 @@ struct fv_sse_client {
     pthread_cond_t cv;
     CURL *curl;
     struct curl_slist *hl;
-    volatile int abort;
+    atomic_int abort; /* set by fv_sse_close, read by the client thread */
     bool closed;
     long status;
     /* parser */
@@ -440,7 +441,7 @@ static size_t sse_write(char *p, size_t size, size_t nmemb, void *ud)
 static int sse_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t d, curl_off_t e)
 {
     (void)a, (void)b, (void)d, (void)e;
-    return ((fv_sse_client *)ud)->abort ? 1 : 0;
+    return atomic_load(&((fv_sse_client *)ud)->abort) ? 1 : 0;
 }
 
 static void *sse_main(void *arg)
@@ -616,7 +617,7 @@ void fv_sse_close(fv_sse_client *c)
 {
     if (!c)
         return;
-    c->abort = 1;
+    atomic_store(&c->abort, 1);
     pthread_join(c->th, NULL);
     curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->hl);
