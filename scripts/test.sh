@@ -6,7 +6,8 @@
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. a short libFuzzer run of every fuzz target (clang)
 #   4. the HTTP API checked against docs/openapi.yaml (node's test runner, real gateway)
-#   5. the browser end-to-end test in headless Chromium
+#   5. the producer examples (examples/producers: JavaScript, Go, C) against real NATS + gateway
+#   6. the browser end-to-end test in headless Chromium
 # Integration tests start their own nats-server on free ports and stop them by pid.
 # Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1.
 set -uo pipefail
@@ -129,6 +130,9 @@ node_suite() { # name run.sh: a node test runner suite, its "# pass N" / "# fail
 
 step "HTTP API against docs/openapi.yaml (real gateway)"
 node_suite "api" tests/api/run.sh
+
+step "producer examples: JavaScript, Go, C publish with plain NATS clients (docs/producers.md)"
+node_suite "producers" tests/producers/run.sh
 
 if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
   step "browser end-to-end (headless Chromium)"
