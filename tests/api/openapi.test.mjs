@@ -14,7 +14,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { validate } from '@readme/openapi-parser';
 import { Contract, SPEC_PATH, loadSpec } from './contract.mjs';
 import {
-  bridgeInit, freePort, mintToken, sleep, startGateway, startNats, tmpdir, writeSecret,
+  bridgeInit, freePort, mintToken, startGateway, startNats, tmpdir, writeSecret,
 } from '../support/procs.mjs';
 
 const contract = new Contract();
@@ -84,7 +84,7 @@ before(async () => {
 
 after(async () => {
   for (const p of [gw, gwNone, gwAway, nats]) if (p) await p.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  if (dir && !process.env.FV_KEEP_LOGS) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the document', () => {
@@ -261,7 +261,9 @@ describe('history', () => {
   });
 
   test('401: missing, malformed, expired, wrong key, alg none, not Bearer', async () => {
-    const other = writeSecret(tmpdir('api-other'));
+    const otherDir = path.join(dir, 'other-key');
+    fs.mkdirSync(otherDir, { recursive: true });
+    const other = writeSecret(otherDir);
     const now = Math.floor(Date.now() / 1000);
     const tokens = [
       false,
@@ -453,5 +455,12 @@ describe('routes, methods, operations', () => {
   });
 });
 
-// keep node's runner from waiting on a stray socket
-after(async () => { await sleep(10); });
+describe('shutdown', () => {
+  test('every gateway drains and exits 0 on SIGTERM', async () => {
+    for (const g of [gw, gwNone, gwAway]) {
+      const { code, sig } = await g.stop('SIGTERM', 15000);
+      assert.deepEqual({ name: g.name, code, sig }, { name: g.name, code: 0, sig: null },
+        `see ${g.logPath}`);
+    }
+  });
+});

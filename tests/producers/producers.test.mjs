@@ -67,7 +67,7 @@ before(async () => {
 
 after(async () => {
   for (const p of [gw, nats]) if (p) await p.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  if (dir && !process.env.FV_KEEP_LOGS) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 function runExample(lang, env) {
