@@ -3,14 +3,16 @@
 # second run takes a moment. Used by both README commands (scripts/run.sh and scripts/test.sh).
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the test-only ones (clang for fuzzers, clang-format for
-#                                    scripts/check-format.sh, Chromium, Node)
+#                                    scripts/check-format.sh, Chromium, Node, and Go with
+#                                    Debian's Go NATS client for the producer examples)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git ca-certificates curl
       nats-server libnats-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler
       libcmocka-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libjsmn-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-dev clang-format chromium nodejs npm)
+  pkgs+=(clang libclang-rt-dev clang-format chromium nodejs npm
+         golang-go golang-github-nats-io-go-nats-dev)
 fi
 
 missing=()

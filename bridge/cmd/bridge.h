@@ -55,7 +55,7 @@ int fv_cmd_demo(int argc, char **argv);          /* demo producer */
  * and keeps every durable. */
 typedef struct fv_webhooks fv_webhooks;
 typedef struct fv_webhooks_config {
-    bool allow_private; /* --webhook-allow-private: loopback/private targets allowed (tests) */
+    bool allow_private; /* run --allow-private: loopback/private targets allowed (tests) */
     int64_t timeout_ms; /* per delivery request */
     int replicas;       /* of the subscription bucket when it must be created; 0 -> 1 */
 } fv_webhooks_config;

@@ -35,13 +35,23 @@ static const fv_option dlq_options[] = {
     {"limit", FV_OPT_INT, D(limit), "1000", "list: most entries printed"},
     {"allow-private", FV_OPT_BOOL, D(allow_private), "false",
      "replay: allow loopback/private receivers for every subscription"},
-    {"timeout", FV_OPT_DURATION, D(timeout_ms), "10s", "replay: per request"},
+    {"webhook-timeout", FV_OPT_DURATION, D(timeout_ms), "10s", "replay: per delivery request"},
+    {"timeout", FV_OPT_ALIAS, 0, "webhook-timeout", NULL},
     {NULL, 0, 0, NULL, NULL},
 };
 
-static const char usage[] = "usage: flovyn-bridge dlq list [--subscription S] [--limit N]\n"
-                            "       flovyn-bridge dlq replay [--subscription S]\n"
-                            "       flovyn-bridge dlq purge [--subscription S]\n";
+static const char usage[] =
+    "usage: flovyn-bridge dlq list [--subscription S] [--limit N]\n"
+    "       flovyn-bridge dlq replay [--subscription S] [--allow-private] [--webhook-timeout 10s]\n"
+    "       flovyn-bridge dlq purge [--subscription S]\n"
+    "\n"
+    "Dead letters in FLOVYN_DLQ: list prints one JSON object per line with its reason, replay\n"
+    "delivers webhook dead letters again straight to their URL, purge deletes them.\n"
+    "\n"
+    "Examples:\n"
+    "  flovyn-bridge dlq list --subscription acme-hook --limit 20\n"
+    "  flovyn-bridge dlq replay --subscription acme-hook\n"
+    "  flovyn-bridge dlq purge --subscription acme-hook\n";
 
 static int list_one(void *ud, const fv_dlq_item *it)
 {

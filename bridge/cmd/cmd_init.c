@@ -27,7 +27,10 @@ static const char usage[] =
     "\n"
     "Creates or updates (idempotently) the streams FLOVYN_EVENTS, FLOVYN_STREAMS, FLOVYN_DLQ and\n"
     "the KV buckets FLOVYN_WORKFLOWS and FLOVYN_SUBSCRIPTIONS. Exit 0 when all exist as\n"
-    "configured, 1 when NATS fails or an existing stream conflicts, 2 on bad usage.\n";
+    "configured, 1 when NATS fails or an existing stream conflicts, 2 on bad usage.\n"
+    "\n"
+    "Example:\n"
+    "  flovyn-bridge init --nats-url nats://127.0.0.1:4222 --events-max-age 14d --replicas 3\n";
 
 int fv_cmd_init(int argc, char **argv)
 {

@@ -45,7 +45,13 @@ static const char usage[] =
     "\n"
     "Stores one lifecycle event (--type) or stream event (--stream-kind) and prints its stored\n"
     "sequence. A duplicate (same tenant and id within the dedup window) prints the original\n"
-    "sequence and says so on stderr. Exit 2 on invalid input, 1 when NATS fails.\n";
+    "sequence and says so on stderr. Exit 2 on invalid input, 1 when NATS fails.\n"
+    "\n"
+    "Examples:\n"
+    "  flovyn-bridge publish --tenant acme --type workflow.started --workflow wf-1 "
+    "--data '{\"input\":1}'\n"
+    "  flovyn-bridge publish --tenant acme --workflow wf-1 --stream-kind token --sequence 1 "
+    "--payload '\"Hel\"'\n";
 
 /* copies an optional id-like value, refusing (not truncating) what does not fit */
 static int put(char *dst, size_t cap, const char *v, const char *flag)

@@ -52,8 +52,9 @@ static const fv_option run_options[] = {
     {"legacy-wait", FV_OPT_DURATION, R(legacy_wait_ms), "5s",
      "how long a legacy message of an unknown workflow waits before going to FLOVYN_DLQ"},
     {"webhooks", FV_OPT_BOOL, R(webhooks), "true", "run the webhook dispatcher"},
-    {"webhook-allow-private", FV_OPT_BOOL, R(webhook_allow_private), "false",
+    {"allow-private", FV_OPT_BOOL, R(webhook_allow_private), "false",
      "allow webhook targets on loopback/private addresses (tests only)"},
+    {"webhook-allow-private", FV_OPT_ALIAS, 0, "allow-private", NULL},
     {"webhook-timeout", FV_OPT_DURATION, R(webhook_timeout_ms), "10s", "per delivery request"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -63,7 +64,10 @@ static const char usage[] =
     "\n"
     "The daemon: provisions the streams and buckets, maintains the workflow registry, maps\n"
     "Flovyn's legacy subjects, delivers webhooks, and serves /healthz, /readyz and /metrics on\n"
-    "--http-addr. Logs are JSON lines on stderr. SIGTERM or SIGINT stops it cleanly (exit 0).\n";
+    "--http-addr. Logs are JSON lines on stderr. SIGTERM or SIGINT stops it cleanly (exit 0).\n"
+    "\n"
+    "Example:\n"
+    "  flovyn-bridge run --nats-url nats://127.0.0.1:4222 --http-addr 127.0.0.1:8081\n";
 
 typedef struct daemon_parts {
     fv_bus *bus;

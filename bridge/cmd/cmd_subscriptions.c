@@ -59,7 +59,13 @@ static const char usage[] =
     "                                       [--name N] [--max-attempts 8] [--backoff 1s,5s,...]\n"
     "                                       [--batch 100] [--ordered] [--allow-private]\n"
     "       flovyn-bridge subscriptions list [--tenant T]\n"
-    "       flovyn-bridge subscriptions rm NAME\n";
+    "       flovyn-bridge subscriptions rm NAME\n"
+    "\n"
+    "Examples:\n"
+    "  flovyn-bridge subscriptions add --tenant acme --types 'workflow.*,task.failed' \\\n"
+    "      --url https://hooks.example.test/flovyn --secret-file hook.secret --name acme-hook\n"
+    "  flovyn-bridge subscriptions list --tenant acme\n"
+    "  flovyn-bridge subscriptions rm acme-hook\n";
 
 static int fail(int code, const char *what, const fv_err *err)
 {

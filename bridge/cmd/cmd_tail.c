@@ -54,7 +54,11 @@ static const char usage[] =
     "\"seq\" and \"cursor\" (stream events also \"kind\" and \"tenant_id\"). Without a start "
     "point\n"
     "it starts at the first retained event, or with --follow at new events. Without --follow it\n"
-    "stops at the end of what is stored. Exit 2 on bad input, 1 when NATS fails.\n";
+    "stops at the end of what is stored. Exit 2 on bad input, 1 when NATS fails.\n"
+    "\n"
+    "Examples:\n"
+    "  flovyn-bridge tail --tenant acme --types 'workflow.*,task.failed' --from-seq 1\n"
+    "  flovyn-bridge tail --tenant acme --workflow wf-1 --follow\n";
 
 typedef struct tail_state {
     pthread_mutex_t mu;

@@ -11,7 +11,10 @@ static const char usage[] =
     "\n"
     "Prints the workflow's entry in the registry (KV bucket FLOVYN_WORKFLOWS) as JSON:\n"
     "tenant_id, parent_workflow_execution_id, status, first_events_seq, first_streams_seq,\n"
-    "created_ms, updated_ms. Exit 1 when the workflow is not known, 2 on bad usage.\n";
+    "created_ms, updated_ms. Exit 1 when the workflow is not known, 2 on bad usage.\n"
+    "\n"
+    "Example:\n"
+    "  flovyn-bridge workflows get wf-1\n";
 
 int fv_cmd_workflows(int argc, char **argv)
 {

@@ -73,6 +73,7 @@ int fv_bridge_parse_args(const char *usage, const fv_option *table, void *cfg, i
         fprintf(stderr, "flovyn-bridge: %s\n", err.msg);
         return 2;
     }
+    fv_options_warn_deprecated(res);
     return -1;
 }
 

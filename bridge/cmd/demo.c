@@ -46,7 +46,10 @@ static const char usage[] =
     "                          [--pause 1s] [--loop]\n"
     "\n"
     "Publishes demo workflow runs (lifecycle events, token streams, progress, a failing and\n"
-    "retried task, a child and a grandchild workflow). Prints one JSON line per finished run.\n";
+    "retried task, a child and a grandchild workflow). Prints one JSON line per finished run.\n"
+    "\n"
+    "Example:\n"
+    "  flovyn-bridge demo --tenant demo --workflows 2 --loop\n";
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig)

@@ -20,7 +20,10 @@ static const char usage[] =
     "  demo            produce demo workflows\n"
     "\n"
     "`flovyn-bridge <command> --help` lists the command's options. Every option is also an\n"
-    "environment variable: --nats-url <=> FLOVYN_NATS_URL.\n";
+    "environment variable: --nats-url <=> FLOVYN_NATS_URL.\n"
+    "\n"
+    "Example:\n"
+    "  FLOVYN_NATS_URL=nats://127.0.0.1:4222 flovyn-bridge init\n";
 
 typedef struct command {
     const char *name;

@@ -673,7 +673,12 @@ static int token_usage(FILE *out)
     const fv_option *const tables[] = {token_options};
     fprintf(out, "usage: flovyn-gateway token --tenant T [--ttl 1h] --jwt-secret-file F "
                  "[--scope \"events:read events:write\"] [--types ...]\n"
-                 "Prints an HS256 token for the gateway.\n\noptions:\n");
+                 "Prints an HS256 token for the gateway.\n"
+                 "\n"
+                 "Example:\n"
+                 "  flovyn-gateway token --tenant acme --ttl 1h --jwt-secret-file jwt.secret "
+                 "--scope events:read\n"
+                 "\noptions:\n");
     fv_options_help(tables, 1, out);
     return 0;
 }

@@ -150,6 +150,13 @@ void fv_gw_config_help(FILE *out)
     const fv_option *tables[] = {fv_gw_options};
     fprintf(out, "usage: flovyn-gateway [options]\n"
                  "       flovyn-gateway token --tenant T --ttl 1h --jwt-secret-file F "
-                 "[--scope \"events:read events:write\"]\n\noptions:\n");
+                 "[--scope \"events:read events:write\"]\n"
+                 "\n"
+                 "Serves the HTTP API: SSE streams, history, ingest, /healthz /readyz /metrics.\n"
+                 "\n"
+                 "Example:\n"
+                 "  flovyn-gateway --nats-url nats://127.0.0.1:4222 --listen 127.0.0.1:8080 "
+                 "--jwt-secret-file jwt.secret\n"
+                 "\noptions:\n");
     fv_options_help(tables, 1, out);
 }

@@ -7,35 +7,17 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-build="${1:-}"
-if [[ -z "$build" || ! -d "$build" ]]; then
-  echo "usage: tests/e2e/run.sh BUILD_DIR" >&2
-  exit 2
-fi
-build="$(cd "$build" && pwd)"
+# shellcheck source=../support/node_suite.sh
+source "$here/../support/node_suite.sh"
+build="$(fv_suite_build_dir e2e "${1:-}")"
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 chromium="${FV_CHROMIUM:-/usr/bin/chromium}"
 
-missing=()
-command -v node >/dev/null || missing+=("node (apt-get install -y nodejs npm)")
-command -v npm >/dev/null || missing+=("npm (apt-get install -y npm)")
-command -v nats-server >/dev/null || missing+=("nats-server (apt-get install -y nats-server)")
-[[ -x "$chromium" ]] || missing+=("$chromium (apt-get install -y chromium)")
-for b in flovyn-gateway flovyn-bridge; do
-  [[ -x "$build/$b" ]] || missing+=("$build/$b (cmake --build $build)")
-done
-if ((${#missing[@]})); then
-  printf 'e2e: missing %s\n' "${missing[@]}" >&2
-  exit 1
-fi
-
-# npm ci only when the installed tree does not match the lock file
-stamp="$here/node_modules/.lock-stamp"
-if [[ ! -f "$stamp" ]] || ! cmp -s "$here/package-lock.json" "$stamp"; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$here/package-lock.json" "$stamp"
-fi
+browser=()
+[[ -x "$chromium" ]] || browser+=("$chromium (apt-get install -y chromium)")
+fv_suite_check e2e "$build" "${browser[@]}"
+fv_npm_ci "$here"
 
 mkdir -p "$build/e2e"
 cd "$here"

@@ -47,19 +47,16 @@ static void slurp(const char *path, char *buf, size_t cap)
     fclose(f);
 }
 
-/* runs flovyn-bridge with args (NULL-terminated) and --nats-url of the test server unless
- * url is given ("" = none) */
-static void cli(cli_result *r, const char *url, ...)
+/* runs program with args (NULL-terminated) and --nats-url of the test server unless url is
+ * given ("" = none) */
+static void run_program(cli_result *r, const char *program, const char *url, va_list ap)
 {
     char *argv[64];
     int n = 0;
-    argv[n++] = (char *)fv_test_bin("flovyn-bridge");
-    va_list ap;
-    va_start(ap, url);
+    argv[n++] = (char *)fv_test_bin(program);
     const char *a;
     while ((a = va_arg(ap, const char *)) && n < 60)
         argv[n++] = (char *)a;
-    va_end(ap);
     char urlopt[128];
     const char *u = url ? url : srv.url;
     if (*u) {
@@ -82,6 +79,24 @@ static void cli(cli_result *r, const char *url, ...)
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     slurp(outp, r->out, sizeof r->out);
     slurp(errp, r->err, sizeof r->err);
+}
+
+/* flovyn-bridge args... (see run_program) */
+static void cli(cli_result *r, const char *url, ...)
+{
+    va_list ap;
+    va_start(ap, url);
+    run_program(r, "flovyn-bridge", url, ap);
+    va_end(ap);
+}
+
+/* flovyn-gateway args..., never given a --nats-url */
+static void gateway_cli(cli_result *r, ...)
+{
+    va_list ap;
+    va_start(ap, r);
+    run_program(r, "flovyn-gateway", "", ap);
+    va_end(ap);
 }
 
 static int count_lines(const char *s)
@@ -240,6 +255,74 @@ static void test_help_lists_options_and_env(void **state)
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "--legacy-capture"));
     assert_non_null(strstr(r.out, "--registry-sweep-after"));
+}
+
+/* the part of a --help text from its "Example" heading on, holding an invocation of `cmd` */
+static void assert_help_example(const cli_result *r, const char *cmd)
+{
+    if (r->code != 0 || !strstr(r->out, "Example"))
+        fail_msg("%s --help: exit %d, no \"Example\" in:\n%s", cmd, r->code, r->out);
+    if (!strstr(strstr(r->out, "Example"), cmd))
+        fail_msg("%s --help: the examples do not invoke it:\n%s", cmd, r->out);
+}
+
+static void test_every_subcommand_help_shows_an_example(void **state)
+{
+    static const char *const subs[][2] = {
+        {"run", NULL},
+        {"init", NULL},
+        {"publish", NULL},
+        {"tail", NULL},
+        {"workflows", "get"},
+        {"subscriptions", "add"},
+        {"subscriptions", "list"},
+        {"subscriptions", "rm"},
+        {"dlq", "list"},
+        {"dlq", "replay"},
+        {"dlq", "purge"},
+        {"demo", NULL},
+    };
+    cli_result r;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "flovyn-bridge %s%s%s", subs[i][0], subs[i][1] ? " " : "",
+                 subs[i][1] ? subs[i][1] : "");
+        if (subs[i][1])
+            cli(&r, "", subs[i][0], subs[i][1], "--help", NULL);
+        else
+            cli(&r, "", subs[i][0], "--help", NULL);
+        assert_help_example(&r, cmd);
+    }
+    cli(&r, "", "--help", NULL);
+    assert_help_example(&r, "flovyn-bridge ");
+    gateway_cli(&r, "--help", NULL);
+    assert_help_example(&r, "flovyn-gateway --");
+    gateway_cli(&r, "token", "--help", NULL);
+    assert_help_example(&r, "flovyn-gateway token");
+}
+
+static void test_deprecated_spelling_works_and_warns_once(void **state)
+{
+    cli_result r;
+    cli(&r, NULL, "init", NULL);
+    assert_int_equal(r.code, 0);
+    /* dlq's per-request timeout is --webhook-timeout, as on `run`; --timeout still works */
+    cli(&r, NULL, "dlq", "list", "--subscription", "nobody", "--timeout", "3s", "--log-format",
+        "text", NULL);
+    assert_int_equal(r.code, 0);
+    const char *w = strstr(r.err, "deprecated");
+    assert_non_null(w);
+    assert_non_null(strstr(w, "--timeout"));
+    assert_non_null(strstr(w, "--webhook-timeout"));
+    assert_null(strstr(w + 1, "deprecated")); /* one line */
+    /* the value went to the option: a bad one is refused under the spelling used */
+    cli(&r, NULL, "dlq", "list", "--timeout", "soon", NULL);
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "--timeout"));
+    /* the new spelling is silent */
+    cli(&r, NULL, "dlq", "list", "--subscription", "nobody", "--webhook-timeout", "3s", NULL);
+    assert_int_equal(r.code, 0);
+    assert_null(strstr(r.err, "deprecated"));
 }
 
 static void test_tail_prints_json_lines_filtered_by_types(void **state)
@@ -485,6 +568,8 @@ int main(void)
         cmocka_unit_test(test_publish_rejects_bad_ids_and_json_with_exit_2),
         cmocka_unit_test(test_missing_or_unreachable_nats),
         cmocka_unit_test(test_help_lists_options_and_env),
+        cmocka_unit_test(test_every_subcommand_help_shows_an_example),
+        cmocka_unit_test(test_deprecated_spelling_works_and_warns_once),
         cmocka_unit_test(test_tail_prints_json_lines_filtered_by_types),
         cmocka_unit_test(test_tail_from_seq_and_since),
         cmocka_unit_test(test_stream_event_publish_and_tail_shows_kind),

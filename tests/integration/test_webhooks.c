@@ -303,21 +303,27 @@ static void test_webhook_permanent_4xx_dead_letters_without_retry(void **state)
     fv_wh_receiver_stop(r);
 }
 
-static void test_webhook_connect_time_guard_refuses_private_address(void **state)
+/* A subscription record that says nothing about private targets, stored without the CLI's
+ * check (as a hostile or stale writer could); the bucket is returned open in *kv. */
+static void put_unchecked_sub(const char *name, const char *tenant, const char *url, fv_kv **kv)
 {
-    /* a record that says nothing about private targets, stored without the CLI's check (as a
-     * hostile or stale writer could), and a bridge without --webhook-allow-private */
-    fv_wh_receiver *r = receiver();
     char json[1024];
     snprintf(json, sizeof json,
-             "{\"name\":\"guard\",\"tenant_id\":\"tguard\",\"types\":\"\",\"url\":\"%s\","
+             "{\"name\":\"%s\",\"tenant_id\":\"%s\",\"types\":\"\",\"url\":\"%s\","
              "\"secret\":\"" WH_SECRET "\",\"max_attempts\":3,\"backoff_ms\":[100],"
              "\"batch\":10,\"ordered\":false,\"allow_private\":false,\"created_ms\":0}",
-             fv_wh_receiver_url(r));
-    fv_kv *kv = NULL;
+             name, tenant, url);
     fv_kv_config kc = {.bucket = "FLOVYN_SUBSCRIPTIONS"};
-    assert_int_equal(fv_kv_open(env.bus, &kc, &kv, NULL), FV_OK);
-    assert_int_equal(fv_kv_put(kv, "guard", json, strlen(json), NULL, NULL), FV_OK);
+    assert_int_equal(fv_kv_open(env.bus, &kc, kv, NULL), FV_OK);
+    assert_int_equal(fv_kv_put(*kv, name, json, strlen(json), NULL, NULL), FV_OK);
+}
+
+static void test_webhook_connect_time_guard_refuses_private_address(void **state)
+{
+    /* a bridge without --allow-private */
+    fv_wh_receiver *r = receiver();
+    fv_kv *kv = NULL;
+    put_unchecked_sub("guard", "tguard", fv_wh_receiver_url(r), &kv);
     pid_t b = wh_bridge_start(&env, false, NULL);
     assert_true(wh_wait_durable(&env, "guard", true, 10000));
     wh_publish(&env, "tguard", "workflow.started", "wf-g", "{}", NULL);
@@ -330,6 +336,46 @@ static void test_webhook_connect_time_guard_refuses_private_address(void **state
     free(out);
     stop_bridge(b, SIGTERM);
     assert_int_equal(fv_kv_delete(kv, "guard", NULL), FV_OK);
+    fv_kv_close(kv);
+    fv_wh_receiver_stop(r);
+}
+
+/* `run --allow-private` lifts the connect-time guard for every subscription; the old spelling
+ * --webhook-allow-private still does, with one deprecation warning in the log */
+static void test_run_allow_private_in_both_spellings_lifts_the_guard(void **state)
+{
+    static const char *const spellings[] = {"--allow-private", "--webhook-allow-private"};
+    fv_wh_receiver *r = receiver();
+    fv_kv *kv = NULL;
+    put_unchecked_sub("lifted", "tlifted", fv_wh_receiver_url(r), &kv);
+    for (size_t i = 0; i < 2; i++) {
+        char log[400];
+        pid_t b = wh_bridge_start_flag(&env, spellings[i], NULL, log);
+        assert_true(b > 0);
+        assert_true(wh_wait_durable(&env, "lifted", true, 10000));
+        char id[40];
+        wh_publish(&env, "tlifted", "workflow.started", "wf-l", "{}", id);
+        assert_true(fv_wh_receiver_wait_distinct(r, i + 1, 15000));
+        assert_true(fv_wh_receiver_has_event(r, id));
+        stop_bridge(b, SIGTERM);
+        FILE *f = fopen(log, "r");
+        assert_non_null(f);
+        char text[1 << 16];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        const char *w = strstr(text, "deprecated");
+        if (i == 0) {
+            assert_null(w);
+        } else {
+            assert_non_null(w);
+            assert_non_null(strstr(w, "\"option\":\"--webhook-allow-private\""));
+            assert_non_null(strstr(w, "\"use\":\"--allow-private\""));
+            assert_null(strstr(w + 1, "deprecated"));
+        }
+    }
+    assert_int_equal(wh_dlq_count(&env, "lifted", NULL), 0);
+    assert_int_equal(fv_kv_delete(kv, "lifted", NULL), FV_OK);
     fv_kv_close(kv);
     fv_wh_receiver_stop(r);
 }
@@ -510,6 +556,8 @@ int main(void)
         cmocka_unit_test_teardown(test_webhook_permanent_4xx_dead_letters_without_retry,
                                   test_teardown),
         cmocka_unit_test_teardown(test_webhook_connect_time_guard_refuses_private_address,
+                                  test_teardown),
+        cmocka_unit_test_teardown(test_run_allow_private_in_both_spellings_lifts_the_guard,
                                   test_teardown),
         cmocka_unit_test_teardown(test_subscriptions_add_refuses_private_url_without_flag,
                                   test_teardown),

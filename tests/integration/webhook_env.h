@@ -156,14 +156,18 @@ static inline void wh_env_teardown(wh_env *e)
         nftw(e->dir, wh_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* `flovyn-bridge run` with only the webhook dispatcher of interest; returns its pid and the
- * HTTP port of its /metrics in *http_port. */
-static inline pid_t wh_bridge_start(wh_env *e, bool allow_private, int *http_port)
+/* `flovyn-bridge run` with only the webhook dispatcher of interest and `private_flag` (a
+ * spelling of --allow-private); returns its pid, the HTTP port of its /metrics in *http_port and
+ * the path of its log in log (400 bytes) when not NULL. */
+static inline pid_t wh_bridge_start_flag(wh_env *e, const char *private_flag, int *http_port,
+                                         char *log_path)
 {
     int port = fv_test_free_port();
     char addr[64], log[400];
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     snprintf(log, sizeof log, "%s/bridge-%d.log", e->dir, ++e->seq);
+    if (log_path)
+        snprintf(log_path, 400, "%s", log);
     char *argv[] = {(char *)fv_test_bin("flovyn-bridge"),
                     "run",
                     "--nats-url",
@@ -173,7 +177,7 @@ static inline pid_t wh_bridge_start(wh_env *e, bool allow_private, int *http_por
                     "--legacy=false",
                     "--webhook-timeout",
                     "2s",
-                    allow_private ? "--webhook-allow-private" : "--webhook-allow-private=false",
+                    (char *)private_flag,
                     "--log-level",
                     "debug",
                     NULL};
@@ -191,6 +195,12 @@ static inline pid_t wh_bridge_start(wh_env *e, bool allow_private, int *http_por
             break;
         }
     return pid;
+}
+
+static inline pid_t wh_bridge_start(wh_env *e, bool allow_private, int *http_port)
+{
+    return wh_bridge_start_flag(e, allow_private ? "--allow-private" : "--allow-private=false",
+                                http_port, NULL);
 }
 
 /* stops a bridge this env started; returns the waitpid status */

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -117,6 +118,64 @@ static void test_options_reject_unknown_and_bad_values(void **state)
     assert_int_equal(fv_options_parse(tables, 1, &c, 1, argv3, &r, &err), FV_EINVAL);
 }
 
+/* an old spelling listed before the option it stands for: defaults must not undo it */
+static const fv_option renamed[] = {
+    {"old-flag", FV_OPT_ALIAS, 0, "flag", NULL},
+    {"old-heartbeat", FV_OPT_ALIAS, 0, "heartbeat", NULL},
+    {"flag", FV_OPT_BOOL, offsetof(cfg, flag), "false", "f"},
+    {"heartbeat", FV_OPT_DURATION, offsetof(cfg, dur), "15s", "hb"},
+    {"dangling", FV_OPT_ALIAS, 0, "nothing", NULL},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void test_options_deprecated_alias_sets_its_option_and_is_reported(void **state)
+{
+    const fv_option *const tables[] = {renamed};
+    cfg c = {0};
+    fv_options_result r;
+    fv_err err = {{0}};
+    char *argv[] = {"--old-flag", "--old-heartbeat", "2s", "--old-flag=true"};
+    assert_int_equal(fv_options_parse(tables, 1, &c, 4, argv, &r, &err), FV_OK);
+    assert_true(c.flag);
+    assert_int_equal(c.dur, 2000);
+    assert_int_equal(r.ndeprecated, 2); /* each spelling once */
+    assert_string_equal(r.deprecated[0]->name, "old-flag");
+    assert_string_equal(r.deprecated[1]->name, "old-heartbeat");
+    /* the canonical spelling is not reported */
+    char *argv2[] = {"--flag", "--heartbeat=3s"};
+    assert_int_equal(fv_options_parse(tables, 1, &c, 2, argv2, &r, &err), FV_OK);
+    assert_int_equal(r.ndeprecated, 0);
+    assert_int_equal(c.dur, 3000);
+    /* the old environment variable still works and is reported too */
+    setenv("FLOVYN_OLD_HEARTBEAT", "4s", 1);
+    assert_int_equal(fv_options_parse(tables, 1, &c, 0, NULL, &r, &err), FV_OK);
+    unsetenv("FLOVYN_OLD_HEARTBEAT");
+    assert_int_equal(c.dur, 4000);
+    assert_int_equal(r.ndeprecated, 1);
+    /* a bad value is reported under the spelling the user wrote */
+    char *argv3[] = {"--old-flag=maybe"};
+    assert_int_equal(fv_options_parse(tables, 1, &c, 1, argv3, &r, &err), FV_EINVAL);
+    assert_non_null(strstr(err.msg, "--old-flag"));
+    /* an alias of nothing is a clear error, not a crash */
+    char *argv4[] = {"--dangling"};
+    assert_int_equal(fv_options_parse(tables, 1, &c, 1, argv4, &r, &err), FV_EINVAL);
+    assert_non_null(strstr(err.msg, "dangling"));
+}
+
+static void test_options_help_leaves_deprecated_spellings_out(void **state)
+{
+    const fv_option *const tables[] = {renamed};
+    char buf[2048] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    assert_non_null(f);
+    fv_options_help(tables, 1, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "--flag"));
+    assert_non_null(strstr(buf, "--heartbeat"));
+    assert_null(strstr(buf, "old-"));
+    assert_null(strstr(buf, "dangling"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +185,8 @@ int main(void)
         cmocka_unit_test(test_json_writer_escapes_controls_and_quotes),
         cmocka_unit_test(test_options_flags_override_env_override_defaults),
         cmocka_unit_test(test_options_reject_unknown_and_bad_values),
+        cmocka_unit_test(test_options_deprecated_alias_sets_its_option_and_is_reported),
+        cmocka_unit_test(test_options_help_leaves_deprecated_spellings_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flovyn/log.h"
 #include "flovyn/units.h"
 
 static void env_name(const char *name, char *out, size_t cap)
@@ -20,12 +21,14 @@ static void env_name(const char *name, char *out, size_t cap)
     out[o] = '\0';
 }
 
-static fv_status set_value(const fv_option *o, void *cfg, const char *val, const char *origin,
-                           fv_err *err)
+/* `shown` is the spelling the user wrote (an alias names its option's value) */
+static fv_status set_value(const fv_option *o, const char *shown, void *cfg, const char *val,
+                           const char *origin, fv_err *err)
 {
     char *field = (char *)cfg + o->offset;
     fv_status st = FV_OK;
     switch (o->type) {
+    case FV_OPT_ALIAS: return fv_err_set(err, FV_EINVAL, "%s %s: alias of an alias", origin, shown);
     case FV_OPT_STRING: *(const char **)field = val; return FV_OK;
     case FV_OPT_BOOL:
         if (!val || !strcmp(val, "true") || !strcmp(val, "1") || !strcmp(val, "yes"))
@@ -33,7 +36,7 @@ static fv_status set_value(const fv_option *o, void *cfg, const char *val, const
         else if (!strcmp(val, "false") || !strcmp(val, "0") || !strcmp(val, "no"))
             *(bool *)field = false;
         else
-            return fv_err_set(err, FV_EINVAL, "%s %s: '%s' is not true or false", origin, o->name,
+            return fv_err_set(err, FV_EINVAL, "%s %s: '%s' is not true or false", origin, shown,
                               val);
         return FV_OK;
     case FV_OPT_INT: {
@@ -41,8 +44,7 @@ static fv_status set_value(const fv_option *o, void *cfg, const char *val, const
         char *end;
         long long v = strtoll(val, &end, 10);
         if (errno || end == val || *end)
-            return fv_err_set(err, FV_EINVAL, "%s %s: '%s' is not an integer", origin, o->name,
-                              val);
+            return fv_err_set(err, FV_EINVAL, "%s %s: '%s' is not an integer", origin, shown, val);
         *(int64_t *)field = v;
         return FV_OK;
     }
@@ -51,7 +53,7 @@ static fv_status set_value(const fv_option *o, void *cfg, const char *val, const
     }
     if (st != FV_OK) {
         char pre[128];
-        snprintf(pre, sizeof pre, "%s %s: ", origin, o->name);
+        snprintf(pre, sizeof pre, "%s %s: ", origin, shown);
         return fv_err_prefix(err, st, pre);
     }
     return FV_OK;
@@ -67,20 +69,50 @@ static const fv_option *find(const fv_option *const *tables, size_t ntables, con
     return NULL;
 }
 
+/* the option an entry stands for: itself, or the target of an alias (noted as deprecated) */
+static const fv_option *resolve(const fv_option *const *tables, size_t ntables, const fv_option *o,
+                                fv_options_result *res, fv_err *err)
+{
+    if (o->type != FV_OPT_ALIAS)
+        return o;
+    const fv_option *t = o->dflt ? find(tables, ntables, o->dflt, strlen(o->dflt)) : NULL;
+    if (!t || t->type == FV_OPT_ALIAS) {
+        fv_err_set(err, FV_EINVAL, "option --%s: alias of no option", o->name);
+        return NULL;
+    }
+    bool seen = false;
+    for (int i = 0; i < res->ndeprecated; i++)
+        seen |= res->deprecated[i] == o;
+    if (!seen && res->ndeprecated < FV_OPT_MAX_DEPRECATED)
+        res->deprecated[res->ndeprecated++] = o;
+    return t;
+}
+
 fv_status fv_options_parse(const fv_option *const *tables, size_t ntables, void *cfg, int argc,
                            char **argv, fv_options_result *res, fv_err *err)
 {
     memset(res, 0, sizeof *res);
-    /* defaults, then environment */
+    /* every default first, then the environment: an alias may come before its option */
     for (size_t t = 0; t < ntables; t++) {
         for (const fv_option *o = tables[t]; o->name; o++) {
             fv_status st;
-            if (o->dflt && (st = set_value(o, cfg, o->dflt, "default", err)) != FV_OK)
+            if (o->type != FV_OPT_ALIAS && o->dflt &&
+                (st = set_value(o, o->name, cfg, o->dflt, "default", err)) != FV_OK)
                 return st;
+        }
+    }
+    for (size_t t = 0; t < ntables; t++) {
+        for (const fv_option *o = tables[t]; o->name; o++) {
             char env[128];
             env_name(o->name, env, sizeof env);
             const char *v = getenv(env);
-            if (v && (st = set_value(o, cfg, v, env, err)) != FV_OK)
+            if (!v)
+                continue;
+            const fv_option *target = resolve(tables, ntables, o, res, err);
+            if (!target)
+                return FV_EINVAL;
+            fv_status st = set_value(target, env, cfg, v, "environment", err);
+            if (st != FV_OK)
                 return st;
         }
     }
@@ -107,16 +139,21 @@ fv_status fv_options_parse(const fv_option *const *tables, size_t ntables, void 
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t n = eq ? (size_t)(eq - name) : strlen(name);
-        const fv_option *o = find(tables, ntables, name, n);
-        if (!o)
+        const fv_option *spelled = find(tables, ntables, name, n);
+        if (!spelled)
             return fv_err_set(err, FV_EINVAL, "unknown option '--%.*s' (see --help)", (int)n, name);
+        const fv_option *o = resolve(tables, ntables, spelled, res, err);
+        if (!o)
+            return FV_EINVAL;
         const char *val = eq ? eq + 1 : NULL;
         if (!val && o->type != FV_OPT_BOOL) {
             if (i + 1 >= argc)
-                return fv_err_set(err, FV_EINVAL, "option --%s needs a value", o->name);
+                return fv_err_set(err, FV_EINVAL, "option --%s needs a value", spelled->name);
             val = argv[++i];
         }
-        fv_status st = set_value(o, cfg, val, "option", err);
+        char shown[72];
+        snprintf(shown, sizeof shown, "--%s", spelled->name);
+        fv_status st = set_value(o, shown, cfg, val, "option", err);
         if (st != FV_OK)
             return st;
     }
@@ -128,6 +165,8 @@ void fv_options_help(const fv_option *const *tables, size_t ntables, FILE *out)
     static const char *const tnames[] = {"text", "int", "", "duration", "size"};
     for (size_t t = 0; t < ntables; t++) {
         for (const fv_option *o = tables[t]; o->name; o++) {
+            if (o->type == FV_OPT_ALIAS) /* deprecated spellings are not advertised */
+                continue;
             char flag[96], env[128];
             snprintf(flag, sizeof flag, "--%s %s", o->name, tnames[o->type]);
             env_name(o->name, env, sizeof env);
@@ -136,5 +175,17 @@ void fv_options_help(const fv_option *const *tables, size_t ntables, FILE *out)
                 fprintf(out, " (default %s)", o->dflt);
             fprintf(out, " [%s]\n", env);
         }
+    }
+}
+
+void fv_options_warn_deprecated(const fv_options_result *res)
+{
+    for (int i = 0; i < res->ndeprecated; i++) {
+        const fv_option *o = res->deprecated[i];
+        char old[96], now[96];
+        snprintf(old, sizeof old, "--%s", o->name);
+        snprintf(now, sizeof now, "--%s", o->dflt);
+        fv_log(FV_LOG_WARN, "options", "deprecated option spelling; it still works for now",
+               "option", old, "use", now, NULL);
     }
 }
