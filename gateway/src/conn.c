@@ -233,7 +233,7 @@ static void close_locked(fv_conn *c)
     fv_conn_loop *l = c->loop;
     if (!c->failed) {
         char sink[512];
-        while (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
+        for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
         }
         shutdown(c->fd, SHUT_WR);
     }
