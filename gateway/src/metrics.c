@@ -67,8 +67,7 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
     counter(b, "flovyn_gateway_slow_client_disconnects_total",
             "live streams closed because the client did not keep up", LOAD(slow_disconnects));
     counter(b, "flovyn_gateway_client_hangups_total",
-            "streams ended because their client closed the connection",
-            LOAD(client_hangups));
+            "streams ended because their client closed the connection", LOAD(client_hangups));
     counter(b, "flovyn_gateway_overloaded_refusals_total", "requests refused by connection limits",
             LOAD(overloaded_refusals));
     counter(b, "flovyn_gateway_auth_expired_closes_total", "streams closed at token expiry",

@@ -426,7 +426,8 @@ static int deliver(fv_stream *s, const fv_msg *m)
     fv_cursor_format(&m->cursor, head + 4, sizeof head - 5);
     hl = 4 + (int)strlen(head + 4);
     head[hl++] = '\n';
-    st = fv_conn_push(c, head, (size_t)hl, f, 0, catching, &s->reg->batch);
+    /* the round's last message is written now; others wait for the round's one write */
+    st = fv_conn_push(c, head, (size_t)hl, f, 0, catching, m->more ? &s->reg->batch : NULL);
     fv_frame_unref(f);
     if (st == FV_EFULL) {
         if (catching)

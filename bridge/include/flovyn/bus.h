@@ -145,6 +145,9 @@ typedef struct fv_msg {
      * (with a free function) so the next subscriber reuses it. NULL when not shared. */
     void **shared;
     void (**shared_free)(void *);
+    /* More messages follow in this round of callbacks (see fv_bus_config.after_callbacks): a
+     * subscriber may hold its output for the round's end; on the last one it may write now. */
+    bool more;
 } fv_msg;
 
 /* Return values of the message callback. */

@@ -272,7 +272,8 @@ struct fv__eng {
     pthread_t *readers;
     int nreaders;
     bool thread_started, stopping;
-    bool called; /* a callback ran since the last after_callbacks */
+    bool called;     /* a callback ran since the last after_callbacks */
+    bool round_more; /* fv_msg.more for the records delivered now */
     srcwin w[2];
     uint64_t order, fanout_order;
     int64_t clock_floor;
@@ -791,6 +792,7 @@ static bool deliver_rec(fv__eng *e, eng_sub *s, fv__rec *r)
     }
     fv_msg m;
     msg_for_rec(&m, r);
+    m.more = e->round_more;
     uint64_t after[2] = {s->pos[0], s->pos[1]};
     after[src] = r->seq;
     m.cursor = cursor_of(s->epoch, after, s->want);
@@ -900,6 +902,7 @@ static void go_live(fv__eng *e, eng_sub *s)
 static void serve(fv__eng *e, eng_sub *s)
 {
     size_t delivered = 0, scanned = 0;
+    e->round_more = true; /* a catch-up batch is written at the round's end */
     for (;;) {
         if (!s->closed && s->state == S_LIVE) { /* live from the start: only announce it */
             live_announced(e, s);
@@ -1015,6 +1018,8 @@ static void fanout_one(fv__eng *e)
 {
     fv__rec *r = ring_pop(&e->live);
     pthread_cond_broadcast(&e->space);
+    /* the last record queued goes out at once; records behind it share the round's writes */
+    e->round_more = e->live.n > 0;
     e->fanout_order = r->order;
     e->st.live_received++;
     int src = (int)r->src;
