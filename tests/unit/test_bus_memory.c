@@ -3,6 +3,7 @@
  * turning old cursors into `gap`, a fresh epoch per bus, exact arrival order across the two
  * sources, one shared frame slot per live message, `until` ending by the clock alone, and no
  * durable subscriptions. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -568,6 +569,111 @@ static void test_memory_bus_destroy_releases_open_subscriptions(void **state)
     fv_collector_destroy(&c);
 }
 
+/* Rounds of callbacks: a callback that holds the dispatcher lets events queue up; they are then
+ * delivered in one round with `more` set on all but the last, and after_callbacks runs once the
+ * round is over (never in the middle of one). A lone event is the last of its round. */
+typedef struct round_probe {
+    pthread_mutex_t mu;
+    int events, more, afters;
+    int after_at[64]; /* events seen when each after_callbacks ran */
+    bool last_more;   /* `more` of the latest event */
+    bool hold;        /* the first event's callback waits until released */
+    bool released;
+    pthread_cond_t cv;
+} round_probe;
+
+static int round_on_msg(void *ud, const fv_msg *m)
+{
+    round_probe *r = ud;
+    if (m->kind != FV_MSG_EVENT)
+        return FV_SUB_OK;
+    pthread_mutex_lock(&r->mu);
+    r->events++;
+    r->more += m->more;
+    r->last_more = m->more;
+    while (r->hold && !r->released)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    return FV_SUB_OK;
+}
+
+static void round_after(void *ud)
+{
+    round_probe *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (r->afters < 64)
+        r->after_at[r->afters] = r->events;
+    r->afters++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int round_events(round_probe *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->events;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static void test_memory_bus_rounds_mark_more_and_end_with_after_callbacks(void **state)
+{
+    round_probe r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    fv_bus_config cfg;
+    fv_bus_config_init(&cfg);
+    cfg.after_callbacks = round_after;
+    cfg.after_callbacks_ud = &r;
+    fv_bus *bus = NULL;
+    assert_int_equal(fv_bus_create(&cfg, &bus, NULL), FV_OK);
+    fv_pattern p;
+    fv_pattern_init(&p, "t-r");
+    fv_sub_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.pattern = p;
+    sc.start = (fv_start){.kind = FV_START_NEW};
+    sc.on_msg = round_on_msg;
+    sc.ud = &r;
+    fv_sub *sub = NULL;
+    assert_int_equal(fv_bus_subscribe(bus, &sc, &sub, NULL), FV_OK);
+    fv_sleep_ms(100); /* live */
+
+    pub_i(bus, "t-r", 0); /* alone: the last of its round */
+    for (int i = 0; i < 500 && round_events(&r) < 1; i++)
+        fv_sleep_ms(10);
+    assert_int_equal(round_events(&r), 1);
+    assert_false(r.last_more);
+
+    pthread_mutex_lock(&r.mu);
+    r.hold = true; /* the next callback keeps the dispatcher while 20 more are queued */
+    pthread_mutex_unlock(&r.mu);
+    pub_i(bus, "t-r", 1);
+    for (int i = 0; i < 500 && round_events(&r) < 2; i++)
+        fv_sleep_ms(10);
+    for (int i = 2; i < 22; i++)
+        pub_i(bus, "t-r", i);
+    pthread_mutex_lock(&r.mu);
+    r.released = true;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+    for (int i = 0; i < 500 && round_events(&r) < 22; i++)
+        fv_sleep_ms(10);
+    fv_sleep_ms(100);
+    fv_sub_close(sub);
+    fv_bus_destroy(bus);
+
+    assert_int_equal(r.events, 22);
+    assert_false(r.last_more);  /* the last event of the last round */
+    assert_true(r.more >= 19);  /* the 20 queued ones went out as one round */
+    assert_true(r.afters >= 2); /* after the lone event, and after the batch */
+    for (int i = 0; i < r.afters && i < 64; i++)
+        assert_true(r.after_at[i] == 1 || r.after_at[i] == 2 || r.after_at[i] == 22 ||
+                    r.after_at[i] == 0); /* never inside the queued round */
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
+}
+
 int main(void)
 {
     fv_bus_suite suite = {.make = make_default, .concurrent_events = 5000, .timeout_ms = WAIT_MS};
@@ -587,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_memory_bus_publish_from_a_callback_does_not_deadlock),
         cmocka_unit_test(test_memory_bus_has_no_durables_and_is_always_ready),
         cmocka_unit_test(test_memory_bus_destroy_releases_open_subscriptions),
+        cmocka_unit_test(test_memory_bus_rounds_mark_more_and_end_with_after_callbacks),
     };
     failed += cmocka_run_group_tests_name("bus_memory", tests, NULL, NULL);
     return failed;
