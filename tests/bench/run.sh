@@ -99,11 +99,22 @@ read -ra sweep_conns <<<"${BENCH_CONNS:-1000 5000 10000}"
 sections=${BENCH_SECTIONS:-sweep latency idle storm hold}
 want() { [[ " $sections " == *" $1 "* ]]; }
 
+# the steps of a sweep: BENCH_RATES for every size, else steps around each size's expected range
+rates_for() { # conns
+  if [[ -n ${BENCH_RATES:-} || $quick == 1 ]]; then echo "${rates[*]}"; return; fi
+  case $1 in
+    1000) echo "50 100 150 200 250 300 350 400 500 600 800" ;;
+    5000) echo "10 15 20 25 30 40 50 60 70 80 100 120" ;;
+    10000) echo "5 8 10 12 15 20 25 30 35 40 50 60" ;;
+    *) echo "${rates[*]}" ;;
+  esac
+}
+
 # highest rate with zero loss and p99 < 250 ms
 sweep() { # name conns args...
   local name=$1 conns=$2; shift 2
   local best=0 line
-  for r in "${rates[@]}"; do
+  for r in $(rates_for "$conns"); do
     line=$(client "$@" --conns "$conns" --rate "$r" --seconds "$secs" --publishers 4)
     local lost p99 ready
     lost=$(field lost "$line"); p99=$(field p99_ms "$line"); ready=$(field ready "$line")
