@@ -15,6 +15,7 @@
 #include "bridge.h"
 #include "dlq.h"
 #include "flovyn/event.h"
+#include "flovyn/subject.h"
 #include "subscriptions.h"
 #include "webhook_http.h"
 #include "cloudevents.h"
@@ -59,10 +60,17 @@ static int list_one(void *ud, const fv_dlq_item *it)
     fv_buf_putc(&b, '{');
     fv_json_put_key(&b, "dlq_seq", true);
     fv_json_put_uint(&b, it->dlq_seq);
+    fv_json_put_key(&b, "origin", false);
+    fv_json_put_str_or_null(&b, it->origin);
+    /* the origin under its first name: webhook dead letters were the only ones listed */
     fv_json_put_key(&b, "subscription", false);
     fv_json_put_str_or_null(&b, it->origin);
     fv_json_put_key(&b, "subject", false);
     fv_json_put_str_or_null(&b, it->subject);
+    fv_json_put_key(&b, "stream", false);
+    fv_json_put_str_or_null(&b, it->stream);
+    fv_json_put_key(&b, "seq", false);
+    fv_json_put_uint(&b, it->original_seq);
     fv_json_put_key(&b, "original_seq", false);
     fv_json_put_uint(&b, it->original_seq);
     fv_json_put_key(&b, "attempts", false);
@@ -71,17 +79,29 @@ static int list_one(void *ud, const fv_dlq_item *it)
     fv_json_put_str_or_null(&b, it->reason);
     fv_json_put_key(&b, "time_ms", false);
     fv_json_put_int(&b, it->time_ms);
+    /* the body as the codec reads it (a dead letter of the checker may well decode: it was
+     * refused for disagreeing with its subject) */
     fv_event ev;
+    fv_stream_event se;
     fv_event_init(&ev);
+    fv_stream_event_init(&se);
     fv_err err = {{0}};
-    if (fv_event_decode(&ev, it->content_type, it->data, it->len, NULL, &err) == FV_OK) {
+    bool stream = it->stream && !strcmp(it->stream, FV_STREAM_STREAMS);
+    fv_status st =
+        stream ? fv_stream_event_decode(&se, it->content_type, it->data, it->len, NULL, &err)
+               : fv_event_decode(&ev, it->content_type, it->data, it->len, NULL, &err);
+    if (st == FV_OK) {
         fv_json_put_key(&b, "event", false);
-        fv_event_to_json(&ev, &b);
+        if (stream)
+            fv_stream_event_to_json(&se, &b);
+        else
+            fv_event_to_json(&ev, &b);
     } else {
         fv_json_put_key(&b, "undecodable", false);
         fv_json_put_cstr(&b, err.msg);
     }
     fv_event_clear(&ev);
+    fv_stream_event_clear(&se);
     fv_buf_puts(&b, "}\n");
     if (fv_buf_status(&b) == FV_OK)
         fwrite(b.data, 1, b.len, stdout);

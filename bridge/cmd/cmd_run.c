@@ -1,11 +1,11 @@
 /* cmd_run.c - `flovyn-bridge run`: the daemon. It wires the parts together and waits for a stop
- * signal; each part (registry maintainer, legacy adapter, webhook dispatcher, HTTP status) lives
- * in its own module.
+ * signal; each part (registry maintainer, stored-message checker, legacy adapter, webhook
+ * dispatcher, HTTP status) lives in its own module.
  *
  * Start order follows dependencies: connect (retried without bound: a bridge started before
- * NATS must come up by itself), provision (also retried), registry, legacy adapter, webhooks,
- * then /healthz. Stop is the reverse, so no part outlives what it uses. SIGTERM/SIGINT are
- * blocked in every thread and taken by the main thread with sigtimedwait, so no handler runs in
+ * NATS must come up by itself), provision (also retried), registry, checker, legacy adapter,
+ * webhooks, then /healthz. Stop is the reverse, so no part outlives what it uses. SIGTERM/SIGINT
+ * are blocked in every thread and taken by the main thread with sigtimedwait, so no handler runs in
  * the middle of a NATS or MHD call.
  */
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "checker.h"
 #include "flovyn/log.h"
 #include "flovyn/registry.h"
 #include "flovyn/units.h"
@@ -73,6 +74,7 @@ typedef struct daemon_parts {
     fv_bus *bus;
     fv_registry *reg;
     fv_registry_maintainer *maint;
+    fv_checker *checker;
     fv_legacy_adapter *legacy;
     fv_webhooks *webhooks;
     fv_http_status *http;
@@ -165,6 +167,7 @@ static void metrics(void *ud, fv_buf *b)
         counter(b, "registry_events_pending", "gauge", rs.pending[FV_SRC_EVENTS]);
         counter(b, "registry_streams_pending", "gauge", rs.pending[FV_SRC_STREAMS]);
     }
+    fv_checker_metrics(p->checker, b);
     if (p->legacy)
         fv_legacy_metrics(p->legacy, b);
     if (p->webhooks)
@@ -178,6 +181,7 @@ static void stop_all(daemon_parts *p)
     if (p->webhooks)
         fv_webhooks_stop(p->webhooks);
     fv_legacy_stop(p->legacy);
+    fv_checker_stop(p->checker);
     fv_registry_maintainer_stop(p->maint);
     fv_registry_close(p->reg);
     fv_bus_destroy(p->bus);
@@ -229,6 +233,12 @@ static fv_status step_registry(daemon_parts *p, const run_cfg *cfg, fv_err *err)
                                         .dead_letter = registry_dead_letter,
                                         .dead_letter_ud = p->bus};
     return fv_registry_maintainer_start(p->bus, p->reg, &mc, &p->maint, err);
+}
+
+static fv_status step_check(daemon_parts *p, const run_cfg *cfg, fv_err *err)
+{
+    (void)cfg;
+    return fv_checker_start(p->bus, &p->checker, err);
 }
 
 static fv_status step_legacy(daemon_parts *p, const run_cfg *cfg, fv_err *err)
@@ -286,6 +296,8 @@ int fv_cmd_run(int argc, char **argv)
     }
     if (st == FV_OK && cfg.registry)
         st = retry_step(step_registry, &p, &cfg, "registry", &err);
+    if (st == FV_OK)
+        st = retry_step(step_check, &p, &cfg, "check", &err);
     if (st == FV_OK && cfg.legacy)
         st = retry_step(step_legacy, &p, &cfg, "legacy", &err);
     if (st == FV_OK && cfg.webhooks)

@@ -19,7 +19,7 @@
 bool fv_dlq_origin_reserved(const char *name)
 {
     return !strcmp(name, "registry") || !strcmp(name, "legacy") || !strcmp(name, "webhook") ||
-           !strcmp(name, "unknown");
+           !strcmp(name, "unknown") || !strcmp(name, FV_DLQ_ORIGIN_CHECK);
 }
 
 fv_status fv_dlq_webhook_put(fv_bus *bus, const char *subscription, fv_durable_msg *m,
@@ -38,8 +38,36 @@ fv_status fv_dlq_webhook_put(fv_bus *bus, const char *subscription, fv_durable_m
         .reason = why,
         .attempts = attempts > INT32_MAX ? INT32_MAX : (int)attempts,
         .msg_id = msg_id,
+        .stream = FV_STREAM_EVENTS,
+        .seq = fv_durable_msg_seq(m),
     };
     return fv_dlq_publish(bus, &e, err);
+}
+
+/* Where the original was stored: the Flovyn-Dlq-Stream/-Seq headers, or, in dead letters
+ * written before them, the Msg-Id ("webhook:<subscription>:<seq>" of FLOVYN_EVENTS,
+ * "registry:<stream>:<seq>"). */
+static void origin_of(const fv_stream_msg *m, fv_dlq_item *it, char *stream, size_t cap)
+{
+    const char *s = fv_stream_msg_header(m, "Flovyn-Dlq-Stream");
+    const char *q = fv_stream_msg_header(m, "Flovyn-Dlq-Seq");
+    if (s && q) {
+        snprintf(stream, cap, "%s", s);
+        it->stream = stream;
+        it->original_seq = strtoull(q, NULL, 10);
+        return;
+    }
+    const char *id = fv_stream_msg_header(m, "Nats-Msg-Id");
+    const char *first = id ? strchr(id, ':') : NULL;
+    const char *last = id ? strrchr(id, ':') : NULL;
+    if (!first || last == first)
+        return;
+    it->original_seq = strtoull(last + 1, NULL, 10);
+    if (!strncmp(id, "webhook:", 8))
+        snprintf(stream, cap, "%s", FV_STREAM_EVENTS);
+    else
+        snprintf(stream, cap, "%.*s", (int)(last - first - 1), first + 1);
+    it->stream = stream;
 }
 
 fv_status fv_dlq_scan(fv_bus *bus, const char *subscription, size_t limit,
@@ -81,9 +109,8 @@ fv_status fv_dlq_scan(fv_bus *bus, const char *subscription, size_t limit,
         it.attempts = a ? atoi(a) : 0;
         const char *t = fv_stream_msg_header(m, "Flovyn-Dlq-Time");
         it.time_ms = t ? strtoll(t, NULL, 10) : 0;
-        const char *id = fv_stream_msg_header(m, "Nats-Msg-Id");
-        const char *colon = id && !strncmp(id, "webhook:", 8) ? strrchr(id, ':') : NULL;
-        it.original_seq = colon ? strtoull(colon + 1, NULL, 10) : 0;
+        char stream[64];
+        origin_of(m, &it, stream, sizeof stream);
         it.data = fv_stream_msg_data(m, &it.len);
         int stop = cb(ud, &it);
         fv_stream_msg_destroy(m);

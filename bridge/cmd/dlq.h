@@ -15,7 +15,8 @@
 
 #include "flovyn/bus.h"
 
-/* names that are origins of other dead letters and so cannot name a subscription */
+/* names that are origins of other dead letters (registry, legacy, check, ...) and so cannot
+ * name a subscription */
 bool fv_dlq_origin_reserved(const char *name);
 
 /* Dead-letters one message read by a subscription's durable. Returns once durable. */
@@ -29,7 +30,8 @@ typedef struct fv_dlq_item {
     const char *subject; /* original subject */
     const char *reason;
     const char *content_type;
-    uint64_t original_seq; /* 0 = unknown */
+    const char *stream;    /* the stream the original was stored in; NULL = unknown */
+    uint64_t original_seq; /* its sequence there; 0 = unknown */
     int attempts;
     int64_t time_ms;
     const void *data;

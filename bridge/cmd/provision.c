@@ -66,15 +66,20 @@ fv_status fv_dlq_publish(fv_bus *bus, const fv_dlq_entry *e, fv_err *err)
     for (char *p = reason; *p; p++)
         if (*p == '\r' || *p == '\n')
             *p = ' ';
-    char attempts[32], now[32];
+    char attempts[32], now[32], seq[32];
     snprintf(attempts, sizeof attempts, "%d", e->attempts);
     snprintf(now, sizeof now, "%lld", (long long)fv_now_ms());
-    fv_stream_header h[6];
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)e->seq);
+    fv_stream_header h[8];
     size_t nh = 0;
     h[nh++] = (fv_stream_header){"Flovyn-Dlq-Origin", e->origin ? e->origin : "unknown"};
     h[nh++] = (fv_stream_header){"Flovyn-Dlq-Reason", reason};
     if (e->subject)
         h[nh++] = (fv_stream_header){"Flovyn-Dlq-Subject", e->subject};
+    if (e->stream) {
+        h[nh++] = (fv_stream_header){"Flovyn-Dlq-Stream", e->stream};
+        h[nh++] = (fv_stream_header){"Flovyn-Dlq-Seq", seq};
+    }
     if (e->attempts > 0)
         h[nh++] = (fv_stream_header){"Flovyn-Dlq-Attempts", attempts};
     h[nh++] = (fv_stream_header){"Flovyn-Dlq-Time", now};

@@ -3,9 +3,11 @@
  * dead letters in the bridge (registry, legacy adapter, webhooks) writes.
  *
  * A dead letter is the original bytes on `<prefix>.v1.dlq.<origin>` with headers saying why:
- *   Flovyn-Dlq-Origin     registry | legacy | webhook (or a subscription id, see webhooks)
+ *   Flovyn-Dlq-Origin     registry | legacy | check | a webhook subscription's name
  *   Flovyn-Dlq-Reason     a sentence a user can act on
  *   Flovyn-Dlq-Subject    the subject the message was read from
+ *   Flovyn-Dlq-Stream     the stream it was stored in, and
+ *   Flovyn-Dlq-Seq        its sequence there (when it was read from a stream)
  *   Flovyn-Dlq-Attempts   delivery attempts made (when meaningful)
  *   Flovyn-Dlq-Time       epoch milliseconds when it was dead-lettered
  *   Content-Type          the original one, if any
@@ -34,6 +36,9 @@ typedef struct fv_provision_config {
 fv_status fv_provision_all(fv_bus *bus, const fv_bridge_common *c, const fv_provision_config *pc,
                            fv_err *err);
 
+/* the origin of the stored-message checker's dead letters (checker.h) */
+#define FV_DLQ_ORIGIN_CHECK "check"
+
 typedef struct fv_dlq_entry {
     const char *origin;  /* subject token: "registry", "legacy", ... ([A-Za-z0-9_-]) */
     const char *subject; /* where the message came from */
@@ -43,6 +48,8 @@ typedef struct fv_dlq_entry {
     const char *reason;
     int attempts;       /* 0 = not stated */
     const char *msg_id; /* Nats-Msg-Id for dedup of repeated dead-lettering; NULL = none */
+    const char *stream; /* where it was stored; NULL = not read from a stream */
+    uint64_t seq;       /* its sequence there */
 } fv_dlq_entry;
 /* Stores one dead letter in FLOVYN_DLQ; returns once it is durable. */
 fv_status fv_dlq_publish(fv_bus *bus, const fv_dlq_entry *e, fv_err *err);

@@ -33,6 +33,7 @@
 #include "flovyn/event.h"
 #include "flovyn/log.h"
 #include "flovyn/pattern.h"
+#include "flovyn/stored.h"
 #include "flovyn/subject.h"
 #include "flovyn/types_filter.h"
 #include "flovyn/units.h"
@@ -410,8 +411,8 @@ static void make_batch(wh_runner *r, fv_durable_msg **msgs, const fv_event **evp
     backlog_push(r, b);
 }
 
-/* Turns fetched messages into batches on the backlog: undecodable ones are dead-lettered, ones
- * the residual types check rejects are acked without delivery, and a body never grows past
+/* Turns fetched messages into batches on the backlog: ones readers skip (flovyn/stored.h) and
+ * ones the residual types check rejects are acked without delivery, and a body never grows past
  * FV_WEBHOOK_BODY_MAX (a fetch of large events becomes several POSTs). */
 static void build_batches(wh_runner *r, fv_durable_msg **msgs, size_t n)
 {
@@ -431,8 +432,6 @@ static void build_batches(wh_runner *r, fv_durable_msg **msgs, size_t n)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         fv_durable_msg *m = msgs[i];
-        size_t len = 0;
-        const void *data = fv_durable_msg_data(m, &len);
         fv_err err = {{0}};
         if (delivered_count(m) > (uint64_t)r->sub.max_attempts) {
             /* only after a bridge died during the last attempt (the consumer's MaxDeliver is
@@ -443,17 +442,15 @@ static void build_batches(wh_runner *r, fv_durable_msg **msgs, size_t n)
             continue;
         }
         fv_event *ev = &evs[k];
-        fv_event_init(ev);
-        if (fv_event_decode(ev, fv_durable_msg_header(m, "Content-Type"), data, len, NULL, &err) !=
-            FV_OK) {
-            char why[320];
-            snprintf(why, sizeof why, "undecodable event: %s", err.msg);
-            dead_letter(r, m, delivered_count(m), why);
+        fv_stored_reason why;
+        fv_status st = fv_durable_msg_read(m, ev, NULL, &why, &err);
+        if (st == FV_ENOMEM) {
+            fv_durable_msg_nak(m, 1000);
             fv_durable_msg_destroy(m);
-            fv_event_clear(ev);
             continue;
         }
-        if (strcmp(ev->tenant_id, r->sub.tenant_id) != 0 ||
+        /* what readers skip is not delivered either; the checker dead-letters it, once */
+        if (st != FV_OK || strcmp(ev->tenant_id, r->sub.tenant_id) != 0 ||
             !fv_types_filter_match_type(r->types, ev->event_type)) {
             fv_durable_msg_ack(m);
             fv_durable_msg_destroy(m);

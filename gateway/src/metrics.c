@@ -148,5 +148,12 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
         counter(b, "flovyn_gateway_nats_reconnects_total", "NATS reconnects", s.reconnects);
         gauge(b, "flovyn_gateway_nats_connected", "1 when connected to NATS (memory bus: 1)",
               s.connected || fv_bus_is_memory(bus) ? 1 : 0);
+        /* what the bus refused to serve (flovyn/stored.h); the bus logs it, rate-limited */
+        fv_buf_puts(b, "# HELP flovyn_gateway_skipped_messages_total stored messages never served "
+                       "(each time the live path or a read meets one), by reason\n"
+                       "# TYPE flovyn_gateway_skipped_messages_total counter\n");
+        for (int i = FV_STORED_OK + 1; i < FV_STORED_COUNT; i++)
+            fv_buf_printf(b, "flovyn_gateway_skipped_messages_total{reason=\"%s\"} %" PRIu64 "\n",
+                          fv_stored_reason_name((fv_stored_reason)i), s.skipped[i]);
     }
 }

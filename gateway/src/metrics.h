@@ -2,7 +2,8 @@
  *
  * Plain atomics in one global struct: every module bumps what it owns without locks, and the
  * scrape reads a consistent-enough snapshot. Bus-side figures (catch-ups, live-path refills,
- * NATS connection state) come from fv_bus_get_stats at scrape time.
+ * NATS connection state, stored messages skipped by reason) come from fv_bus_get_stats at scrape
+ * time.
  */
 #ifndef FLOVYN_GW_METRICS_H
 #define FLOVYN_GW_METRICS_H

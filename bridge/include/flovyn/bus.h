@@ -21,6 +21,7 @@
 #include "flovyn/event.h"
 #include "flovyn/pattern.h"
 #include "flovyn/status.h"
+#include "flovyn/stored.h"
 
 typedef struct fv_bus fv_bus;
 typedef struct fv_sub fv_sub;
@@ -200,6 +201,9 @@ typedef struct fv_bus_stats {
     uint64_t shared_reads;   /* whole-stream reads into the window (one consumer each) */
     uint64_t filtered_reads; /* one subscription's reads far below the window */
     uint64_t read_records;   /* records those reads brought in */
+    /* stored messages readers skip, by fv_stored_reason (stored.h): counted each time one is
+     * decoded - once on the live path, again whenever a read of the store meets it */
+    uint64_t skipped[FV_STORED_COUNT];
 } fv_bus_stats;
 void fv_bus_get_stats(fv_bus *bus, fv_bus_stats *out);
 
@@ -235,6 +239,10 @@ const char *fv_durable_msg_header(const fv_durable_msg *m, const char *name);
 uint64_t fv_durable_msg_seq(const fv_durable_msg *m);       /* stream sequence */
 uint64_t fv_durable_msg_delivered(const fv_durable_msg *m); /* delivery attempt, from 1 */
 int64_t fv_durable_msg_stored_ms(const fv_durable_msg *m);
+/* Judges a message of a durable on FLOVYN_EVENTS or FLOVYN_STREAMS by the rule every reader uses
+ * and decodes it into ev or se (by the durable's stream): as fv_stored_read (stored.h). */
+fv_status fv_durable_msg_read(const fv_durable_msg *m, fv_event *ev, fv_stream_event *se,
+                              fv_stored_reason *why, fv_err *err);
 fv_status fv_durable_msg_ack(fv_durable_msg *m);
 fv_status fv_durable_msg_nak(fv_durable_msg *m, int64_t delay_ms);
 fv_status fv_durable_msg_term(fv_durable_msg *m);

@@ -77,6 +77,16 @@ const char *fv_kind_name(fv_stream_kind k);
 /* accepts the four names case-insensitively (Flovyn sends "TOKEN"); FV_EINVAL otherwise */
 fv_status fv_kind_parse(const char *s, size_t n, fv_stream_kind *out);
 
+/* Which codec reads bytes taken from NATS: the Content-Type when there is one (an unsupported one
+ * is FV_EINVAL), otherwise JSON when the first non-blank byte is `{`, else protobuf. */
+typedef enum fv_codec { FV_CODEC_JSON, FV_CODEC_PROTO } fv_codec;
+fv_status fv_codec_pick(const char *content_type, const void *buf, size_t len, fv_codec *out,
+                        fv_err *err);
+/* true when buf is a well-formed protobuf FlovynEvent (stream false) or StreamEvent: valid wire
+ * format, no NUL in a string field, unpackable within the decoder's budget. Says nothing about
+ * the fields' values; tells "not protobuf at all" from "protobuf breaking a rule of §2". */
+bool fv_proto_wellformed(bool stream, const void *buf, size_t len);
+
 /* --- lifecycle ------------------------------------------------------------------------------ */
 void fv_event_init(fv_event *ev);
 void fv_event_clear(fv_event *ev); /* frees data, zeroes */

@@ -7,7 +7,9 @@
 #ifndef FLOVYN_LOG_H
 #define FLOVYN_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "flovyn/status.h"
 
@@ -18,5 +20,15 @@ fv_status fv_log_setup(const char *level, const char *format, fv_err *err);
 bool fv_log_enabled(fv_log_level lvl);
 void fv_log(fv_log_level lvl, const char *component, const char *msg, ...)
     __attribute__((sentinel));
+
+/* At most one line per period for something that can happen in a loop (a producer writing bad
+ * messages): fv_log_limit_take counts one occurrence and says whether a line may be written now,
+ * with *count the occurrences it stands for (this one and those not logged since the last line).
+ * Zero-initialise; lock-free, any thread. */
+typedef struct fv_log_limit {
+    atomic_int_least64_t last_ms; /* monotonic time of the last line; 0 = none yet */
+    atomic_uint_least64_t pending;
+} fv_log_limit;
+bool fv_log_limit_take(fv_log_limit *l, int64_t period_ms, uint64_t *count);
 
 #endif

@@ -8,10 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CODEC_JSON, CODEC_PROTO } codec;
-
-static fv_status pick_codec(const char *content_type, const void *buf, size_t len, codec *out,
-                            fv_err *err)
+fv_status fv_codec_pick(const char *content_type, const void *buf, size_t len, fv_codec *out,
+                        fv_err *err)
 {
     if (content_type && *content_type) {
         const char *s = content_type;
@@ -20,11 +18,11 @@ static fv_status pick_codec(const char *content_type, const void *buf, size_t le
         size_t n = strcspn(s, "; \t");
         if ((n == 22 && strncasecmp(s, "application/x-protobuf", n) == 0) ||
             (n == 20 && strncasecmp(s, "application/protobuf", n) == 0)) {
-            *out = CODEC_PROTO;
+            *out = FV_CODEC_PROTO;
             return FV_OK;
         }
         if (n == 16 && strncasecmp(s, "application/json", n) == 0) {
-            *out = CODEC_JSON;
+            *out = FV_CODEC_JSON;
             return FV_OK;
         }
         char shown[48];
@@ -41,28 +39,28 @@ static fv_status pick_codec(const char *content_type, const void *buf, size_t le
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
         i++;
-    *out = i < len && p[i] == '{' ? CODEC_JSON : CODEC_PROTO;
+    *out = i < len && p[i] == '{' ? FV_CODEC_JSON : FV_CODEC_PROTO;
     return FV_OK;
 }
 
 fv_status fv_event_decode(fv_event *ev, const char *content_type, const void *buf, size_t len,
                           const fv_limits *lim, fv_err *err)
 {
-    codec c;
-    fv_status st = pick_codec(content_type, buf, len, &c, err);
+    fv_codec c;
+    fv_status st = fv_codec_pick(content_type, buf, len, &c, err);
     if (st != FV_OK) {
         fv_event_init(ev);
         return st;
     }
-    return c == CODEC_JSON ? fv_event_from_json(ev, buf, len, lim, err)
-                           : fv_event_from_proto(ev, buf, len, lim, err);
+    return c == FV_CODEC_JSON ? fv_event_from_json(ev, buf, len, lim, err)
+                              : fv_event_from_proto(ev, buf, len, lim, err);
 }
 
 fv_status fv_stream_event_decode(fv_stream_event *se, const char *content_type, const void *buf,
                                  size_t len, const fv_limits *lim, fv_err *err)
 {
-    codec c;
-    fv_status st = pick_codec(content_type, buf, len, &c, err);
+    fv_codec c;
+    fv_status st = fv_codec_pick(content_type, buf, len, &c, err);
     if (st != FV_OK) {
         char tenant[sizeof se->tenant_id];
         memcpy(tenant, se->tenant_id, sizeof tenant);
@@ -70,6 +68,6 @@ fv_status fv_stream_event_decode(fv_stream_event *se, const char *content_type, 
         memcpy(se->tenant_id, tenant, sizeof tenant);
         return st;
     }
-    return c == CODEC_JSON ? fv_stream_event_from_json(se, buf, len, lim, err)
-                           : fv_stream_event_from_proto(se, buf, len, lim, err);
+    return c == FV_CODEC_JSON ? fv_stream_event_from_json(se, buf, len, lim, err)
+                              : fv_stream_event_from_proto(se, buf, len, lim, err);
 }

@@ -315,3 +315,21 @@ done:
         fv_stream_event_clear(se);
     return st;
 }
+
+bool fv_proto_wellformed(bool stream, const void *buf, size_t len)
+{
+    const char *const *names = stream ? stream_strings : event_strings;
+    size_t nnames = stream ? sizeof stream_strings / sizeof *stream_strings
+                           : sizeof event_strings / sizeof *event_strings;
+    if (wire_check(buf, len, names, nnames, NULL) != FV_OK)
+        return false;
+    budget b;
+    budget_init(&b, len);
+    const ProtobufCMessageDescriptor *d =
+        stream ? &flovyn__v1__stream_event__descriptor : &flovyn__v1__flovyn_event__descriptor;
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, &b.a, len, buf);
+    if (!m)
+        return false;
+    protobuf_c_message_free_unpacked(m, &b.a);
+    return true;
+}

@@ -97,3 +97,17 @@ void fv_log(fv_log_level lvl, const char *component, const char *msg, ...)
     }
     fv_buf_free(&b);
 }
+
+bool fv_log_limit_take(fv_log_limit *l, int64_t period_ms, uint64_t *count)
+{
+    atomic_fetch_add(&l->pending, 1);
+    int64_t now = fv_monotonic_ms();
+    if (now == 0)
+        now = 1; /* 0 means "never logged" */
+    int64_t last = atomic_load(&l->last_ms);
+    if ((last != 0 && now - last < period_ms) ||
+        !atomic_compare_exchange_strong(&l->last_ms, &last, now))
+        return false;
+    *count = atomic_exchange(&l->pending, 0);
+    return true;
+}

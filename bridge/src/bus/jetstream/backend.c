@@ -40,6 +40,8 @@ static void js_stats(fv_bus *bus, fv_bus_stats *o)
     o->live_refill_msgs = atomic_load(&b->st.live_refill_msgs);
     o->reconnects = atomic_load(&b->st.reconnects);
     o->connected = atomic_load(&b->connected);
+    for (int i = 0; i < FV_STORED_COUNT; i++)
+        o->skipped[i] = atomic_load(&b->st.skipped[i]);
     if (b->eng)
         fv__eng_stats(b->eng, o);
 }

@@ -31,6 +31,8 @@ struct fv_durable_msg {
     natsMsg *m;
     uint64_t seq, delivered;
     int64_t stored_ms;
+    fv__js_bus *bus;
+    fv_source src; /* of a durable on FLOVYN_STREAMS, else FLOVYN_EVENTS */
 };
 
 static fv_status check_name(const char *what, const char *s, fv_err *err)
@@ -166,8 +168,9 @@ void fv_durable_close(fv_durable *d)
     free(d);
 }
 
-static size_t take(natsMsgList *list, fv_durable_msg **msgs, size_t room)
+static size_t take(fv_durable *d, natsMsgList *list, fv_durable_msg **msgs, size_t room)
 {
+    fv_source src = strcmp(d->stream, FV_STREAM_STREAMS) == 0 ? FV_SRC_STREAMS : FV_SRC_EVENTS;
     size_t n = 0;
     for (int i = 0; i < list->Count; i++) {
         fv_durable_msg *dm = n < room ? calloc(1, sizeof *dm) : NULL;
@@ -178,6 +181,8 @@ static size_t take(natsMsgList *list, fv_durable_msg **msgs, size_t room)
             continue;
         }
         dm->m = list->Msgs[i];
+        dm->bus = d->bus;
+        dm->src = src;
         list->Msgs[i] = NULL;
         fv__js_msg_meta_full(dm->m, &dm->seq, &dm->stored_ms, &dm->delivered, NULL);
         msgs[n++] = dm;
@@ -207,7 +212,7 @@ fv_status fv_durable_fetch(fv_durable *d, size_t max, int timeout_ms, fv_durable
     natsMsgList list;
     natsStatus s = fetch(d, batch, true, timeout_ms > 0 ? timeout_ms : 1000, &list);
     if (s == NATS_OK && list.Count > 0) {
-        *n = take(&list, msgs, max);
+        *n = take(d, &list, msgs, max);
         return FV_OK;
     }
     natsMsgList_Destroy(&list);
@@ -220,11 +225,11 @@ fv_status fv_durable_fetch(fv_durable *d, size_t max, int timeout_ms, fv_durable
         return FV_OK;
     if (s != NATS_OK)
         return fv__js_nats_err(err, s, 0, "durable fetch");
-    *n = take(&list, msgs, max);
+    *n = take(d, &list, msgs, max);
     if (*n > 0 && *n < max) {
         s = fetch(d, (int)(max - *n > 4096 ? 4096 : max - *n), true, 1000, &list);
         if (s == NATS_OK)
-            *n += take(&list, msgs + *n, max - *n);
+            *n += take(d, &list, msgs + *n, max - *n);
         else
             natsMsgList_Destroy(&list);
     }
@@ -259,6 +264,14 @@ uint64_t fv_durable_msg_delivered(const fv_durable_msg *m)
 int64_t fv_durable_msg_stored_ms(const fv_durable_msg *m)
 {
     return m->stored_ms;
+}
+
+fv_status fv_durable_msg_read(const fv_durable_msg *m, fv_event *ev, fv_stream_event *se,
+                              fv_stored_reason *why, fv_err *err)
+{
+    fv_stored_msg sm;
+    fv__js_stored_msg(m->m, m->src, m->seq, m->stored_ms, &sm);
+    return fv_stored_read(m->bus->base.prefix, &sm, &m->bus->base.cfg.limits, ev, se, why, err);
 }
 
 static fv_status ack_status(natsStatus s, const char *what)

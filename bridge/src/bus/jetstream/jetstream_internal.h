@@ -40,6 +40,7 @@
 
 #include "bus_internal.h"
 #include "engine.h"
+#include "flovyn/log.h"
 
 typedef struct fv__js_bus fv__js_bus;
 
@@ -90,11 +91,17 @@ bool fv__js_msg_meta_full(natsMsg *m, uint64_t *seq, int64_t *stored_ms, uint64_
                           uint64_t *pending);
 
 /* --- records --------------------------------------------------------------------------------- */
-/* decodes a stored or republished message into an engine record; NULL on allocation failure.
- * An undecodable one, or one whose body names another tenant than its subject, is kept
- * (decoded false) so its sequence still counts, and no subscription ever gets it. */
+/* a stored or republished message as the one rule reads it (stored.h): its canonical subject
+ * (Nats-Subject on a republish), Content-Type and bytes; pointers into m */
+void fv__js_stored_msg(natsMsg *m, fv_source src, uint64_t seq, int64_t stored_ms,
+                       fv_stored_msg *out);
+/* decodes a stored or republished message into an engine record by the one rule (stored.h);
+ * NULL on allocation failure. A message the rule refuses is kept (decoded false) so its sequence
+ * still counts, no subscription ever gets it, and it is counted and logged (rate-limited).
+ * stored_exact: stored_ms is JetStream's store time (a read); false on the live path, where it
+ * is the arrival time and the store time is looked up only if the body needs it. */
 fv__rec *fv__js_rec_from_nats(fv__js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
-                              int64_t stored_ms);
+                              int64_t stored_ms, bool stored_exact);
 /* the engine's reads of the store (fv__eng_ops) */
 fv_status fv__js_eng_read_open(void *ctx, fv_source src, const char *filter, uint64_t from,
                                void **h, fv_err *err);
@@ -163,6 +170,8 @@ struct fv__js_bus {
         atomic_uint_least64_t published, duplicates, publish_errors, publish_retries;
         atomic_uint_least64_t live_gaps_refilled, live_refill_msgs;
         atomic_uint_least64_t reconnects;
+        atomic_uint_least64_t skipped[FV_STORED_COUNT]; /* by fv_stored_reason (reader.c) */
+        fv_log_limit skip_log;
     } st;
 };
 

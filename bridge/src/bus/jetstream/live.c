@@ -72,7 +72,7 @@ static fv_status refill(fv__js_live_src *ls, uint64_t to)
                 continue;
             if (seq > to)
                 break;
-            fv__rec *rec = fv__js_rec_from_nats(b, ls->src, list.Msgs[i], seq, stored);
+            fv__rec *rec = fv__js_rec_from_nats(b, ls->src, list.Msgs[i], seq, stored, true);
             if (!rec)
                 continue;
             atomic_fetch_add(&b->st.live_refill_msgs, 1);
@@ -221,7 +221,7 @@ static void *live_main(void *arg)
             held = m;
             continue;
         }
-        fv__rec *r = fv__js_rec_from_nats(b, ls->src, m, seq, fv__js_now_ms());
+        fv__rec *r = fv__js_rec_from_nats(b, ls->src, m, seq, fv__js_now_ms(), false);
         natsMsg_Destroy(m);
         if (!r) {
             fv_sleep_ms(10);

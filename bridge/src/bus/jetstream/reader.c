@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "jetstream_internal.h"
+#include "flovyn/log.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -213,44 +214,92 @@ void fv__js_reader_close(fv__js_reader *r)
 }
 
 /* --- records and the engine's reads ----------------------------------------------------------- */
+
+#define SKIP_LOG_PERIOD_MS 10000
+
+/* A stored message readers skip is counted by reason and logged, at most one line per period per
+ * bus with the number skipped since the previous line: a producer writing bad messages in a loop
+ * must not flood the log, and the count in /metrics is exact anyway. */
+static void report_skip(fv__js_bus *b, fv_source src, uint64_t seq, const char *subject,
+                        fv_stored_reason why, const fv_err *err)
+{
+    atomic_fetch_add(&b->st.skipped[why], 1);
+    uint64_t n = 0;
+    if (!fv_log_limit_take(&b->st.skip_log, SKIP_LOG_PERIOD_MS, &n))
+        return;
+    char seqs[24], count[24];
+    snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
+    snprintf(count, sizeof count, "%llu", (unsigned long long)n);
+    fv_log(FV_LOG_WARN, "bus", "stored message skipped: readers never serve it", "stream",
+           fv__js_stream_name(src), "seq", seqs, "subject", subject, "reason",
+           fv_stored_reason_name(why), "error", err->msg, "skipped_since_last_line", count, NULL);
+}
+
+typedef struct stored_lookup {
+    fv__js_bus *b;
+    fv_source src;
+    uint64_t seq;
+    int64_t fallback_ms;
+} stored_lookup;
+
+/* The live path gets no store time (nats-server 2.9 republishes without one): for a body that
+ * leaves timestamp_ms out, it is asked of the stream, so a live delivery shows the same time as
+ * a read of the store. */
+static int64_t lookup_stored_time(void *ud)
+{
+    stored_lookup *l = ud;
+    jsDirectGetMsgOptions o;
+    jsDirectGetMsgOptions_Init(&o);
+    o.Sequence = l->seq;
+    natsMsg *m = NULL;
+    if (js_DirectGetMsg(&m, l->b->js, fv__js_stream_name(l->src), NULL, &o) != NATS_OK)
+        return l->fallback_ms;
+    int64_t t = natsMsg_GetTime(m) / NS_PER_MS;
+    natsMsg_Destroy(m);
+    return t > 0 ? t : l->fallback_ms;
+}
+
+void fv__js_stored_msg(natsMsg *m, fv_source src, uint64_t seq, int64_t stored_ms,
+                       fv_stored_msg *out)
+{
+    /* republished messages carry their canonical subject in Nats-Subject */
+    const char *subj = fv__js_header(m, "Nats-Subject");
+    if (!subj)
+        subj = natsMsg_GetSubject(m);
+    *out = (fv_stored_msg){
+        .is_stream = src == FV_SRC_STREAMS,
+        .seq = seq,
+        .subject = subj ? subj : "",
+        .content_type = fv__js_header(m, "Content-Type"),
+        .data = natsMsg_GetData(m),
+        .len = (size_t)natsMsg_GetDataLength(m),
+        .stored_ms = stored_ms,
+    };
+}
+
 fv__rec *fv__js_rec_from_nats(fv__js_bus *b, fv_source src, natsMsg *m, uint64_t seq,
-                              int64_t stored_ms)
+                              int64_t stored_ms, bool stored_exact)
 {
     fv__rec *r = fv__rec_new(src);
     if (!r)
         return NULL;
     r->seq = seq;
     r->stored_ms = stored_ms;
-    /* republished messages carry their canonical subject in Nats-Subject */
-    const char *subj = fv__js_header(m, "Nats-Subject");
-    if (!subj)
-        subj = natsMsg_GetSubject(m);
-    if (!subj)
-        subj = "";
-    fv_subject_parts parts;
+    fv_stored_msg sm;
+    fv__js_stored_msg(m, src, seq, stored_exact ? stored_ms : 0, &sm);
+    stored_lookup look = {b, src, seq, stored_ms};
+    sm.stored_time = lookup_stored_time;
+    sm.ud = &look;
+    const char *subj = sm.subject;
+    fv_stored_reason why;
     fv_err err = {{0}};
-    if (fv_subject_parse(b->base.prefix, subj, &parts, &err) == FV_OK &&
-        parts.is_stream == (src == FV_SRC_STREAMS)) {
-        const char *ct = fv__js_header(m, "Content-Type");
-        const void *data = natsMsg_GetData(m);
-        size_t len = (size_t)natsMsg_GetDataLength(m);
-        const fv_limits *lim = &b->base.cfg.limits;
-        if (src == FV_SRC_EVENTS) {
-            if (fv_event_decode(&r->ev, ct, data, len, lim, &err) == FV_OK &&
-                strcmp(r->ev.tenant_id, parts.tenant_id) == 0)
-                r->decoded = true; /* an event whose body names another tenant is never routed */
-            else
-                fv_event_clear(&r->ev);
-        } else {
-            if (fv_stream_event_decode(&r->se, ct, data, len, lim, &err) == FV_OK) {
-                snprintf(r->se.tenant_id, sizeof r->se.tenant_id, "%s", parts.tenant_id);
-                r->decoded = true;
-            } else {
-                fv_stream_event_clear(&r->se);
-            }
-        }
-    } /* else not ours to deliver: skipped, but its sequence still counts */
-    if (fv__rec_finish(r, subj) != FV_OK) {
+    fv_status st =
+        fv_stored_read(b->base.prefix, &sm, &b->base.cfg.limits, &r->ev, &r->se, &why, &err);
+    r->decoded = st == FV_OK;
+    /* skipped or not, the record keeps its place: its sequence still counts */
+    if (st == FV_EINVAL)
+        report_skip(b, src, seq, subj, why, &err);
+    if (st == FV_ENOMEM || fv__rec_finish(r, subj) != FV_OK) {
         fv__rec_unref(r);
         return NULL;
     }
@@ -311,7 +360,7 @@ fv_status fv__js_eng_read_next(void *ctx, void *h, size_t max, fv__rec **out, si
         int64_t stored = 0;
         if (!fv__js_msg_meta(list.Msgs[i], &seq, &stored))
             continue;
-        fv__rec *r = fv__js_rec_from_nats(er->b, er->src, list.Msgs[i], seq, stored);
+        fv__rec *r = fv__js_rec_from_nats(er->b, er->src, list.Msgs[i], seq, stored, true);
         if (!r) {
             st = fv_err_set(err, FV_ENOMEM, "read: out of memory");
             break;

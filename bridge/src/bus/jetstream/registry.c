@@ -21,6 +21,7 @@
 #include "flovyn/hmap.h"
 #include "flovyn/kv.h"
 #include "flovyn/log.h"
+#include "flovyn/stored.h"
 #include "flovyn/subject.h"
 #include "flovyn/units.h"
 
@@ -459,30 +460,45 @@ static void handle(fv_registry_maintainer *m, worker *w, fv_durable_msg *dm)
     size_t len = 0;
     const void *data = fv_durable_msg_data(dm, &len);
     const char *ct = fv_durable_msg_header(dm, "Content-Type");
-    fv_subject_parts parts;
+    bool is_stream = w->src == FV_SRC_STREAMS;
+    fv_event ev;
+    fv_stream_event se;
+    fv_stored_reason why;
     fv_err err = {{0}};
-    fv_status st = fv_subject_parse(fv_bus_prefix(m->bus), subject ? subject : "", &parts, &err);
-    if (st != FV_OK || !parts.workflow_execution_id[0]) {
-        /* not a workflow's event (tenant-wide events have no workflow): nothing to record */
+    fv_status st = fv_durable_msg_read(dm, &ev, &se, &why, &err);
+    if (st == FV_ENOMEM) {
+        fv_durable_msg_nak(dm, 1000);
+        return;
+    }
+    const char *wf = st != FV_OK ? ""
+                     : is_stream ? se.workflow_execution_id
+                                 : ev.workflow_execution_id;
+    if (!wf[0]) {
+        /* readers skip it (the bridge's checker dead-letters it), or it is a tenant-wide event
+         * without a workflow: nothing to record */
+        if (st == FV_OK && is_stream)
+            fv_stream_event_clear(&se);
+        else if (st == FV_OK)
+            fv_event_clear(&ev);
         fv_durable_msg_ack(dm);
         return;
     }
     fv_registry_obs o = {
-        .tenant_id = parts.tenant_id,
-        .workflow_execution_id = parts.workflow_execution_id,
-        .event_type = w->src == FV_SRC_EVENTS ? parts.event_type : NULL,
+        .tenant_id = is_stream ? se.tenant_id : ev.tenant_id,
+        .workflow_execution_id = wf,
+        .parent_workflow_execution_id = is_stream ? NULL : ev.parent_workflow_execution_id,
+        .event_type = is_stream ? NULL : ev.event_type,
         .source = w->src,
         .seq = fv_durable_msg_seq(dm),
         .time_ms = fv_durable_msg_stored_ms(dm),
     };
-    fv_event ev;
-    fv_event_init(&ev);
-    if (w->src == FV_SRC_EVENTS && fv_event_decode(&ev, ct, data, len, NULL, &err) == FV_OK)
-        o.parent_workflow_execution_id = ev.parent_workflow_execution_id;
     if (o.time_ms <= 0)
         o.time_ms = fv_now_ms();
     st = fv_registry_observe(m->reg, &o, &err);
-    fv_event_clear(&ev);
+    if (is_stream)
+        fv_stream_event_clear(&se);
+    else
+        fv_event_clear(&ev);
     count(m, &m->stats.observed, 1);
     if (st == FV_OK) {
         fv_durable_msg_ack(dm);
