@@ -7,28 +7,17 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-build="${1:-}"
-if [[ -z "$build" || ! -d "$build" ]]; then
-  echo "usage: tests/e2e/run.sh BUILD_DIR" >&2
-  exit 2
-fi
-build="$(cd "$build" && pwd)"
+# shellcheck source=../support/node-suite.sh
+source "$here/../support/node-suite.sh"
+suite_build_dir tests/e2e/run.sh "${1:-}"
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 chromium="${FV_CHROMIUM:-/usr/bin/chromium}"
 
-missing=()
-command -v node >/dev/null || missing+=("node (apt-get install -y nodejs npm)")
-command -v npm >/dev/null || missing+=("npm (apt-get install -y npm)")
-command -v nats-server >/dev/null || missing+=("nats-server (apt-get install -y nats-server)")
-[[ -x "$chromium" ]] || missing+=("$chromium (apt-get install -y chromium)")
-for b in flovyn-gateway flovyn-bridge; do
-  [[ -x "$build/$b" ]] || missing+=("$build/$b (cmake --build $build)")
-done
-if ((${#missing[@]})); then
-  printf 'e2e: missing %s\n' "${missing[@]}" >&2
-  exit 1
-fi
+extra=()
+command -v npm >/dev/null || extra+=("npm (apt-get install -y npm)")
+[[ -x "$chromium" ]] || extra+=("$chromium (apt-get install -y chromium)")
+suite_require e2e 18 "${extra[@]}"
 
 # npm ci only when the installed tree does not match the lock file
 stamp="$here/node_modules/.lock-stamp"
