@@ -5,7 +5,8 @@
 #      .clang-format (scripts/check-format.sh)
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. a short libFuzzer run of every fuzz target (clang)
-#   4. the browser end-to-end test in headless Chromium
+#   4. the JavaScript client (gateway/client-js) on node's test runner against real gateways
+#   5. the browser end-to-end test in headless Chromium
 # Integration tests start their own nats-server on free ports and stop them by pid.
 # Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1.
 set -uo pipefail
@@ -114,14 +115,22 @@ if [[ $st -eq 0 ]]; then
   done
 fi
 
-if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
-  step "browser end-to-end (headless Chromium)"
-  tests/e2e/run.sh "$root/build" 2>&1 | tee "$log"; st=${PIPESTATUS[0]}
-  record "e2e" $st
+node_suite() { # name script: a suite on node's test runner, counted from its "# pass/# fail"
+  local name=$1 script=$2 st p f
+  "$script" "$root/build" 2>&1 | tee "$log"; st=${PIPESTATUS[0]}
+  record "$name" $st
   p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
   f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
   tests_passed=$((tests_passed + ${p:-0})); tests_failed=$((tests_failed + ${f:-0}))
   [[ $st -ne 0 && ${f:-0} -eq 0 ]] && tests_failed=$((tests_failed + 1))
+}
+
+step "JavaScript client (node's test runner, real gateway and nats-server)"
+node_suite "client-js" gateway/client-js/test/run.sh
+
+if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
+  step "browser end-to-end (headless Chromium)"
+  node_suite "e2e" tests/e2e/run.sh
 fi
 
 step "summary"
