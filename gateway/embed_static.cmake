@@ -1,18 +1,36 @@
 # embed_static.cmake - writes gateway/static/* as one C file of byte arrays (run with cmake -P).
 #
 # The demo page ships inside the flovyn-gateway binary, so a deployment is one file and the page
-# always matches the server that serves it. Inputs: -DSRC_DIR=<dir> -DOUT=<file.c>.
+# always matches the server that serves it. Inputs: -DSRC_DIR=<dir> -DOUT=<file.c>, and optionally
+# -DEXTRA=<name>=<file>[,<name>=<file>...]: files kept elsewhere in the tree, served as /<name>
+# (the JavaScript client, gateway/client-js/index.js, is the page's /client.js).
 # Only known web file types are embedded (editor leftovers and dotfiles are skipped); each gets a
 # content type and a strong ETag (SHA-256 of the bytes).
 file(GLOB names RELATIVE ${SRC_DIR} ${SRC_DIR}/*)
 list(SORT names)
+set(files "")
+foreach(name ${names})
+  list(APPEND files "${name}=${SRC_DIR}/${name}")
+endforeach()
+if(EXTRA)
+  string(REPLACE "," ";" extra "${EXTRA}")
+  foreach(item ${extra})
+    string(REGEX MATCH "^[A-Za-z0-9_.-]+=(.+)$" ok "${item}")
+    if(NOT ok OR NOT EXISTS "${CMAKE_MATCH_1}")
+      message(FATAL_ERROR "embed_static: EXTRA item '${item}' is not <name>=<existing file>")
+    endif()
+    list(APPEND files "${item}")
+  endforeach()
+endif()
 set(arrays "")
 set(table "")
 set(count 0)
 # CMake regexes have no {n}: spell out one row of 16 bytes
 string(REPEAT "0x..," 16 row)
-foreach(name ${names})
-  if(name MATCHES "^\\." OR IS_DIRECTORY ${SRC_DIR}/${name})
+foreach(item ${files})
+  string(REGEX REPLACE "=.*$" "" name "${item}")
+  string(REGEX REPLACE "^[^=]*=" "" path "${item}")
+  if(name MATCHES "^\\." OR IS_DIRECTORY ${path})
     continue()
   endif()
   if(name MATCHES "\\.html$")
@@ -30,8 +48,8 @@ foreach(name ${names})
   else()
     continue()
   endif()
-  file(READ ${SRC_DIR}/${name} hex HEX)
-  file(SHA256 ${SRC_DIR}/${name} sum)
+  file(READ ${path} hex HEX)
+  file(SHA256 ${path} sum)
   string(SUBSTRING "${sum}" 0 32 etag)
   string(LENGTH "${hex}" hexlen)
   math(EXPR len "${hexlen} / 2")

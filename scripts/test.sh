@@ -7,7 +7,8 @@
 #   3. a short libFuzzer run of every fuzz target (clang)
 #   4. the HTTP API checked against docs/openapi.yaml (node's test runner, real gateway)
 #   5. the producer examples (examples/producers: JavaScript, Go, C) against real NATS + gateway
-#   6. the browser end-to-end test in headless Chromium
+#   6. the JavaScript client (gateway/client-js) on node's test runner against real gateways
+#   7. the browser end-to-end test in headless Chromium
 # Integration tests start their own nats-server on free ports and stop them by pid.
 # Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1.
 set -uo pipefail
@@ -133,6 +134,9 @@ node_suite "api" tests/api/run.sh
 
 step "producer examples: JavaScript, Go, C publish with plain NATS clients (docs/producers.md)"
 node_suite "producers" tests/producers/run.sh
+
+step "JavaScript client (node's test runner, real gateway and nats-server)"
+node_suite "client-js" gateway/client-js/test/run.sh
 
 if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
   step "browser end-to-end (headless Chromium)"

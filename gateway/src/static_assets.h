@@ -1,23 +1,23 @@
 /* static_assets.h - the demo page (files of gateway/static), embedded in the binary at build.
  *
- * gateway/embed_static.cmake turns every file of gateway/static into a byte array in a generated
- * C file (CMakeLists.txt, block "static assets"), so the page is always the one that matches the
- * server and a deployment stays one binary. Assets are served with a strong ETag (304 on
+ * gateway/embed_static.cmake turns every file of gateway/static, and the JavaScript client
+ * (gateway/client-js/index.js, as /client.js), into a byte array in a generated C file
+ * (CMakeLists.txt, block "static assets"), so the page is always the one that matches the server
+ * and a deployment stays one binary. Assets are served with a strong ETag (304 on
  * If-None-Match), `Cache-Control: no-cache` (revalidate, cheap with the ETag), nosniff, and for
  * HTML a Content-Security-Policy that allows only same-origin scripts, styles and connections.
  *
  * What the page needs from the router (owned by the gateway's server module):
- *   GET /            -> index.html           GET /app.js, /style.css -> those files
- *   The SSE endpoints of CONTRACT §4 on the same origin, with `access_token` as a query parameter
- *   (EventSource cannot set headers) and `last_event_id` honoured.
+ *   GET /            -> index.html           GET /app.js, /style.css, /client.js -> those files
+ *   The SSE, ingest and history endpoints of CONTRACT §4 on the same origin; the page reads the
+ *   streams through the client (fetch, `Authorization: Bearer`, `Last-Event-ID`).
  *   OPTIONAL demo mode: GET /demo/token -> 200 application/json
  *        {"token":"<JWT>","tenant_id":"<T>","expires_ms":<epoch ms>}
  *   minted for a fixed demo tenant (fv_static_demo_token below builds exactly this body). Any
  *   other status (404 when demo mode is off) makes the page ask the user for a token instead; it
  *   also takes ?token= in its own URL and the flovyn_token cookie. The page calls /demo/token at
  *   load when it has no token, and again on `auth_expired`.
- * The page needs jwt mode: with --auth none the tenant comes from the X-Flovyn-Tenant header,
- * which an EventSource cannot send.
+ * The page needs jwt mode: it shows its token's tenant and renews tokens through /demo/token.
  */
 #ifndef FLOVYN_GW_STATIC_ASSETS_H
 #define FLOVYN_GW_STATIC_ASSETS_H

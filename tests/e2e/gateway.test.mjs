@@ -1,8 +1,9 @@
 // gateway.test.mjs - flovyn-gateway as a browser sees it: the demo page in headless Chromium
-// shows a tenant's workflows and token output; an EventSource on the merged workflow stream
-// survives a gateway crash (SIGKILL + restart) with no lost and no repeated event; a raw SSE
-// capture parsed with eventsource-parser agrees with the browser event for event; an expiring
-// token yields `auth_expired`.
+// shows a tenant's workflows and token output; its stream of a merged workflow (the JavaScript
+// client, /client.js, over fetch) survives a gateway crash (SIGKILL + restart) with no lost and no
+// repeated event; a raw SSE capture parsed with eventsource-parser agrees with the browser event
+// for event; an expiring token yields `auth_expired`; the client streams, publishes and pages
+// history in a page with the token in a header only.
 //
 // The stack is real: nats-server (free port, temporary store), `flovyn-bridge init`, two gateway
 // processes on the same NATS (one serves the browser and gets killed, the other takes ingest so
@@ -43,20 +44,52 @@ before(async () => {
   gw = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, name: 'gateway', args: GW_ARGS });
   ingest = await startGateway({ dir, natsUrl: nats.url, secretFile: secret, name: 'ingest', args: GW_ARGS });
   context = await launchBrowser(dir);
-  // count EventSources open at once, independently of the page's own bookkeeping
+  // count event streams open at once, independently of the page's own bookkeeping: every fetch
+  // that asks for text/event-stream is open from its request until its body ends, fails or is
+  // cancelled (the page reads streams through the client, over fetch)
   await context.addInitScript(() => {
-    const Native = window.EventSource;
-    const open = new Set();
-    window.__esMax = 0;
-    window.EventSource = class extends Native {
-      constructor(...args) {
-        super(...args);
-        for (const e of open) if (e.readyState === Native.CLOSED) open.delete(e);
-        open.add(this);
-        window.__esMax = Math.max(window.__esMax, open.size);
-        this.addEventListener('error', () => { if (this.readyState === Native.CLOSED) open.delete(this); });
+    const nativeFetch = window.fetch;
+    let open = 0;
+    window.__sseMax = 0;
+    window.fetch = async (input, init) => {
+      const accept = new Headers((init && init.headers) || {}).get('Accept') || '';
+      if (!accept.includes('text/event-stream')) return nativeFetch(input, init);
+      let closed = false;
+      const done = () => { if (!closed) { closed = true; open--; } };
+      window.__sseMax = Math.max(window.__sseMax, ++open);
+      let res;
+      try {
+        res = await nativeFetch(input, init);
+      } catch (e) {
+        done();
+        throw e;
       }
-      close() { super.close(); open.delete(this); }
+      if (!res.body) {
+        done();
+        return res;
+      }
+      const reader = res.body.getReader();
+      const body = new ReadableStream({
+        async pull(c) {
+          try {
+            const r = await reader.read();
+            if (r.done) {
+              done();
+              c.close();
+            } else {
+              c.enqueue(r.value);
+            }
+          } catch (e) {
+            done();
+            c.error(e);
+          }
+        },
+        cancel(why) {
+          done();
+          return reader.cancel(why);
+        },
+      });
+      return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     };
   });
   page = context.pages()[0] || (await context.newPage());
@@ -197,7 +230,7 @@ describe('demo page', () => {
         (await page.textContent('#timeline')).includes('workflow.completed'), 15000);
     }
     // (tenant + selected workflow: exactly two, which also shows the counter works)
-    assert.equal(await page.evaluate(() => window.__esMax), 2, 'at most two EventSources');
+    assert.equal(await page.evaluate(() => window.__sseMax), 2, 'at most two event streams');
 
     // with children: the consolidated stream brings the child's and grandchild's output in too
     await page.check('#consolidated');
@@ -210,7 +243,7 @@ describe('demo page', () => {
   });
 });
 
-describe('EventSource on the merged workflow stream', () => {
+describe('the page\'s stream of the merged workflow', () => {
   test('resumes across a gateway crash with no loss and no duplicate, and agrees with a raw SSE capture', async () => {
     const wf = randomUUID();
     const task = randomUUID();
@@ -305,6 +338,71 @@ describe('token expiry', () => {
       (await received('tenant')).some((e) => e.type === 'auth_expired'), 15000);
     await until('the page asks for a token', async () =>
       /token expired or rejected/.test(await page.textContent('#status')), 10000);
+  });
+});
+
+describe('the JavaScript client in a page', () => {
+  test('the demo page loads /client.js; it streams, publishes and pages history with the token in a header', async () => {
+    const requests = [];
+    const onRequest = (r) => requests.push({ url: r.url(), headers: r.headers() });
+    page.on('request', onRequest);
+    try {
+      await page.goto(`${gw.base}/?token=${encodeURIComponent(token)}`);
+      await page.waitForSelector('#conn-tenant.live', { timeout: 15000 });
+      const wf = randomUUID();
+      const out = await page.evaluate(async ({ tok, wf }) => {
+        const { FlovynEvents, FlovynEventsError } = await import('/client.js');
+        const client = new FlovynEvents({ getToken: async () => tok }); // the page's origin
+        const seen = [];
+        const states = [];
+        const streamed = (async () => {
+          for await (const ev of client.stream({
+            workflowExecutionId: wf, closeOnTerminal: true, onState: (s) => states.push(s.state),
+          })) {
+            seen.push({ type: ev.type, id: ev.id, text: ev.data.payload ?? null });
+          }
+        })();
+        await client.publish({ workflow_execution_id: wf, event_type: 'workflow.started', data: {} });
+        await client.publishStreamEvents(wf, ['Hello ', 'from ', 'a page'].map((t, i) =>
+          ({ sequence: i, type: 'token', payload: t })));
+        await client.publish({ workflow_execution_id: wf, event_type: 'workflow.completed', data: {} });
+        const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 15000));
+        const how = await Promise.race([streamed.then(() => 'ended'), timeout]);
+        const first = await client.history({ workflowExecutionId: wf, limit: 1 });
+        const second = await client.history({ workflowExecutionId: wf, after: first.next });
+        let error = null;
+        try {
+          await client.publish({ event_type: 'Not.Valid', data: {} });
+        } catch (e) {
+          error = { cls: e instanceof FlovynEventsError, status: e.status, code: e.code };
+        }
+        return {
+          how, seen, states, error,
+          pages: [first.events.map((e) => e.event_type), second.events.map((e) => e.event_type)],
+        };
+      }, { tok: token, wf });
+      assert.equal(out.how, 'ended', JSON.stringify(out));
+      assert.deepEqual(out.seen.map((e) => e.type),
+        ['workflow.started', 'token', 'token', 'token', 'workflow.completed', 'end']);
+      assert.deepEqual(out.seen.filter((e) => e.type === 'token').map((e) => e.text), ['Hello ', 'from ', 'a page']);
+      assert.equal(new Set(out.seen.slice(0, 5).map((e) => e.id)).size, 5);
+      assert.deepEqual(out.states, ['connecting', 'open', 'closed']);
+      assert.deepEqual(out.pages, [['workflow.started'], ['workflow.completed']]);
+      assert.deepEqual(out.error, { cls: true, status: 400, code: 'bad_request' });
+      // the page's own streams and this one: the token travelled in a header, never in a URL
+      const api = requests.filter((r) => r.url.includes('/v1/'));
+      // (the demo follows the new workflow too: its stream and this one)
+      const sse = api.filter((r) => new URL(r.url).pathname === `/v1/workflow-executions/${wf}/stream`);
+      assert.ok(sse.length >= 1);
+      for (const r of sse) {
+        assert.equal(r.headers.authorization, 'Bearer ' + token);
+        assert.equal(r.headers.accept, 'text/event-stream');
+      }
+      assert.ok(api.length >= 6);
+      assert.deepEqual(api.filter((r) => r.url.includes('access_token') || r.url.includes(token)), []);
+    } finally {
+      page.off('request', onRequest);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
-# node_suite.sh - sourced by the run.sh of each node test suite (e2e, api, producers): the checks
-# they all need before starting, and their npm dependencies from the committed lock file.
+# node_suite.sh - sourced by the run.sh of each node test suite (e2e, api, producers, and the
+# JavaScript client's in gateway/client-js/test): the checks they all need before starting, and
+# their npm dependencies from the committed lock file.
 
 # fv_suite_check NAME BUILD_DIR [MESSAGE...] - exits 1 naming what is missing: node, npm,
 # nats-server, the two daemons in BUILD_DIR, and the suite's own MESSAGEs (already found missing)
@@ -31,10 +32,21 @@ fv_npm_ci() {
 }
 
 # fv_suite_build_dir NAME ARG - prints ARG as an absolute directory, or the usage and exits 2
+# (NAME is the suite's folder under tests/, or the path of its run.sh when it lives elsewhere)
 fv_suite_build_dir() {
   if [[ -z "$2" || ! -d "$2" ]]; then
-    echo "usage: tests/$1/run.sh BUILD_DIR" >&2
+    if [[ $1 == */* ]]; then echo "usage: $1 BUILD_DIR" >&2; else echo "usage: tests/$1/run.sh BUILD_DIR" >&2; fi
     exit 2
   fi
   (cd "$2" && pwd)
+}
+
+# fv_suite_node_major NAME MAJOR - exits 1 when node is older than MAJOR
+fv_suite_node_major() {
+  local have
+  have=$(node -p 'process.versions.node.split(".")[0]')
+  if ((have < $2)); then
+    echo "$1: missing node $2 or later (this one is $(node --version))" >&2
+    exit 1
+  fi
 }

@@ -1,7 +1,7 @@
-// procs.mjs - real processes for the node test suites (browser e2e, API, producers): nats-server
-// on a free port with a temporary store, `flovyn-bridge init`, flovyn-gateway processes, token
-// minting, and a reader for finished SSE bodies. Node built-ins only, so every suite can use it
-// whatever its own npm dependencies are.
+// procs.mjs - real processes for the node test suites (browser e2e, API, producers, the
+// JavaScript client's tests): nats-server on a free port with a temporary store, `flovyn-bridge
+// init`, flovyn-gateway processes, token minting, HTTP ingest and a reader for finished SSE
+// bodies. Node built-ins only, so every suite can use it whatever its own npm dependencies are.
 //
 // Every process is started here and stopped by its own pid; nothing is looked up by name.
 import { spawn, execFileSync } from 'node:child_process';
@@ -9,9 +9,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomUUID, randomBytes } from 'node:crypto';
 
 export const BUILD_DIR = path.resolve(process.env.FV_BUILD_DIR || 'build');
+export const CHROMIUM = process.env.FV_CHROMIUM || '/usr/bin/chromium';
+export const ARTIFACTS = path.join(BUILD_DIR, 'e2e');
 
 const children = new Set();
 function cleanupAll() {
@@ -123,17 +125,18 @@ export function mintToken(secretFile, tenant, ttl = '1h', extra = []) {
     { encoding: 'utf8', timeout: 10000 }).trim();
 }
 
-// Starts (or restarts, same port) a gateway on NATS with HS256 auth (or, without secretFile,
-// whatever `args` say, e.g. --auth none) and waits until `waitFor` answers 200: /readyz by
-// default, /healthz for a gateway that is expected not to be ready.
+// Starts (or restarts, same port) a gateway on NATS (or, without natsUrl, on its embedded memory
+// bus) with HS256 auth (or, without secretFile, whatever `args` say, e.g. --auth none) and waits
+// until `waitFor` answers 200: /readyz by default, /healthz for a gateway that is expected not to
+// be ready.
 export async function startGateway({
   dir, natsUrl, secretFile, port, name = 'gateway', args = [], waitFor = '/readyz',
 }) {
   port = port || (await freePort());
   const auth = secretFile ? ['--jwt-secret-file', secretFile] : [];
   const g = start(name, bin('flovyn-gateway'),
-    ['--nats-url', natsUrl, '--listen', `127.0.0.1:${port}`, ...auth, '--log-format', 'json',
-      ...args],
+    [...(natsUrl ? ['--nats-url', natsUrl] : []), '--listen', `127.0.0.1:${port}`, ...auth,
+      '--log-format', 'json', ...args],
     path.join(dir, name + '.log'));
   g.port = port;
   g.base = `http://127.0.0.1:${port}`;
@@ -177,4 +180,42 @@ export function parseSse(text) {
     else if (field === 'retry' && /^[0-9]+$/.test(value)) retry = Number(value);
   }
   return { events, retry };
+}
+
+// --- producing events over HTTP ingest -------------------------------------------------------
+export async function ingestEvents(base, token, events) {
+  const r = await fetch(base + '/v1/events', {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: JSON.stringify(events),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`POST /v1/events: ${r.status} ${text}`);
+  return text;
+}
+
+export async function ingestStream(base, token, workflow, items) {
+  const r = await fetch(`${base}/v1/workflow-executions/${workflow}/stream-events`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+    body: JSON.stringify(items),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`POST stream-events: ${r.status} ${text}`);
+  return text;
+}
+
+export function lifecycle(workflow, type, extra = {}) {
+  return {
+    id: randomUUID(), workflow_execution_id: workflow, event_type: type,
+    source: 'e2e', data: extra.data ?? {}, task_execution_id: extra.task ?? null,
+    parent_workflow_execution_id: extra.parent ?? null,
+  };
+}
+
+export function tokens(workflow, task, firstSeq, words) {
+  return words.map((w, i) => ({
+    workflow_execution_id: workflow, task_execution_id: task, sequence: firstSeq + i,
+    type: 'token', payload: { text: w + ' ' }, timestamp_ms: Date.now(),
+  }));
 }

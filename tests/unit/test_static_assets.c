@@ -1,7 +1,7 @@
-/* Unit tests of the embedded demo page: the generated table holds the source files byte for byte,
- * lookup maps "/" to index.html and nothing else, serving over real HTTP sets the caching and
- * security headers (ETag with 304, CSP on HTML, HEAD without body), and the demo token body
- * carries a token the gateway itself accepts. */
+/* Unit tests of the embedded demo page: the generated table holds the source files (and the
+ * JavaScript client as /client.js) byte for byte, lookup maps "/" to index.html and nothing else,
+ * serving over real HTTP sets the caching and security headers (ETag with 304, CSP on HTML, HEAD
+ * without body), and the demo token body carries a token the gateway itself accepts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,11 +22,15 @@
 
 static void test_embedded_assets_match_the_source_files(void **state)
 {
-    const char *names[] = {"index.html", "app.js", "style.css"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[512], url[64];
-        snprintf(path, sizeof path, "%s/gateway/static/%s", FV_SOURCE_DIR, names[i]);
-        snprintf(url, sizeof url, "/%s", names[i]);
+    /* the page's files, and the JavaScript client kept in its own directory */
+    const char *files[][2] = {{"/index.html", "gateway/static/index.html"},
+                              {"/app.js", "gateway/static/app.js"},
+                              {"/style.css", "gateway/static/style.css"},
+                              {"/client.js", "gateway/client-js/index.js"}};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[512];
+        const char *url = files[i][0];
+        snprintf(path, sizeof path, "%s/%s", FV_SOURCE_DIR, files[i][1]);
         FILE *f = fopen(path, "rb");
         assert_non_null(f);
         static char buf[1 << 20];
@@ -38,7 +42,7 @@ static void test_embedded_assets_match_the_source_files(void **state)
         assert_memory_equal(a->data, buf, n);
         assert_int_equal(a->etag[0], '"');
     }
-    assert_true(fv_static_assets_count >= 3);
+    assert_true(fv_static_assets_count >= 4);
 }
 
 static void test_static_find_maps_root_and_ignores_query(void **state)
@@ -53,9 +57,11 @@ static void test_static_find_maps_root_and_ignores_query(void **state)
     assert_non_null(a);
     assert_string_equal(a->content_type, "text/javascript; charset=utf-8");
     assert_string_equal(fv_static_find("/style.css")->content_type, "text/css; charset=utf-8");
+    assert_string_equal(fv_static_find("/client.js")->content_type,
+                        "text/javascript; charset=utf-8");
     const char *none[] = {
         "/nope",       "",           "/index.html/", "/../index.html", "//index.html",
-        "/INDEX.HTML", "index.html", "/app.js.map"};
+        "/INDEX.HTML", "index.html", "/app.js.map",  "/index.js",      "/client-js/index.js"};
     for (size_t i = 0; i < sizeof none / sizeof *none; i++)
         if (fv_static_find(none[i]))
             fail_msg("'%s' found", none[i]);
