@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #include <microhttpd.h>
 
+#include "flovyn/log.h"
 #include "flovyn/units.h"
 #include "metrics.h"
 
@@ -658,22 +660,42 @@ long fv_conn_take(fv_conn *c, char *buf, size_t max)
 /* --- libmicrohttpd -----------------------------------------------------------------------------
  */
 
-/* MHD's content reader, called once the response headers went out: the socket is handed over (a
- * duplicate of MHD's descriptor), and the end of MHD's body lets it free its side. */
+/* MHD's content reader, called once the response headers went out: the first call hands the
+ * socket over (a duplicate of MHD's descriptor), the second ends MHD's body so it frees its side.
+ */
+static fv_log_limit g_handover_log;
+
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     fv_conn *c = cls;
     (void)pos;
     (void)buf;
     (void)max;
+    if (c->handed) /* written by this thread, in fv_conn_adopt */
+        return MHD_CONTENT_READER_END_OF_STREAM;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (fd < 0)
+    if (fd < 0) {
+        int e = errno;
+        uint64_t n = 0;
+        atomic_fetch_add(&fv_gw_metrics.handover_failures, 1);
+        if (fv_log_limit_take(&g_handover_log, 10000, &n)) {
+            char count[24];
+            snprintf(count, sizeof count, "%llu", (unsigned long long)n);
+            fv_log(FV_LOG_WARN, "stream", "cannot take over an SSE socket; the client will retry",
+                   "error", ci ? strerror(e) : "no socket", "since_last_line", count, NULL);
+        }
         return MHD_CONTENT_READER_END_WITH_ERROR; /* the free callback ends the stream */
+    }
     if (fv_conn_adopt(c, fd) != FV_OK)
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    return MHD_CONTENT_READER_END_OF_STREAM;
+    /* MHD keeps a connection whose body ended until it next looks at it, which for an idle socket
+     * is its timeout (and the descriptor stays open meanwhile): a connection on the manual timeout
+     * list (0: never expires) is looked at on every turn of its thread. Answering 0 now brings that
+     * turn at once; its end-of-stream (below) then frees MHD's side in the same turn. */
+    MHD_set_connection_option(c->mc, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    return 0;
 }
 
 static void reader_free(void *cls)

@@ -64,6 +64,10 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
             LOAD(socket_full));
     counter(b, "flovyn_gateway_sse_write_failures_total",
             "streams ended because writing to the client failed", LOAD(write_failures));
+    counter(b, "flovyn_gateway_sse_handover_failures_total",
+            "streams ended before their first event: the socket could not be taken over from the "
+            "HTTP server (out of descriptors)",
+            LOAD(handover_failures));
     counter(b, "flovyn_gateway_slow_client_disconnects_total",
             "live streams closed because the client did not keep up", LOAD(slow_disconnects));
     counter(b, "flovyn_gateway_client_hangups_total",

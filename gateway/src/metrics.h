@@ -31,6 +31,7 @@ typedef struct fv_metrics {
     atomic_ullong streams_total[FV_EP_COUNT];
     atomic_ullong events_delivered, bytes_sent;
     atomic_ullong direct_writes, socket_full, write_failures; /* conn.c's socket writes */
+    atomic_ullong handover_failures; /* streams whose socket could not be taken over */
     atomic_ullong slow_disconnects, client_hangups, overloaded_refusals, auth_expired_closes;
     atomic_ullong replays_started, replay_limit_closes, gaps_sent, terminal_ends;
     atomic_ullong ingest_accepted, ingest_rejected, ingest_duplicate, ingest_rate_limited;
