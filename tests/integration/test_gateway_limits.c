@@ -4,6 +4,7 @@
  * it reads (the gateway's own writes fall back to its connection loop), a client that hangs up
  * with writes pending or a SIGTERM with writes pending end cleanly, and connection limits answer
  * SSE clients with 200 + retry: + `overloaded`. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -356,6 +357,54 @@ static void test_sigterm_with_writes_pending_exits_zero(void **state)
     fv_gateway_cleanup(&g);
 }
 
+static int count_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 2;
+}
+
+/* An SSE stream leaves libmicrohttpd once its headers are out: from then on it holds one
+ * descriptor (its socket), not two, and MHD's connection slot is free again. */
+static void test_each_open_stream_holds_one_descriptor(void **state)
+{
+    (void)state;
+    fv_gateway g = {0};
+    const char *args[] = {"--auth", "none", NULL};
+    assert_int_equal(fv_gateway_start(&g, args), 0);
+    /* a keep-alive client that stays idle, as a publisher between posts does: MHD's idle checks
+     * walk its connections oldest first and stop at the first one still open */
+    int idle = fv_test_stalled_client(g.port, "/healthz", H_LIM);
+    assert_true(idle >= 0);
+    fv_sleep_ms(200);
+    int base = count_fds(g.pid);
+    enum { N = 200 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
+        assert_true(fds[i] >= 0);
+    }
+    wait_open(&g, N);
+    int64_t t0 = now_ms();
+    while (count_fds(g.pid) > base + N + 4 && now_ms() - t0 < 5000)
+        fv_sleep_ms(20);
+    int during = count_fds(g.pid);
+    if (during > base + N + 4)
+        fail_msg("%d streams hold %d descriptors (%d before)", N, during - base, base);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    close(idle);
+    wait_open(&g, 0);
+    fv_gateway_cleanup(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_a_slow_live_reader_gets_everything_after_its_socket_filled),
         cmocka_unit_test(test_a_client_leaving_with_writes_pending_ends_and_others_go_on),
         cmocka_unit_test(test_sigterm_with_writes_pending_exits_zero),
+        cmocka_unit_test(test_each_open_stream_holds_one_descriptor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
