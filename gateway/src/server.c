@@ -132,12 +132,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     fv_log(FV_LOG_DEBUG, "mhd", red, NULL);
 }
 
-/* Raises RLIMIT_NOFILE to its hard limit; returns the limit now in force (0 = unknown). */
-static rlim_t raise_nofile(unsigned need)
+static void raise_nofile(unsigned need)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 0;
+        return;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -152,23 +151,6 @@ static rlim_t raise_nofile(unsigned need)
                "open-file limit is below the connection limit; raise it (ulimit -n, LimitNOFILE)",
                "nofile", have, "needed", want, NULL);
     }
-    return rl.rlim_cur;
-}
-
-/* MHD's own connection limit. A stream leaves MHD once its headers are out, so MHD only holds
- * requests in progress and streams being opened - but while a stream is handed over its socket
- * briefly has two descriptors, and in a burst of thousands of opens MHD holds many at once. So MHD
- * may hold what the descriptors left by the streams allow (at least 256), and when it is at its
- * limit it stops accepting: further clients wait in the listen backlog instead of failing. */
-static unsigned mhd_limit(const fv_gw_config *cfg, rlim_t nofile)
-{
-    unsigned want = (unsigned)cfg->max_connections + 256;
-    if (nofile == 0 || nofile == RLIM_INFINITY)
-        return want;
-    long left = (long)nofile - (long)cfg->max_connections - 64;
-    if (left < 256)
-        left = 256;
-    return (unsigned)left < want ? (unsigned)left : want;
 }
 
 fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
@@ -310,7 +292,7 @@ static fv_status resolve(const fv_gw_config *cfg, struct sockaddr_storage *ss, b
 
 fv_status fv_gw_start(fv_gw *gw, fv_err *err)
 {
-    rlim_t nofile = raise_nofile((unsigned)gw->cfg.max_connections + 256 + 64);
+    raise_nofile((unsigned)gw->cfg.max_connections + 256 + 64);
     g_gw = gw;
     fv_http_set_header_hook(add_headers);
     struct sockaddr_storage ss;
@@ -329,7 +311,10 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
-    unsigned limit = mhd_limit(&gw->cfg, nofile);
+    /* streams + a margin for short requests (ingest, history, health); a stream leaves MHD once
+     * its headers are out, so this bounds requests in progress and streams being opened. At the
+     * limit MHD stops accepting: further clients wait in the listen backlog. */
+    unsigned limit = (unsigned)gw->cfg.max_connections + 256;
     unsigned timeout_s = (unsigned)(gw->cfg.heartbeat_ms * 4 / 1000);
     if (timeout_s < 60)
         timeout_s = 60;
