@@ -39,6 +39,7 @@
 #define IOV_MAX_WRITE 128 /* iovecs per sendmsg: two per frame (its id line, its shared body) */
 #define LOOP_EVENTS 256
 #define LOOP_WAIT_MS 100
+#define HANDOVER_RETRY_MS 5000 /* how long a take-over may wait for a free descriptor */
 
 struct fv_conn_loop {
     int ep;
@@ -676,6 +677,16 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        /* In a burst of opens MHD holds the descriptors of the streams it handed over until the
+         * end of its turn: answering 0 brings this connection back at the next turn, when they
+         * are released. Bounded, for a process that is really out of descriptors. */
+        int64_t now = fv_monotonic_ms();
+        if (c->handover_since == 0)
+            c->handover_since = now;
+        if (now - c->handover_since < HANDOVER_RETRY_MS)
+            return 0;
+    }
     if (fd < 0) {
         int e = errno;
         uint64_t n = 0;

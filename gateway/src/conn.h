@@ -74,14 +74,15 @@ struct fv_conn {
     size_t bytes;    /* queued, not yet written */
     size_t limit;
     uint64_t bytes_sent;
-    int64_t done_ms; /* when the stream was finished (a client that never takes the end) */
-    int fd;          /* the socket, once handed over; -1 before and once closed */
-    bool handed;     /* MHD sent the headers and handed the socket over */
-    bool out_wait;   /* the socket is full: the loop writes when it drains */
-    bool closed;     /* ended (on_closed ran or is about to) */
-    bool done;       /* end of stream once the queue is written */
-    bool failed;     /* the client is gone: nothing more is written */
-    bool batched;    /* held by a batch until its flush */
+    int64_t done_ms;        /* when the stream was finished (a client that never takes the end) */
+    int64_t handover_since; /* MHD thread: first take-over that found no free descriptor */
+    int fd;                 /* the socket, once handed over; -1 before and once closed */
+    bool handed;            /* MHD sent the headers and handed the socket over */
+    bool out_wait;          /* the socket is full: the loop writes when it drains */
+    bool closed;            /* ended (on_closed ran or is about to) */
+    bool done;              /* end of stream once the queue is written */
+    bool failed;            /* the client is gone: nothing more is written */
+    bool batched;           /* held by a batch until its flush */
 };
 
 /* Connections that were appended to during a round and wait for one write each. Owned by one
