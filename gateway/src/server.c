@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -46,6 +47,7 @@
 /* A scan visits every open stream (token expiry, close_on_terminal's end, re-kicking a paused
  * replay): twice a second is prompt enough and keeps thousands of idle streams cheap */
 #define SCAN_EVERY_MS 500
+#define TRIM_EVERY_MS 5000
 #define DRAIN_FLUSH_MS 1000   /* longest wait for open streams to flush their last bytes */
 #define REQUEST_WAIT_MS 10000 /* longest wait for requests in progress to send their answer */
 #define MAX_RATE_TENANTS 100000
@@ -253,10 +255,20 @@ static void *timer_main(void *arg)
 {
     fv_gw *gw = arg;
     int64_t next_hb = fv_monotonic_ms() + gw->cfg.heartbeat_ms;
-    int64_t next_scan = 0;
+    int64_t next_scan = 0, next_trim = 0;
+    size_t trimmed_at = 0;
     while (!atomic_load(&gw->timer_stop)) {
         fv_sleep_ms(TIMER_TICK_MS);
         int64_t now = fv_monotonic_ms();
+        /* A burst of opens leaves freed memory behind (each open passes through an 8 KiB MHD pool
+         * before its socket is handed over), which the allocator keeps: give whole free pages
+         * back once the number of streams has moved, at most every few seconds. */
+        size_t open = fv_streams_open(gw->streams);
+        if (now >= next_trim && open != trimmed_at) {
+            malloc_trim(0);
+            trimmed_at = open;
+            next_trim = now + TRIM_EVERY_MS;
+        }
         bool hb = now >= next_hb;
         if (hb)
             next_hb = now + gw->cfg.heartbeat_ms;
