@@ -23,8 +23,7 @@ static void check_event(const fv_event *ev, const fv_subject_parts *p, const fv_
         abort();
 }
 
-static void check_stream(const fv_stream_event *se, const fv_subject_parts *p,
-                         const fv_limits *lim)
+static void check_stream(const fv_stream_event *se, const fv_subject_parts *p, const fv_limits *lim)
 {
     if (fv_stream_event_validate(se, lim, NULL) != FV_OK || strcmp(se->tenant_id, p->tenant_id) ||
         strcmp(se->workflow_execution_id, p->workflow_execution_id) ||
