@@ -273,6 +273,7 @@ struct fv__eng {
     int nreaders;
     bool thread_started, stopping;
     bool called;     /* a callback ran since the last after_callbacks */
+    eng_sub *cb_sub; /* the subscription whose callback the dispatcher is running */
     bool round_more; /* fv_msg.more for the records delivered now */
     srcwin w[2];
     uint64_t order, fanout_order;
@@ -446,18 +447,27 @@ static seg *seg_above(const srcwin *w, uint64_t pos)
 /* A subscription behind the window that has lost nothing yet scans past a record leaving it
  * that it would not deliver anyway: the eviction costs it no `gap` (memory store) or read
  * (JetStream). A caller's predicate cannot run under the lock; such a one keeps the plain rule. */
-static void pass_evicted(fv__eng *e, seg *from, const fv__rec *r)
+static void pass_one(eng_sub *s, const seg *from, const fv__rec *r)
 {
     int src = (int)r->src;
-    for (eng_sub *s = e->behind; s; s = s->bnext) {
-        if (s->closed || !s->want[src] || s->pattern.accept)
-            continue;
-        if (s->pos[src] >= r->seq || s->pos[src] < from->base)
-            continue;
-        if (r->stored_ms < s->min_ms || strcmp(fv__rec_tenant(r), s->pattern.tenant_id) != 0 ||
-            !rec_matches(&s->pattern, r))
-            s->pos[src] = r->seq;
-    }
+    if (s->closed || !s->want[src] || s->pattern.accept)
+        return;
+    if (s->pos[src] >= r->seq || s->pos[src] < from->base)
+        return;
+    if (r->stored_ms < s->min_ms || strcmp(fv__rec_tenant(r), s->pattern.tenant_id) != 0 ||
+        !rec_matches(&s->pattern, r))
+        s->pos[src] = r->seq;
+}
+
+/* ... and so does a live subscription whose callback is running: it may be about to pause, and
+ * until the callback returns it is not among those behind (pos is then just below r: nothing
+ * between is skipped) */
+static void pass_evicted(fv__eng *e, seg *from, const fv__rec *r)
+{
+    for (eng_sub *s = e->behind; s; s = s->bnext)
+        pass_one(s, from, r);
+    if (e->cb_sub && e->cb_sub->state == S_LIVE)
+        pass_one(e->cb_sub, from, r);
 }
 
 /* Drops the oldest record of segment s (freeing a read-back segment it empties); returns the
@@ -723,9 +733,11 @@ static int call_locked(fv__eng *e, eng_sub *s, const fv_msg *m)
     s->in_cb = true;
     s->resume_early = false;
     e->called = true;
+    e->cb_sub = s;
     pthread_mutex_unlock(&e->mu);
     int rc = s->on_msg(s->ud, m);
     pthread_mutex_lock(&e->mu);
+    e->cb_sub = NULL;
     s->in_cb = false;
     if (rc == FV_SUB_PAUSE && !s->closed) {
         if (s->resume_early) {
