@@ -395,7 +395,10 @@ static int out_of_memory(fv_stream *s)
 static int deliver(fv_stream *s, const fv_msg *m)
 {
     fv_conn *c = &s->conn;
-    if (fv_conn_is_done(c)) {
+    /* an ended stream takes nothing more; for events the push says so itself (FV_ECLOSED), so
+     * the fan-out takes the connection's lock once per delivery, not twice */
+    bool is_event = m->kind == FV_MSG_EVENT || m->kind == FV_MSG_STREAM;
+    if (!is_event && fv_conn_is_done(c)) {
         sub_close(s);
         return FV_SUB_OK;
     }

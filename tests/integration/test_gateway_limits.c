@@ -265,6 +265,31 @@ static void wait_open(const fv_gateway *g, long long n)
     assert_int_equal(metric(g, "flovyn_gateway_open_streams{endpoint=\"tenant\"}"), n);
 }
 
+/* waits until some write found a client's socket full (the counter passed `before`) */
+static bool wait_socket_full(const fv_gateway *g, long long before)
+{
+    int64_t t0 = now_ms();
+    while (metric(g, "flovyn_gateway_sse_socket_full_total") <= before && now_ms() - t0 < 5000)
+        fv_sleep_ms(50);
+    return metric(g, "flovyn_gateway_sse_socket_full_total") > before;
+}
+
+/* A gateway with a 4 MiB queue and two live tenant streams: `ok` reads as EventSource does, `fd`
+ * never reads (a tiny receive buffer) */
+static void start_with_reader_and_stalled(fv_gateway *g, fv_sse_client **ok, int *fd)
+{
+    const char *args[] = {"--auth", "none", "--queue-bytes", "4M", NULL};
+    assert_int_equal(fv_gateway_start(g, args), 0);
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events/stream", g->base);
+    *ok = fv_sse_open(url, H_LIM);
+    for (int i = 0; i < 250 && fv_sse_first_retry(*ok) < 0; i++)
+        fv_sse_wait(*ok, 1, 20);
+    *fd = fv_test_stalled_client(g->port, "/v1/events/stream", H_LIM);
+    assert_true(*fd >= 0);
+    wait_open(g, 2);
+}
+
 /* The live path writes straight to the socket; a reader that stops long enough fills it. What did
  * not fit waits in the queue and goes out, in order, once the client reads again. */
 static void test_a_slow_live_reader_gets_everything_after_its_socket_filled(void **state)
@@ -279,10 +304,7 @@ static void test_a_slow_live_reader_gets_everything_after_its_socket_filled(void
     size_t n;
     long long full0 = metric(&g, "flovyn_gateway_sse_socket_full_total");
     publish_n(&g, "wf-slow", 0, 3000, 2000, 100, 0); /* ~6.3 MB: more than the socket holds */
-    int64_t t0 = now_ms();
-    while (metric(&g, "flovyn_gateway_sse_socket_full_total") <= full0 && now_ms() - t0 < 5000)
-        fv_sleep_ms(50);
-    assert_true(metric(&g, "flovyn_gateway_sse_socket_full_total") > full0);
+    assert_true(wait_socket_full(&g, full0));
     char *got = fv_test_read_raw_body(fd, "{\"i\":2999,", 1, 60000, &n);
     assert_int_equal(count_occurrences(got, n, "event: task.progressed"), 3000);
     assert_int_equal(count_occurrences(got, n, "event: overloaded"), 0);
@@ -304,21 +326,12 @@ static void test_a_client_leaving_with_writes_pending_ends_and_others_go_on(void
 {
     (void)state;
     fv_gateway g = {0};
-    const char *args[] = {"--auth", "none", "--queue-bytes", "4M", NULL};
-    assert_int_equal(fv_gateway_start(&g, args), 0);
-    char url[256];
-    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
-    fv_sse_client *ok = fv_sse_open(url, H_LIM);
-    for (int i = 0; i < 250 && fv_sse_first_retry(ok) < 0; i++)
-        fv_sse_wait(ok, 1, 20);
-    int fd = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
-    assert_true(fd >= 0);
-    wait_open(&g, 2);
+    fv_sse_client *ok;
+    int fd;
+    start_with_reader_and_stalled(&g, &ok, &fd);
     long long full0 = metric(&g, "flovyn_gateway_sse_socket_full_total");
     publish_n(&g, "wf-leave", 0, 300, 1000, 50, 0);
-    int64_t t0 = now_ms();
-    while (metric(&g, "flovyn_gateway_sse_socket_full_total") <= full0 && now_ms() - t0 < 5000)
-        fv_sleep_ms(50);
+    wait_socket_full(&g, full0);
     close(fd); /* gone with bytes still queued for it */
     publish_n(&g, "wf-leave", 300, 100, 1000, 50, 0);
     assert_int_equal(fv_sse_wait(ok, 400, 20000), 400);
@@ -333,16 +346,9 @@ static void test_sigterm_with_writes_pending_exits_zero(void **state)
 {
     (void)state;
     fv_gateway g = {0};
-    const char *args[] = {"--auth", "none", "--queue-bytes", "4M", NULL};
-    assert_int_equal(fv_gateway_start(&g, args), 0);
-    char url[256];
-    snprintf(url, sizeof url, "%s/v1/events/stream", g.base);
-    fv_sse_client *ok = fv_sse_open(url, H_LIM);
-    for (int i = 0; i < 250 && fv_sse_first_retry(ok) < 0; i++)
-        fv_sse_wait(ok, 1, 20);
-    int fd = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
-    assert_true(fd >= 0);
-    wait_open(&g, 2);
+    fv_sse_client *ok;
+    int fd;
+    start_with_reader_and_stalled(&g, &ok, &fd);
     publish_n(&g, "wf-term", 0, 300, 1000, 50, 0);
     assert_int_equal(fv_sse_wait(ok, 300, 20000), 300);
     int64_t t0 = now_ms();

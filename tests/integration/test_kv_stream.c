@@ -27,12 +27,8 @@ static int group_setup(void **state)
 {
     if (fv_nats_start(&srv) != 0)
         return -1;
-    fv_bus_config c;
-    fv_bus_config_init(&c);
-    c.nats_url = srv.url;
-    c.name = "test-kv-stream";
     fv_err err = {{0}};
-    if (fv_bus_create(&c, &bus, &err) != FV_OK) {
+    if (fv_test_bus_open(srv.url, "test-kv-stream", &bus, &err) != FV_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
     }

@@ -29,12 +29,9 @@ static int group_setup(void **state)
 {
     if (fv_nats_start(&srv) != 0)
         return -1;
-    fv_bus_config c;
-    fv_bus_config_init(&c);
-    c.nats_url = srv.url;
-    c.name = "test-registry";
     fv_err err = {{0}};
-    if (fv_bus_create(&c, &bus, &err) != FV_OK || fv_bus_provision(bus, &err) != FV_OK ||
+    if (fv_test_bus_open(srv.url, "test-registry", &bus, &err) != FV_OK ||
+        fv_bus_provision(bus, &err) != FV_OK ||
         fv_registry_provision(bus, 7LL * 86400 * 1000, 1, &err) != FV_OK ||
         fv_registry_open(bus, &reg, &err) != FV_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);

@@ -232,3 +232,12 @@ int fv_test_js_consumer_exists(const char *url, const char *stream, const char *
         return 1;
     return s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr ? 0 : -1;
 }
+
+fv_status fv_test_bus_open(const char *url, const char *name, fv_bus **out, fv_err *err)
+{
+    fv_bus_config c;
+    fv_bus_config_init(&c);
+    c.nats_url = url;
+    c.name = name;
+    return fv_bus_create(&c, out, err);
+}

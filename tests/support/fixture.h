@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "flovyn/bus.h"
+
 typedef struct fv_nats_server {
     pid_t pid;
     int port;
@@ -31,6 +33,9 @@ void fv_nats_stop(fv_nats_server *s);
 int fv_nats_restart(fv_nats_server *s);
 /* stops if running and removes the store */
 void fv_nats_cleanup(fv_nats_server *s);
+
+/* a JetStream bus on url with the library's defaults, `name` for NATS monitoring */
+fv_status fv_test_bus_open(const char *url, const char *name, fv_bus **out, fv_err *err);
 
 /* Direct JetStream requests on a connection of the test's own (the library exposes no nats.c
  * handle): what an operator would do by hand. 0 on success, -1 otherwise. */
