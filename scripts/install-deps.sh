@@ -7,7 +7,7 @@
 #                                    Debian's Go NATS client for the producer examples)
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config git ca-certificates curl
+pkgs=(build-essential cmake pkg-config git ca-certificates curl openssl
       nats-server libnats-dev libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler
       libcmocka-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libjsmn-dev)
 if [[ "${1:-}" == "--test" ]]; then

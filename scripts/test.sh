@@ -8,6 +8,8 @@
 #   4. the HTTP API checked against docs/openapi.yaml (node's test runner, real gateway)
 #   5. the producer examples (examples/producers: JavaScript, Go, C) against real NATS + gateway
 #   6. the JavaScript client (gateway/client-js) on node's test runner against real gateways
+#   6b. NATS failures (tests/cluster): a 3-node TLS cluster losing its stream leader, a gateway and
+#      the webhook consumer's node while events flow; a NATS server that stops answering
 #   7. the browser end-to-end test in headless Chromium
 # Integration tests start their own nats-server on free ports and stop them by pid.
 # Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1.
@@ -137,6 +139,9 @@ node_suite "producers" tests/producers/run.sh
 
 step "JavaScript client (node's test runner, real gateway and nats-server)"
 node_suite "client-js" gateway/client-js/test/run.sh
+
+step "NATS failures: 3-node TLS cluster (leader, gateway, webhook node killed) and a stalled server"
+node_suite "cluster" tests/cluster/run.sh
 
 if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
   step "browser end-to-end (headless Chromium)"

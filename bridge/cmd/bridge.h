@@ -16,6 +16,7 @@
 typedef struct fv_bridge_common {
     const char *nats_url;
     const char *nats_creds;
+    const char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
     const char *prefix;
     const char *http_addr;
     int64_t replicas;

@@ -16,6 +16,10 @@
 const fv_option fv_bridge_common_options[] = {
     {"nats-url", FV_OPT_STRING, C(nats_url), NULL, "comma-separated NATS URLs (required)"},
     {"nats-creds", FV_OPT_STRING, C(nats_creds), NULL, "NATS credentials file"},
+    {"nats-tls-ca", FV_OPT_STRING, C(nats_tls_ca), NULL, "CA file to trust for TLS to NATS"},
+    {"nats-tls-cert", FV_OPT_STRING, C(nats_tls_cert), NULL,
+     "client certificate for TLS to NATS (with --nats-tls-key)"},
+    {"nats-tls-key", FV_OPT_STRING, C(nats_tls_key), NULL, "client certificate's private key"},
     {"prefix", FV_OPT_STRING, C(prefix), "flovyn", "subject prefix"},
     {"http-addr", FV_OPT_STRING, C(http_addr), "127.0.0.1:8081", "health/metrics address of `run`"},
     {"replicas", FV_OPT_INT, C(replicas), "1", "replicas of streams and buckets"},
@@ -33,6 +37,9 @@ void fv_bridge_bus_config(const fv_bridge_common *c, fv_bus_config *out)
     fv_bus_config_init(out);
     out->nats_url = c->nats_url;
     out->nats_creds = c->nats_creds && *c->nats_creds ? c->nats_creds : NULL;
+    out->nats_tls_ca = c->nats_tls_ca;
+    out->nats_tls_cert = c->nats_tls_cert;
+    out->nats_tls_key = c->nats_tls_key;
     out->name = "flovyn-bridge";
     out->prefix = c->prefix;
     out->replicas = (int)c->replicas;

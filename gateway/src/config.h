@@ -16,6 +16,7 @@
 typedef struct fv_gw_config {
     const char *nats_url; /* NULL/"" -> embedded memory bus */
     const char *nats_creds;
+    const char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
     const char *listen; /* host:port */
     const char *auth;   /* jwt | none */
     const char *jwt_secret_file;
@@ -33,8 +34,10 @@ typedef struct fv_gw_config {
     int64_t max_items;
     int64_t ingest_rate_per_tenant;
     int64_t window_bytes;
+    int64_t publish_timeout_ms, publish_deadline_ms;
     int64_t memory_history;
-    int64_t threads;           /* 0 -> number of cores */
+    int64_t threads; /* 0 -> number of cores */
+    int64_t ingest_threads;
     int64_t connection_memory; /* MHD per-connection pool */
     int64_t terminal_wait_ms;  /* close_on_terminal: wait for trailing stream events */
     const char *cors_origins;

@@ -50,6 +50,21 @@ const char *fv_http_code_name(unsigned status)
 enum MHD_Result fv_http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
                               const char *body, size_t n)
 {
+    return fv_http_reply_retry(c, status, ctype, body, n, 0);
+}
+
+static void add_retry_after(struct MHD_Response *r, int retry_after_s)
+{
+    if (retry_after_s > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%d", retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+}
+
+enum MHD_Result fv_http_reply_retry(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                    const char *body, size_t n, int retry_after_s)
+{
     struct MHD_Response *r =
         MHD_create_response_from_buffer(n, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
@@ -57,6 +72,7 @@ enum MHD_Result fv_http_reply(struct MHD_Connection *c, unsigned status, const c
     if (ctype)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    add_retry_after(r, retry_after_s);
     fv_http_common_headers(c, r);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -82,13 +98,28 @@ enum MHD_Result fv_http_error(struct MHD_Connection *c, unsigned status, const c
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST, OPTIONS");
-    if (retry_after_s > 0) {
-        char ra[24];
-        snprintf(ra, sizeof ra, "%d", retry_after_s);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
-    }
+    add_retry_after(r, retry_after_s);
     fv_http_common_headers(c, r);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+void fv_http_answer_error(fv_http_answer *a, unsigned status, const char *code, const char *message,
+                          int retry_after_s)
+{
+    a->status = status;
+    a->retry_after_s = retry_after_s;
+    fv_buf_reset(&a->body);
+    fv_http_error_body(&a->body, code ? code : fv_http_code_name(status), message);
+}
+
+enum MHD_Result fv_http_answer_send(struct MHD_Connection *c, fv_http_answer *a)
+{
+    enum MHD_Result r = MHD_NO;
+    if (!a->body.oom && a->status)
+        r = fv_http_reply_retry(c, a->status, "application/json", a->body.data ? a->body.data : "",
+                                a->body.len, a->retry_after_s);
+    fv_buf_free(&a->body);
+    return r;
 }

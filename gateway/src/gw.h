@@ -37,6 +37,7 @@ typedef struct fv_gw {
     fv_conn_loop *loop; /* the SSE sockets once libmicrohttpd handed them over (conn.h) */
     fv_ratelimit *rate;
     fv_reqlimit *reqlimit;
+    struct fv_jobs *jobs; /* ingest workers (jobs.h) */
     atomic_bool stopping;
     pthread_t timer;
     bool timer_started;

@@ -205,9 +205,8 @@ static unsigned http_status_for(fv_status st)
     }
 }
 
-enum MHD_Result fv_ingest_handle(fv_gw *gw, struct MHD_Connection *mc, fv_ingest_kind kind,
-                                 const char *path_wf, const fv_principal *pr, const char *body,
-                                 size_t len, bool ndjson)
+void fv_ingest_run(fv_gw *gw, fv_ingest_kind kind, const char *path_wf, const fv_principal *pr,
+                   const char *body, size_t len, bool ndjson, fv_http_answer *out)
 {
     size_t max = (size_t)gw->cfg.max_items;
     fv_err err = {{0}};
@@ -218,26 +217,26 @@ enum MHD_Result fv_ingest_handle(fv_gw *gw, struct MHD_Connection *mc, fv_ingest
     size_t *pub_of = calloc(max, sizeof *pub_of);
     fv_event *evs = kind == FV_INGEST_EVENTS ? calloc(max, sizeof *evs) : NULL;
     fv_stream_event *ses = kind == FV_INGEST_STREAM_EVENTS ? calloc(max, sizeof *ses) : NULL;
-    enum MHD_Result ret = MHD_NO;
     int n = 0;
+    fv_http_answer_error(out, 503, "unavailable", "out of memory", 1);
     if (!spans || !errs || !status || !pubs || !pub_of || (!evs && !ses))
         goto out;
     bool too_many = false;
     n = fv_ingest_split(body, len, ndjson, spans, errs, max, &too_many, &err);
     if (n < 0) {
         atomic_fetch_add(&fv_gw_metrics.ingest_rejected, 1);
-        ret = fv_http_error(mc, 400, "bad_request", err.msg, 0);
+        fv_http_answer_error(out, 400, "bad_request", err.msg, 0);
         n = 0;
         goto out;
     }
     if (too_many) {
         char msg[96];
         snprintf(msg, sizeof msg, "body: more than %zu items in one request (--max-items)", max);
-        ret = fv_http_error(mc, 413, "payload_too_large", msg, 0);
+        fv_http_answer_error(out, 413, "payload_too_large", msg, 0);
         goto out;
     }
     if (n == 0) {
-        ret = fv_http_error(mc, 400, "bad_request", "body: no items", 0);
+        fv_http_answer_error(out, 400, "bad_request", "body: no items", 0);
         goto out;
     }
     int retry_after = 0;
@@ -248,7 +247,7 @@ enum MHD_Result fv_ingest_handle(fv_gw *gw, struct MHD_Connection *mc, fv_ingest
         snprintf(msg, sizeof msg,
                  "ingest rate limit of %lld events/s for this tenant; retry in %d s",
                  (long long)gw->cfg.ingest_rate_per_tenant, retry_after);
-        ret = fv_http_error(mc, 429, "rate_limited", msg, retry_after);
+        fv_http_answer_error(out, 429, "rate_limited", msg, retry_after);
         goto out;
     }
     const fv_limits lim = {0};
@@ -366,9 +365,10 @@ enum MHD_Result fv_ingest_handle(fv_gw *gw, struct MHD_Connection *mc, fv_ingest
         fv_buf_putc(&b, '}');
     }
     fv_buf_puts(&b, "}\n");
-    if (!b.oom)
-        ret = fv_http_reply(mc, code, "application/json", b.data, b.len);
-    fv_buf_free(&b);
+    fv_buf_free(&out->body);
+    out->body = b; /* an out-of-memory body closes the connection (fv_http_answer_send) */
+    out->status = code;
+    out->retry_after_s = code == 503 ? 1 : 0;
 out:
     for (int i = 0; i < n; i++) {
         if (evs)
@@ -383,5 +383,4 @@ out:
     free(pub_of);
     free(evs);
     free(ses);
-    return ret;
 }

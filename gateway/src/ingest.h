@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 
 #include "auth.h"
+#include "errors.h"
 #include "gw.h"
 
 typedef enum fv_ingest_kind { FV_INGEST_EVENTS = 0, FV_INGEST_STREAM_EVENTS = 1 } fv_ingest_kind;
@@ -23,11 +24,11 @@ typedef enum fv_ingest_kind { FV_INGEST_EVENTS = 0, FV_INGEST_STREAM_EVENTS = 1 
  * Returns false for anything else (415). *ndjson says which. */
 bool fv_ingest_content_type_ok(const char *ctype, bool *ndjson);
 
-/* Processes a complete body and queues the response (202, 400, 403, 413, 429, 503). path_wf is
- * the validated path workflow id for stream events (NULL for events). */
-enum MHD_Result fv_ingest_handle(fv_gw *gw, struct MHD_Connection *mc, fv_ingest_kind kind,
-                                 const char *path_wf, const fv_principal *pr, const char *body,
-                                 size_t len, bool ndjson);
+/* Processes a complete body into *out (202, 400, 403, 413, 429, 503): validates, publishes and
+ * waits for the acknowledgements, so it runs on an ingest worker (jobs.h), never on an HTTP
+ * thread. path_wf is the validated path workflow id for stream events (NULL for events). */
+void fv_ingest_run(fv_gw *gw, fv_ingest_kind kind, const char *path_wf, const fv_principal *pr,
+                   const char *body, size_t len, bool ndjson, fv_http_answer *out);
 
 /* Splits a body into item spans (exposed for unit tests). Returns the number of items found
  * (up to max), or a negative status with err set when the body is not JSON/NDJSON at all; an

@@ -5,9 +5,15 @@
  * bodies are read as they stream in and stop being buffered at --max-body (the 413 goes out once
  * the upload ends, because MHD 0.9.75 cannot queue a response mid-upload; a declared
  * Content-Length over the limit is refused before reading anything).
+ *
+ * A complete ingest body is handed to an ingest worker (jobs.h) with its connection suspended:
+ * the publish may wait seconds for acknowledgements (a stream electing a leader), and an HTTP
+ * thread must not. The worker resumes the connection with the answer ready; MHD then calls the
+ * handler again, which queues it.
  */
 #include "router.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include <stdio.h>
@@ -23,6 +29,7 @@
 #include "health.h"
 #include "history.h"
 #include "ingest.h"
+#include "jobs.h"
 #include "metrics.h"
 #include "reqlimit.h"
 #include "stream.h"
@@ -57,7 +64,44 @@ typedef struct fv_req {
     size_t discarded;
     bool too_big, ndjson, responded;
     bool counted; /* holds a place in the tenant's concurrent request limit */
+    /* ingest on a worker */
+    fv_job job;
+    fv_gw *gw;
+    struct MHD_Connection *mc;
+    fv_http_answer answer;
+    atomic_bool answer_ready; /* set by the worker before it resumes the connection */
 } fv_req;
+
+/* Orders a worker's resume after the handler's suspend: the handler submits and suspends under
+ * it, the worker resumes under it, so a fast job never resumes a connection not yet suspended. */
+static pthread_mutex_t g_suspend_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void ingest_job(void *arg)
+{
+    fv_req *rq = arg;
+    fv_ingest_run(rq->gw, rq->ik, rq->id, &rq->pr, rq->body.data ? rq->body.data : "", rq->body.len,
+                  rq->ndjson, &rq->answer);
+    pthread_mutex_lock(&g_suspend_mu);
+    atomic_store(&rq->answer_ready, true);
+    MHD_resume_connection(rq->mc);
+    pthread_mutex_unlock(&g_suspend_mu);
+}
+
+/* hands the complete body to a worker; answers 503 itself when the workers are draining */
+static enum MHD_Result ingest_submit(fv_gw *gw, struct MHD_Connection *mc, fv_req *rq)
+{
+    rq->gw = gw;
+    rq->mc = mc;
+    rq->job = (fv_job){.fn = ingest_job, .arg = rq};
+    pthread_mutex_lock(&g_suspend_mu);
+    bool ok = fv_jobs_submit(gw->jobs, &rq->job);
+    if (ok)
+        MHD_suspend_connection(mc);
+    pthread_mutex_unlock(&g_suspend_mu);
+    if (!ok)
+        return fv_http_error(mc, 503, "unavailable", "shutting down", 2);
+    return MHD_YES;
+}
 
 static bool starts(const char *s, const char *prefix, const char **rest)
 {
@@ -269,8 +313,11 @@ enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const cha
                 return MHD_NO;
             return MHD_YES;
         }
-        if (rq->responded)
+        if (rq->responded) {
+            if (atomic_exchange(&rq->answer_ready, false))
+                return fv_http_answer_send(mc, &rq->answer);
             return MHD_YES;
+        }
         rq->responded = true;
         if (rq->too_big) {
             char msg[96];
@@ -278,8 +325,7 @@ enum MHD_Result fv_router_handle(void *cls, struct MHD_Connection *mc, const cha
                      (long long)gw->cfg.max_body);
             return fv_http_error(mc, 413, "payload_too_large", msg, 0);
         }
-        return fv_ingest_handle(gw, mc, rq->ik, rq->id, &rq->pr, rq->body.data ? rq->body.data : "",
-                                rq->body.len, rq->ndjson);
+        return ingest_submit(gw, mc, rq);
     }
     if (*upload_size) { /* a body on a GET: ignored */
         *upload_size = 0;
@@ -340,6 +386,7 @@ void fv_router_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     if (rq->have_pr)
         fv_principal_clear(&rq->pr);
     fv_buf_free(&rq->body);
+    fv_buf_free(&rq->answer.body);
     free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&g_inflight, 1);

@@ -38,6 +38,7 @@
 #include "flovyn/registry.h"
 #include "flovyn/units.h"
 #include "gw.h"
+#include "jobs.h"
 #include "ratelimit.h"
 #include "reqlimit.h"
 #include "router.h"
@@ -172,6 +173,9 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     fv_bus_config_init(&bc);
     bc.nats_url = cfg->nats_url;
     bc.nats_creds = cfg->nats_creds;
+    bc.nats_tls_ca = cfg->nats_tls_ca;
+    bc.nats_tls_cert = cfg->nats_tls_cert;
+    bc.nats_tls_key = cfg->nats_tls_key;
     bc.name = "flovyn-gateway";
     bc.prefix = cfg->prefix;
     bc.replicas = (int)cfg->replicas;
@@ -181,6 +185,11 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     bc.streams_max_bytes = cfg->streams_max_bytes;
     bc.memory_history = (size_t)cfg->memory_history;
     bc.window_bytes = (size_t)cfg->window_bytes;
+    /* short attempts, many of them, within a deadline: an HTTP thread never waits long on one
+     * NATS request, and the first attempt after a new stream leader is elected succeeds */
+    bc.publish_timeout_ms = (int)cfg->publish_timeout_ms;
+    bc.publish_deadline_ms = (int)cfg->publish_deadline_ms;
+    bc.publish_attempts = (int)(cfg->publish_deadline_ms / cfg->publish_timeout_ms) + 2;
     bc.connect_in_background = true;
     bc.after_callbacks = fv_streams_after_callbacks;
     bc.after_callbacks_ud = gw;
@@ -317,10 +326,12 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
         gw->cfg.threads > 0 ? (unsigned)gw->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
     if (!gw->loop && fv_conn_loop_create(&gw->loop) != FV_OK)
         return fv_err_set(err, FV_EIO, "cannot start the connection loop");
+    if (!gw->jobs && !(gw->jobs = fv_jobs_create((size_t)gw->cfg.ingest_threads)))
+        return fv_err_set(err, FV_EIO, "cannot start the ingest threads");
     /* TURBO: no shutdown(2) when MHD frees a connection, which the SSE hand-over needs */
-    /* ITC: MHD_quiesce_daemon needs it */
-    unsigned flags =
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* ITC: MHD_quiesce_daemon needs it; suspend/resume: ingest waits on a worker (router.c) */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
     /* streams + a margin for short requests (ingest, history, health); a stream leaves MHD once
@@ -330,13 +341,14 @@ fv_status fv_gw_start(fv_gw *gw, fv_err *err)
     unsigned timeout_s = (unsigned)(gw->cfg.heartbeat_ms * 4 / 1000);
     if (timeout_s < 60)
         timeout_s = 60;
+    /* the logger first: MHD reports problems with the options that follow through it */
     gw->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, fv_router_handle, gw, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, limit,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw->cfg.connection_memory,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-        MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        flags, 0, NULL, NULL, fv_router_handle, gw, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)gw->cfg.connection_memory, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_NOTIFY_COMPLETED, fv_router_completed, gw,
+        MHD_OPTION_END);
     if (!gw->mhd)
         return fv_err_set(err, FV_EIO, "listen: cannot serve on %s (address in use?)",
                           gw->cfg.listen);
@@ -375,7 +387,9 @@ void fv_gw_shutdown(fv_gw *gw)
         fv_sleep_ms(20);
     /* Ingest and history requests already taken keep going: wait until each has sent its
      * answer, or a publish that became durable could reach its client as a reset instead of
-     * a 202 (stop closes connections without flushing what they still have to send). */
+     * a 202 (stop closes connections without flushing what they still have to send). The
+     * ingest workers finish first: MHD cannot stop with a connection still suspended. */
+    fv_jobs_drain(gw->jobs);
     start = fv_monotonic_ms();
     while (fv_router_inflight() > 0 && fv_monotonic_ms() - start < REQUEST_WAIT_MS)
         fv_sleep_ms(10);
@@ -402,6 +416,8 @@ void fv_gw_destroy(fv_gw *gw)
         fv_gw_shutdown(gw);
     fv_conn_loop_destroy(gw->loop); /* started, but the daemon was not */
     gw->loop = NULL;
+    fv_jobs_destroy(gw->jobs);
+    gw->jobs = NULL;
     fv_registry *reg = atomic_exchange(&g_registry, NULL);
     if (reg)
         fv_registry_close(reg);

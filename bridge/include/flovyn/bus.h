@@ -31,9 +31,12 @@ typedef enum fv_source { FV_SRC_EVENTS = 0, FV_SRC_STREAMS = 1 } fv_source;
 typedef struct fv_bus_config {
     const char *nats_url;   /* NULL or "" -> memory backend; comma-separated URLs */
     const char *nats_creds; /* credentials file or NULL */
-    const char *name;       /* connection name for NATS monitoring */
-    const char *prefix;     /* subject prefix; NULL -> "flovyn" */
-    int replicas;           /* 0 -> 1 */
+    /* TLS to NATS: CA bundle to trust, and a client certificate with its key (both or
+     * neither); any of them turns TLS on, as does a tls:// URL. NULL -> unset */
+    const char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
+    const char *name;                              /* connection name for NATS monitoring */
+    const char *prefix;                            /* subject prefix; NULL -> "flovyn" */
+    int replicas;                                  /* 0 -> 1 */
     int64_t events_max_age_ms, streams_max_age_ms; /* 0 -> 7 d / 1 h */
     int64_t events_max_bytes, streams_max_bytes;   /* 0 -> 10 GiB / 1 GiB */
     size_t memory_history;      /* memory backend: records kept per source, across tenants;
@@ -41,6 +44,7 @@ typedef struct fv_bus_config {
     int max_inflight_publishes; /* 0 -> 4096 */
     int publish_timeout_ms;     /* per attempt; 0 -> 5000 */
     int publish_attempts;       /* retries with the same msg id; 0 -> 3 */
+    int publish_deadline_ms;    /* no new attempt this long after a batch began; 0 -> none */
     /* JetStream: bytes of recent records kept in memory per stream for resumes (the window);
      * 0 -> 64 MiB */
     size_t window_bytes;

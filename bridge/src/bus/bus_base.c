@@ -8,6 +8,13 @@
 
 #include "bus_internal.h"
 
+/* copies an optional string into the bus's own storage; "" and NULL both mean unset */
+static void copy_opt(char *dst, size_t cap, const char **field)
+{
+    snprintf(dst, cap, "%s", *field ? *field : "");
+    *field = dst[0] ? dst : NULL;
+}
+
 fv_status fv_bus_base_init(fv_bus *bus, const fv_bus_ops *ops, const fv_bus_config *cfg,
                            fv_err *err)
 {
@@ -22,6 +29,14 @@ fv_status fv_bus_base_init(fv_bus *bus, const fv_bus_ops *ops, const fv_bus_conf
     snprintf(bus->nats_url, sizeof bus->nats_url, "%s", cfg->nats_url ? cfg->nats_url : "");
     snprintf(bus->nats_creds, sizeof bus->nats_creds, "%s", cfg->nats_creds ? cfg->nats_creds : "");
     snprintf(bus->name, sizeof bus->name, "%s", cfg->name ? cfg->name : "flovyn");
+    bool cert = cfg->nats_tls_cert && *cfg->nats_tls_cert;
+    bool key = cfg->nats_tls_key && *cfg->nats_tls_key;
+    if (cert != key)
+        return fv_err_set(err, FV_EINVAL,
+                          "nats-tls-cert and nats-tls-key go together: give both or neither");
+    copy_opt(bus->nats_tls_ca, sizeof bus->nats_tls_ca, &c->nats_tls_ca);
+    copy_opt(bus->nats_tls_cert, sizeof bus->nats_tls_cert, &c->nats_tls_cert);
+    copy_opt(bus->nats_tls_key, sizeof bus->nats_tls_key, &c->nats_tls_key);
     c->prefix = bus->prefix;
     c->nats_url = bus->nats_url;
     c->nats_creds = bus->nats_creds[0] ? bus->nats_creds : NULL;

@@ -39,6 +39,7 @@ struct fv_bus {
     char prefix[FV_PREFIX_MAX + 1];
     char nats_url[1024];
     char nats_creds[512];
+    char nats_tls_ca[512], nats_tls_cert[512], nats_tls_key[512];
     char name[128];
 };
 

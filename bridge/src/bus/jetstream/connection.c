@@ -170,6 +170,12 @@ fv_status fv__js_connect(fv__js_bus *b, jsPubAckHandler on_ack, fv_err *err)
         s = natsOptions_SetServers(o, list, n);
     if (s == NATS_OK && c->nats_creds)
         s = natsOptions_SetUserCredentialsFromFiles(o, c->nats_creds, NULL);
+    if (s == NATS_OK && (c->nats_tls_ca || c->nats_tls_cert))
+        s = natsOptions_SetSecure(o, true);
+    if (s == NATS_OK && c->nats_tls_ca)
+        s = natsOptions_LoadCATrustedCertificates(o, c->nats_tls_ca);
+    if (s == NATS_OK && c->nats_tls_cert)
+        s = natsOptions_LoadCertificatesChain(o, c->nats_tls_cert, c->nats_tls_key);
     if (s == NATS_OK)
         s = natsOptions_SetName(o, c->name);
     if (s == NATS_OK)

@@ -156,6 +156,7 @@ struct fv__js_bus {
         int64_t first_ms;
     } state_cache[2];
     bool streams_ok;
+    bool refreshing; /* a thread is asking for the streams' info */
     int64_t ready_checked_ms;
     int64_t created[2];
     uint64_t epoch;
@@ -221,7 +222,9 @@ fv_status fv__js_provision(fv__js_bus *b, fv_err *err);
 bool fv__js_ready(fv__js_bus *b);
 /* derived from both streams' creation times; 0 while they are not known */
 uint64_t fv__js_epoch(fv__js_bus *b);
-/* refreshes both streams' info: created times (epoch) and presence */
+/* refreshes both streams' info: created times (epoch) and presence, each request bounded by
+ * 250 ms; a request without answer keeps what was known. Returns at once (FV_OK, cache
+ * unchanged) while another thread refreshes. */
 fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err);
 /* last sequence and first sequence of a source */
 fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,

@@ -22,15 +22,21 @@
 
 #define PUB_BURST 64 /* messages built and registered per lock round trip */
 
+typedef struct fv__js_resend {
+    size_t idx;
+    natsMsg *m;
+} fv__js_resend;
+
 typedef struct fv__js_batch {
     fv_publish_item *items;
     size_t n;
     int *attempts;
-    size_t *rq_idx; /* messages handed back for a resend */
-    natsMsg **rq_msg;
+    fv__js_resend *rq; /* messages handed back for a resend (capacity 2n) */
     size_t rq_n;
-    int64_t retry_after_ms; /* earliest resend (after "no responders") */
-    size_t outstanding;     /* items sent or waiting for a resend */
+    size_t round_pos, round_end; /* rq[round_pos..round_end) are being resent, in item order */
+    int64_t retry_after_ms;      /* earliest resend (after "no responders") */
+    int64_t deadline_ms;         /* no resend after this (fv__js_now_ms); 0 = none */
+    size_t outstanding;          /* items sent or waiting for a resend */
 } fv__js_batch;
 
 static size_t ptr_hash(const void *p, size_t cap)
@@ -123,14 +129,14 @@ static void attempt_failed(fv__js_bus *b, fv__js_batch *bt, size_t idx, natsMsg 
                            int jerr, const char *text)
 {
     fv_publish_item *it = &bt->items[idx];
+    int64_t now = fv__js_now_ms();
     if (jerr == 0 && retryable(s) && bt->attempts[idx] < b->base.cfg.publish_attempts &&
-        !atomic_load(&b->closing)) {
-        bt->rq_idx[bt->rq_n] = idx;
-        bt->rq_msg[bt->rq_n] = m;
-        bt->rq_n++;
+        (bt->deadline_ms == 0 || now < bt->deadline_ms) && !atomic_load(&b->closing)) {
+        bt->rq[bt->rq_n++] = (fv__js_resend){idx, m};
         if (s == NATS_NO_RESPONDERS || s == NATS_INSUFFICIENT_BUFFER) {
             /* JetStream is electing or restarting: give it a moment instead of burning attempts */
-            int64_t at = fv__js_now_ms() + 250LL * bt->attempts[idx];
+            int64_t pause = 250LL * bt->attempts[idx];
+            int64_t at = now + (pause < 1000 ? pause : 1000);
             if (at > bt->retry_after_ms)
                 bt->retry_after_ms = at;
         }
@@ -225,6 +231,12 @@ static fv_status build_msg(fv__js_bus *b, const fv_publish_item *it, fv_buf *enc
     return FV_OK;
 }
 
+static int resend_cmp(const void *a, const void *b)
+{
+    size_t x = ((const fv__js_resend *)a)->idx, y = ((const fv__js_resend *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
 /* sends m for item idx; pub.mu held on entry and on return */
 static void send_locked(fv__js_bus *b, fv__js_batch *bt, size_t idx, natsMsg *m, jsPubOptions *po)
 {
@@ -254,13 +266,13 @@ fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv
     if (n == 0)
         return FV_OK;
     fv__js_batch bt = {.items = items, .n = n};
+    if (b->base.cfg.publish_deadline_ms > 0)
+        bt.deadline_ms = fv__js_now_ms() + b->base.cfg.publish_deadline_ms;
     bt.attempts = calloc(n, sizeof *bt.attempts);
-    bt.rq_idx = calloc(n, sizeof *bt.rq_idx);
-    bt.rq_msg = calloc(n, sizeof *bt.rq_msg);
-    if (!bt.attempts || !bt.rq_idx || !bt.rq_msg) {
+    bt.rq = calloc(2 * n, sizeof *bt.rq);
+    if (!bt.attempts || !bt.rq) {
         free(bt.attempts);
-        free(bt.rq_idx);
-        free(bt.rq_msg);
+        free(bt.rq);
         return fv_err_set(err, FV_ENOMEM, "out of memory");
     }
     jsPubOptions po;
@@ -278,12 +290,27 @@ fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv
         if (next >= n && bt.outstanding == 0)
             break;
         int64_t now = fv__js_now_ms();
-        if (bt.rq_n > 0 && p->inflight < max_inflight && now >= bt.retry_after_ms) {
-            bt.rq_n--;
-            send_locked(b, &bt, bt.rq_idx[bt.rq_n], bt.rq_msg[bt.rq_n], &po);
+        /* Resends go in rounds, so that a batch is stored in its order even when attempts fail:
+         * a round starts once nothing of the batch is in flight any more (every outstanding item
+         * was handed back) and resends those items in item order; what a round's attempts hand
+         * back waits for the next round, and no new item is sent while resends are pending. */
+        if (bt.round_pos == bt.round_end && bt.rq_n > 0 && bt.rq_n == bt.outstanding &&
+            now >= bt.retry_after_ms) {
+            qsort(bt.rq, bt.rq_n, sizeof *bt.rq, resend_cmp);
+            bt.round_pos = 0;
+            bt.round_end = bt.rq_n;
+        }
+        if (bt.round_pos < bt.round_end && p->inflight < max_inflight) {
+            fv__js_resend r = bt.rq[bt.round_pos++];
+            if (bt.round_pos == bt.round_end) { /* round over: keep what came back meanwhile */
+                memmove(bt.rq, bt.rq + bt.round_end, (bt.rq_n - bt.round_end) * sizeof *bt.rq);
+                bt.rq_n -= bt.round_end;
+                bt.round_pos = bt.round_end = 0;
+            }
+            send_locked(b, &bt, r.idx, r.m, &po);
             continue;
         }
-        if (next < n && p->inflight < max_inflight) {
+        if (next < n && p->inflight < max_inflight && bt.rq_n == 0) {
             /* a burst: build outside the lock, register all at once, send without the lock */
             int room = max_inflight - p->inflight;
             if (room > PUB_BURST)
@@ -352,7 +379,6 @@ fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv
     pthread_mutex_unlock(&p->mu);
     fv_buf_free(&enc);
     free(bt.attempts);
-    free(bt.rq_idx);
-    free(bt.rq_msg);
+    free(bt.rq);
     return FV_OK;
 }

@@ -19,6 +19,10 @@
 #include "flovyn/stream.h"
 
 #define READY_TTL_MS 2000
+/* Readiness is asked on HTTP threads (/readyz, every ingest): its requests wait at most this
+ * long, and a check that got no answer is repeated after READY_RETRY_MS */
+#define READY_WAIT_MS 250
+#define READY_RETRY_MS 250
 #define NS_PER_MS 1000000LL
 
 const char *fv__js_stream_name(fv_source src)
@@ -32,14 +36,28 @@ fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uin
     return fv__js_stream_state_ex(b, src, first, last, created, NULL, err);
 }
 
+/* one stream's info; wait_ms > 0 bounds the request instead of the context's 5 s */
+static fv_status stream_info(fv__js_bus *b, fv_source src, int64_t wait_ms, jsStreamInfo **si,
+                             fv_err *err)
+{
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = wait_ms;
+    jsErrCode jerr = 0;
+    natsStatus s =
+        js_GetStreamInfo(si, b->js, fv__js_stream_name(src), wait_ms > 0 ? &o : NULL, &jerr);
+    if (s != NATS_OK)
+        return fv__js_nats_err(err, s, jerr, fv__js_stream_name(src));
+    return FV_OK;
+}
+
 fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                                  int64_t *created, int64_t *first_ms, fv_err *err)
 {
     jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, b->js, fv__js_stream_name(src), NULL, &jerr);
-    if (s != NATS_OK)
-        return fv__js_nats_err(err, s, jerr, fv__js_stream_name(src));
+    fv_status st = stream_info(b, src, 0, &si, err);
+    if (st != FV_OK)
+        return st;
     if (first)
         *first = si->State.FirstSeq;
     if (last)
@@ -91,13 +109,34 @@ static uint64_t mix64(uint64_t x)
 
 fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err)
 {
+    pthread_mutex_lock(&b->mu);
+    if (b->refreshing) { /* another thread asks right now: the cache is as good */
+        pthread_mutex_unlock(&b->mu);
+        return FV_OK;
+    }
+    b->refreshing = true;
+    pthread_mutex_unlock(&b->mu);
     int64_t created[2] = {0, 0};
     fv_status st = FV_OK;
-    for (int i = 0; i < 2 && st == FV_OK; i++)
-        st = fv__js_stream_state(b, (fv_source)i, NULL, NULL, &created[i], err);
+    for (int i = 0; i < 2 && st == FV_OK; i++) {
+        jsStreamInfo *si = NULL;
+        st = stream_info(b, (fv_source)i, READY_WAIT_MS, &si, err);
+        if (st == FV_OK) {
+            created[i] = si->Created;
+            jsStreamInfo_Destroy(si);
+        }
+    }
+    int64_t now = fv__js_now_ms();
     pthread_mutex_lock(&b->mu);
-    b->streams_ok = st == FV_OK;
-    b->ready_checked_ms = fv__js_now_ms();
+    b->refreshing = false;
+    if (st == FV_OK || st == FV_ENOTFOUND) {
+        b->streams_ok = st == FV_OK;
+        b->ready_checked_ms = now;
+    } else {
+        /* no answer in time (a stream electing its leader, JetStream restarting): that proves
+         * nothing about the streams, so keep what is known and ask again soon */
+        b->ready_checked_ms = now - READY_TTL_MS + READY_RETRY_MS;
+    }
     if (st == FV_OK) {
         b->created[0] = created[0];
         b->created[1] = created[1];
@@ -314,35 +353,35 @@ fv_status fv__js_provision(fv__js_bus *b, fv_err *err)
     return fv__js_refresh_streams(b, err);
 }
 
+/* refreshes the readiness cache when it is older than READY_TTL_MS; b->mu not held */
+static void refresh_if_stale(fv__js_bus *b)
+{
+    pthread_mutex_lock(&b->mu);
+    bool stale = b->epoch == 0 || fv__js_now_ms() - b->ready_checked_ms > READY_TTL_MS;
+    pthread_mutex_unlock(&b->mu);
+    if (stale) {
+        fv_err e = {{0}};
+        fv__js_refresh_streams(b, &e);
+    }
+}
+
 bool fv__js_ready(fv__js_bus *b)
 {
     if (!atomic_load(&b->connected))
         return false;
+    refresh_if_stale(b);
     pthread_mutex_lock(&b->mu);
-    bool stale = fv__js_now_ms() - b->ready_checked_ms > READY_TTL_MS;
     bool ok = b->streams_ok;
     pthread_mutex_unlock(&b->mu);
-    if (stale) {
-        fv_err e = {{0}};
-        ok = fv__js_refresh_streams(b, &e) == FV_OK;
-    }
     return ok && atomic_load(&b->connected);
 }
 
 uint64_t fv__js_epoch(fv__js_bus *b)
 {
+    refresh_if_stale(b);
     pthread_mutex_lock(&b->mu);
     uint64_t e = b->epoch;
-    bool stale = e == 0 || fv__js_now_ms() - b->ready_checked_ms > READY_TTL_MS;
     pthread_mutex_unlock(&b->mu);
-    if (stale) {
-        fv_err er = {{0}};
-        if (fv__js_refresh_streams(b, &er) == FV_OK) {
-            pthread_mutex_lock(&b->mu);
-            e = b->epoch;
-            pthread_mutex_unlock(&b->mu);
-        }
-    }
     return e;
 }
 
