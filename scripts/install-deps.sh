@@ -4,7 +4,10 @@
 #   scripts/install-deps.sh          build + run dependencies
 #   scripts/install-deps.sh --test   also the test-only ones (clang for fuzzers, clang-format for
 #                                    scripts/check-format.sh, Chromium, Node, and Go with
-#                                    Debian's Go NATS client for the producer examples)
+#                                    Debian's Go NATS client for the producer examples, and rootful
+#                                    podman with podman-compose, mmdebstrap, runc, netavark and
+#                                    aardvark-dns (DNS between containers), catatonit (pods) for
+#                                    the container test, docker-compose to check the compose file)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config git ca-certificates curl openssl
@@ -12,7 +15,9 @@ pkgs=(build-essential cmake pkg-config git ca-certificates curl openssl
       libcmocka-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libjsmn-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(clang libclang-rt-dev clang-format chromium nodejs npm
-         golang-go golang-github-nats-io-go-nats-dev)
+         golang-go golang-github-nats-io-go-nats-dev
+         podman podman-compose mmdebstrap runc netavark aardvark-dns catatonit iptables
+         python3-yaml docker-compose)
 fi
 
 missing=()

@@ -10,9 +10,13 @@
 #   6. the JavaScript client (gateway/client-js) on node's test runner against real gateways
 #   6b. NATS failures (tests/cluster): a 3-node TLS cluster losing its stream leader, a gateway and
 #      the webhook consumer's node while events flow; a NATS server that stops answering
+#   6c. containers (tests/containers): the deploy/ files run with podman - the images, compose with
+#      a 3-node TLS NATS cluster behind the HTTP/2 front (curl --http2, 8 EventSources in Chromium,
+#      a NATS node killed, stops), the Kubernetes manifests schema-checked and played with podman
 #   7. the browser end-to-end test in headless Chromium
 # Integration tests start their own nats-server on free ports and stop them by pid.
-# Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1.
+# Environment: FLOVYN_FUZZ_SECONDS (default 10 per target), FLOVYN_SKIP_E2E=1, FLOVYN_SKIP_ASAN=1,
+# FLOVYN_SKIP_CONTAINERS=1.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -142,6 +146,11 @@ node_suite "client-js" gateway/client-js/test/run.sh
 
 step "NATS failures: 3-node TLS cluster (leader, gateway, webhook node killed) and a stalled server"
 node_suite "cluster" tests/cluster/run.sh
+
+if [[ "${FLOVYN_SKIP_CONTAINERS:-0}" != 1 ]]; then
+  step "containers: images, compose (TLS NATS cluster, HTTP/2 front), Kubernetes manifests with podman"
+  node_suite "containers" tests/containers/run.sh
+fi
 
 if [[ "${FLOVYN_SKIP_E2E:-0}" != 1 && -x tests/e2e/run.sh ]]; then
   step "browser end-to-end (headless Chromium)"

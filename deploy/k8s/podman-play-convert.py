@@ -9,8 +9,10 @@ into the environment directly, Secret volumes become host directories holding th
 and a StatefulSet's volume claims become podman volumes. Probes, preStop hooks and grace periods
 stay as written; what podman does not run it ignores.
 
-usage: podman-play-convert.py RENDERED.yaml OUTDIR --subnet 10.89.7.0/24
-           [--publish WORKLOAD:PORTNAME=HOSTPORT ...]
+usage: podman-play-convert.py RENDERED.yaml OUTDIR --subnet 10.89.7.0/24 --label VALUE
+           [--volume-prefix PREFIX] [--publish WORKLOAD:PORTNAME=HOSTPORT ...]
+Pods and volumes get the label io.flovyn-events/podman-play=VALUE; volumes are named
+PREFIX + the claim's name.
 Writes OUTDIR/NN-POD.yaml (one pod each, in start order), OUTDIR/plan (lines "FILE IP POD"),
 OUTDIR/volumes (podman volume names) and OUTDIR/secrets/POD/VOLUME/* (the Secret files).
 """
@@ -41,6 +43,8 @@ def main():
     ap.add_argument("rendered")
     ap.add_argument("outdir")
     ap.add_argument("--subnet", required=True)
+    ap.add_argument("--label", required=True)
+    ap.add_argument("--volume-prefix", default="")
     ap.add_argument("--publish", action="append", default=[])
     args = ap.parse_args()
 
@@ -89,7 +93,7 @@ def main():
         w, name = p["workload"], p["name"]
         spec = copy.deepcopy(w["spec"]["template"]["spec"])
         labels = dict(w["spec"]["template"]["metadata"].get("labels", {}))
-        labels[PLAY_LABEL] = "1"
+        labels[PLAY_LABEL] = args.label
         spec["hostname"] = name
         spec["hostAliases"] = host_aliases
         pod_sc = spec.pop("securityContext", {}) or {}
@@ -160,9 +164,9 @@ def main():
                     os.chown(f, *owner)
                 v["hostPath"] = {"path": d, "type": "Directory"}
         for t in w["spec"].get("volumeClaimTemplates", []) or []:
-            claim = f"{t['metadata']['name']}-{name}"
+            claim = f"{args.volume_prefix}{t['metadata']['name']}-{name}"
             out_docs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                             "metadata": {"name": claim, "labels": {PLAY_LABEL: "1"}},
+                             "metadata": {"name": claim, "labels": {PLAY_LABEL: args.label}},
                              "spec": t["spec"]})
             spec.setdefault("volumes", []).append(
                 {"name": t["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim}})

@@ -21,15 +21,16 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/../containers.conf}"
 state="${FLOVYN_PLAY_DIR:-/tmp/flovyn-podman-play}"
 network="${FLOVYN_PLAY_NETWORK:-flovyn-k8s-play}"
 gateway_port="${FLOVYN_PLAY_GATEWAY_PORT:-18080}"
-label=io.flovyn-events/podman-play=1
+label="io.flovyn-events/podman-play=$network"
 
 down() {
   local pods=() vols=()
   # in the reverse of the start order: the daemons stop while NATS still answers
   [[ -f "$state/pods/plan" ]] && mapfile -t pods < <(tac "$state/pods/plan" | awk '{print $3}')
   [[ -f "$state/pods/volumes" ]] && mapfile -t vols <"$state/pods/volumes"
-  # and anything labelled by an earlier `up` whose state was lost
+  # and anything an earlier `up` on this network labelled, whose state was lost
   mapfile -t -O "${#pods[@]}" pods < <(podman pod ps --filter "label=$label" --format '{{.Name}}')
+  mapfile -t -O "${#vols[@]}" vols < <(podman volume ls --filter "label=$label" --format '{{.Name}}')
   local p
   for p in "${pods[@]}"; do
     # stop first (SIGTERM, 10 s grace): the daemons drain and exit 0; then remove
@@ -83,7 +84,7 @@ EOF
   local subnet
   subnet=$(podman network inspect "$network" --format '{{range .Subnets}}{{.Subnet}} {{end}}' | awk '{print $1}')
   python3 "$here/podman-play-convert.py" "$state/rendered.yaml" "$state/pods" --subnet "$subnet" \
-    --publish "flovyn-gateway:http=$gateway_port"
+    --label "$network" --volume-prefix "$network-" --publish "flovyn-gateway:http=$gateway_port"
 
   local file ip pod
   while read -r file ip pod; do
