@@ -1,7 +1,8 @@
 // stall.test.mjs - a NATS server that stops answering (SIGSTOP: the connection stays up, nothing
 // is acknowledged) must not stall the gateway's HTTP threads: ingest requests wait for their
 // acknowledgements on ingest workers, so /readyz, /healthz and stream opens keep being answered
-// by the one HTTP thread (--threads 1) while more ingest requests than HTTP threads are pending.
+// by the one HTTP thread (--threads 1) while more ingest requests than HTTP threads are pending,
+// and a new stream is told to retry within half a second instead of holding that thread.
 // Each ingest request answers 503 with Retry-After at --publish-deadline; once the server
 // answers again (SIGCONT), the same batches sent again are stored once each.
 import { test, before, after } from 'node:test';
@@ -48,6 +49,10 @@ test('a silent NATS server holds no HTTP thread; every ingest request gets its a
   // warm: the streams are known, one event stored
   const warm = await post([lifecycle('wf-1', 'step.done')]);
   assert.equal(warm.status, 202, warm.text);
+  const first = new AbortController(); // the live path is following the streams
+  const r = await fetch(gw.base + '/v1/events/stream', { headers: { Authorization: 'Bearer ' + token }, signal: first.signal });
+  assert.equal(r.status, 200);
+  first.abort();
 
   process.kill(nats.pid, 'SIGSTOP');
   const batches = [0, 1, 2, 3].map(() => [lifecycle('wf-1', 'step.done'), lifecycle('wf-1', 'step.done')]);
@@ -55,6 +60,9 @@ test('a silent NATS server holds no HTTP thread; every ingest request gets its a
   await sleep(300); // all four are publishing now
   const ready = await timed(gw.base + '/readyz');
   const live = await timed(gw.base + '/healthz');
+  // a new stream needs the stream's last sequence: without an answer the client is told to
+  // come back (200, retry:, overloaded) instead of holding the HTTP thread for 5 s
+  const opened = await timed(gw.base + '/v1/events/stream', { headers: { Authorization: 'Bearer ' + token } });
   const answers = await Promise.all(pending); // the deadline passes with NATS still silent
   process.kill(nats.pid, 'SIGCONT');
 
@@ -66,6 +74,11 @@ test('a silent NATS server holds no HTTP thread; every ingest request gets its a
   assert.ok(live.ms < 1000, `/healthz took ${live.ms} ms`);
   assert.equal(ready.status, 200, 'streams known before the stall stay known');
   assert.ok(ready.ms < 1000, `/readyz took ${ready.ms} ms`);
+  console.log(`# figure stream_open_ms_while_stalled ${opened.ms}`);
+  assert.equal(opened.status, 200);
+  assert.match(opened.text, /^retry: \d+$/m);
+  assert.match(opened.text, /^event: overloaded$/m);
+  assert.ok(opened.ms < 1500, `the stream open took ${opened.ms} ms`);
   for (const a of answers) {
     assert.equal(a.status, 503, a.text);
     assert.equal(a.headers.get('retry-after'), '1');

@@ -90,6 +90,9 @@ static uint64_t eng_epoch(void *ctx)
 }
 
 #define STATE_CACHE_MS 250
+/* A start is planned on an HTTP thread: while a stream elects a leader its info request gets no
+ * answer, and the client is better told to retry than an HTTP thread held for 5 s */
+#define STATE_WAIT_MS 500
 
 /* A start from a known position only needs the retained floor, and a copy a quarter of a second
  * old is as good as the answer the server would give a moment later: a reconnect storm must not
@@ -101,8 +104,9 @@ static fv_status eng_store_state(void *ctx, fv_source src, bool fresh, uint64_t 
     uint64_t first = 0;
     int64_t first_ms = 0;
     fv_status st =
-        fresh ? fv__js_stream_state_ex(b, src, &first, last, NULL, &first_ms, err)
-              : fv__js_stream_state_recent(b, src, STATE_CACHE_MS, &first, last, &first_ms, err);
+        fresh ? fv__js_stream_state_ex(b, src, STATE_WAIT_MS, &first, last, NULL, &first_ms, err)
+              : fv__js_stream_state_recent(b, src, STATE_CACHE_MS, STATE_WAIT_MS, &first, last,
+                                           &first_ms, err);
     if (st != FV_OK)
         return st;
     *floor = first > 0 ? first - 1 : 0;

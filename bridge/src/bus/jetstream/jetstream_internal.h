@@ -233,10 +233,12 @@ fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uin
  * start planning on the HTTP thread, where a stream-info request per new subscription would make
  * a reconnect storm wait on the server */
 fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_age_ms,
-                                     uint64_t *first, uint64_t *last, int64_t *first_ms,
-                                     fv_err *err);
-fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
-                                 int64_t *created, int64_t *first_ms, fv_err *err);
+                                     int64_t wait_ms, uint64_t *first, uint64_t *last,
+                                     int64_t *first_ms, fv_err *err);
+/* fv__js_stream_state with the first message's time; wait_ms > 0 bounds the request (0: the
+ * context's 5 s) */
+fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, int64_t wait_ms, uint64_t *first,
+                                 uint64_t *last, int64_t *created, int64_t *first_ms, fv_err *err);
 
 /* --- backend.c -------------------------------------------------------------------------------- */
 /* test hook: the live thread of src discards its next n messages, as if the republish was lost */

@@ -274,8 +274,10 @@ fv_status fv__js_live_wait(fv__js_bus *b, const bool want[2], fv_err *err)
 {
     /* A subscription reads the stream's last sequence to know where it starts; the live thread
      * must have fixed its own starting point before that, or it could skip what the
-     * subscription expects from it. Bounded: the streams may simply not exist yet. */
-    for (int waited = 0; waited < 5000; waited += 5) {
+     * subscription expects from it. Bounded, and short, since an HTTP thread waits here: the
+     * streams may not exist yet, or JetStream may not answer (a stream electing its leader);
+     * the subscriber is told to come back. */
+    for (int waited = 0; waited < 1000; waited += 5) {
         bool ok = true;
         for (int i = 0; i < 2; i++)
             if (want[i] && !atomic_load(&b->live[i].initialized))

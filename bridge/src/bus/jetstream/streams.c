@@ -33,7 +33,7 @@ const char *fv__js_stream_name(fv_source src)
 fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                               int64_t *created, fv_err *err)
 {
-    return fv__js_stream_state_ex(b, src, first, last, created, NULL, err);
+    return fv__js_stream_state_ex(b, src, 0, first, last, created, NULL, err);
 }
 
 /* one stream's info; wait_ms > 0 bounds the request instead of the context's 5 s */
@@ -51,11 +51,11 @@ static fv_status stream_info(fv__js_bus *b, fv_source src, int64_t wait_ms, jsSt
     return FV_OK;
 }
 
-fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
-                                 int64_t *created, int64_t *first_ms, fv_err *err)
+fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, int64_t wait_ms, uint64_t *first,
+                                 uint64_t *last, int64_t *created, int64_t *first_ms, fv_err *err)
 {
     jsStreamInfo *si = NULL;
-    fv_status st = stream_info(b, src, 0, &si, err);
+    fv_status st = stream_info(b, src, wait_ms, &si, err);
     if (st != FV_OK)
         return st;
     if (first)
@@ -71,8 +71,8 @@ fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, uint64_t *first, 
 }
 
 fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_age_ms,
-                                     uint64_t *first, uint64_t *last, int64_t *first_ms,
-                                     fv_err *err)
+                                     int64_t wait_ms, uint64_t *first, uint64_t *last,
+                                     int64_t *first_ms, fv_err *err)
 {
     int64_t now = fv__js_now_ms();
     pthread_mutex_lock(&b->mu);
@@ -85,7 +85,7 @@ fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_a
     pthread_mutex_unlock(&b->mu);
     if (fresh)
         return FV_OK;
-    fv_status st = fv__js_stream_state_ex(b, src, first, last, NULL, first_ms, err);
+    fv_status st = fv__js_stream_state_ex(b, src, wait_ms, first, last, NULL, first_ms, err);
     if (st == FV_OK) {
         pthread_mutex_lock(&b->mu);
         b->state_cache[src].at_ms = now;
