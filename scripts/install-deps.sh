@@ -18,6 +18,9 @@ if [[ "${1:-}" == "--test" ]]; then
          golang-go golang-github-nats-io-go-nats-dev
          podman podman-compose mmdebstrap runc netavark aardvark-dns catatonit iptables
          python3-yaml docker-compose)
+  # kubectl renders the kustomize base (tests/containers, deploy/k8s/podman-play.sh): Debian's
+  # kubernetes-client, unless a kubectl is already there (it would clash with that one's files)
+  command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 fi
 
 missing=()

@@ -66,7 +66,7 @@ up() {
   cat >"$state/overlay/kustomization.yaml" <<EOF
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
-resources:
+bases:
   - $(realpath --relative-to="$state/overlay" "$here")
 secretGenerator:
   - name: flovyn-tls
@@ -78,7 +78,7 @@ secretGenerator:
 generatorOptions:
   disableNameSuffixHash: true
 EOF
-  kubectl kustomize "$state/overlay" >"$state/rendered.yaml"
+  kubectl kustomize "$state/overlay" >"$state/rendered.yaml" 2> >(grep -v deprecated >&2)
 
   podman network create --label "$label" "$network" >/dev/null
   local subnet

@@ -54,8 +54,8 @@ if (problem) {
     'Chromium, NATS kill, stops), podman kube play; the offline Kubernetes checks still run');
 }
 
-// kubectl renders the kustomize base; it comes with this kind of machine (Debian's
-// kubernetes-client is too old for kustomize v5 files)
+// kubectl renders the kustomize base: scripts/install-deps.sh --test installs Debian's
+// kubernetes-client (1.20) unless a kubectl is there; the base is written for both
 const noKubectl = (await missing('kubectl')) && 'kubectl is not installed: the kustomize checks need it';
 if (noKubectl) console.log(`containers: skipped: ${noKubectl}`);
 
