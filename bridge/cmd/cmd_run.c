@@ -177,6 +177,8 @@ static void metrics(void *ud, fv_buf *b)
 static void stop_all(daemon_parts *p)
 {
     atomic_store(&p->up, false);
+    if (fv_bus_close_if_offline(p->bus))
+        fv_log(FV_LOG_WARN, "bridge", "NATS unreachable while stopping: not waiting for it", NULL);
     fv_http_status_stop(p->http);
     if (p->webhooks)
         fv_webhooks_stop(p->webhooks);

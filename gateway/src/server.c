@@ -375,6 +375,8 @@ void fv_gw_shutdown(fv_gw *gw)
     if (!gw->mhd)
         return;
     atomic_store(&gw->stopping, true);
+    if (fv_bus_close_if_offline(gw->bus))
+        fv_log(FV_LOG_WARN, "server", "NATS unreachable while stopping: not waiting for it", NULL);
     MHD_socket lfd = MHD_quiesce_daemon(gw->mhd);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);

@@ -266,8 +266,10 @@ test('leader, gateway and webhook-node failures lose nothing and duplicate nothi
   figure('readyz_max_ms', readyTimes[readyTimes.length - 1]);
   figure('readyz_p99_ms', readyTimes[Math.floor(readyTimes.length * 0.99)]);
   figure('events', published.length);
-  // no HTTP thread waits long on NATS for readiness: the old check held one up to 5 s
-  assert.ok(readyTimes[readyTimes.length - 1] < 1500, `/readyz took ${readyTimes[readyTimes.length - 1]} ms`);
+  // no HTTP thread waits long on NATS for readiness: the old check held one up to 5 s. Its own
+  // requests wait 250 ms at most; an answer can also queue behind stream opens (up to 0.5-1 s
+  // each) on the two HTTP threads while clients reconnect, hence the margin
+  assert.ok(readyTimes[readyTimes.length - 1] < 2500, `/readyz took ${readyTimes[readyTimes.length - 1]} ms`);
   // once a new leader is there, ingest goes on within about a second
   assert.ok(firstOk.t1 - electedAt < 2000, `ingest came back ${firstOk.t1 - electedAt} ms after the election`);
 });
@@ -291,4 +293,30 @@ test('every stream and bucket keeps 3 replicas after every daemon and command ra
   }
   for (const s of list) assert.equal(s.replicas, 3, `${s.name} has ${s.replicas} replicas`);
   console.log(`# streams with 3 replicas: ${names.join(', ')}`);
+});
+
+test('with every NATS node down, SIGTERM stops the gateways and the bridge at once, exit 0', async () => {
+  // a stream open on each gateway, so that the drain has work
+  const token = mintToken(secret, tenant, '1h');
+  const aborts = [];
+  for (const g of [gwA, gwB]) {
+    const ac = new AbortController();
+    const r = await fetch(g.base + '/v1/events/stream', { headers: { Authorization: 'Bearer ' + token }, signal: ac.signal });
+    assert.equal(r.status, 200);
+    r.body.getReader().read().catch(() => {});
+    aborts.push(ac);
+  }
+  for (const n of cluster.nodes) await cluster.kill(n);
+  await sleep(1500); // the daemons notice
+  for (const p of [gwA, gwB, bridge]) {
+    const t0 = Date.now();
+    const { code, sig } = await p.stop('SIGTERM', 30000);
+    const ms = Date.now() - t0;
+    console.log(`# figure stop_ms_nats_down_${p.name} ${ms}`);
+    assert.equal(code, 0, `${p.name} exit ${code} ${sig}`);
+    // before: the bridge took 15-18 s (each stop step waited out a NATS request), which a
+    // container runtime's grace period turns into a SIGKILL
+    assert.ok(ms < 5000, `${p.name} took ${ms} ms to stop`);
+  }
+  for (const ac of aborts) ac.abort();
 });

@@ -14,6 +14,7 @@ typedef struct fv_bus_ops {
     void (*destroy)(fv_bus *bus);
     fv_status (*provision)(fv_bus *bus, fv_err *err);
     bool (*ready)(fv_bus *bus);
+    bool (*close_if_offline)(fv_bus *bus); /* NULL: nothing to close */
     uint64_t (*epoch)(fv_bus *bus);
     fv_status (*last_seq)(fv_bus *bus, fv_source src, uint64_t *out, fv_err *err);
     /* items are validated by bus.c before this is called; invalid ones have status set and are

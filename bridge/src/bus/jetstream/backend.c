@@ -13,6 +13,11 @@ static fv_status js_provision(fv_bus *bus, fv_err *err)
     return fv__js_provision(fv__js(bus), err);
 }
 
+static bool js_close_if_offline(fv_bus *bus)
+{
+    return fv__js_close_if_offline(fv__js(bus));
+}
+
 static bool js_ready(fv_bus *bus)
 {
     return fv__js_ready(fv__js(bus));
@@ -124,6 +129,7 @@ static const fv_bus_ops js_ops = {
     .destroy = js_destroy,
     .provision = js_provision,
     .ready = js_ready,
+    .close_if_offline = js_close_if_offline,
     .epoch = js_epoch,
     .last_seq = js_last_seq,
     .publish_batch = fv__js_publish_batch,

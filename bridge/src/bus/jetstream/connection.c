@@ -244,16 +244,33 @@ fv_status fv__js_connect(fv__js_bus *b, jsPubAckHandler on_ack, fv_err *err)
     return FV_OK;
 }
 
+/* callbacks from now on see no bus; the closed callback frees the state */
+static void unhook(fv__js_bus *b)
+{
+    fv__js_connstate *cs = b->connstate;
+    if (!cs)
+        return;
+    b->connstate = NULL;
+    pthread_mutex_lock(&cs->mu);
+    cs->bus = NULL;
+    pthread_mutex_unlock(&cs->mu);
+}
+
+bool fv__js_close_if_offline(fv__js_bus *b)
+{
+    if (!b->nc || atomic_load(&b->connected))
+        return false;
+    atomic_store(&b->closing, true); /* no publish is sent again */
+    unhook(b);
+    natsConnection_Close(b->nc); /* requests waiting and to come fail at once */
+    return true;
+}
+
 void fv__js_disconnect(fv__js_bus *b)
 {
     if (b->js)
         jsCtx_Destroy(b->js);
-    if (b->connstate) {
-        fv__js_connstate *cs = b->connstate;
-        pthread_mutex_lock(&cs->mu);
-        cs->bus = NULL; /* callbacks from now on see no bus; on_closed frees cs */
-        pthread_mutex_unlock(&cs->mu);
-    }
+    unhook(b);
     if (b->nc) {
         natsConnection_Close(b->nc);
         natsConnection_Destroy(b->nc);

@@ -14,12 +14,16 @@
 #define CORE_PENDING_MSGS (1 << 20)
 #define CORE_PENDING_BYTES (256 << 20)
 #define CORE_DRAIN_WAIT_MS 5000
+/* without a connection a drain cannot complete (its UNSUB and flush wait for a server), and
+ * nothing arrives for the subscription meanwhile: do not keep a stopping daemon waiting */
+#define CORE_DRAIN_OFFLINE_MS 100
 
 struct fv_core_msg {
     natsMsg *m;
 };
 
 struct fv_core_sub {
+    fv__js_bus *bus;
     natsSubscription *sub;
     void (*on_msg)(void *ud, const fv_core_msg *m);
     void *ud;
@@ -60,6 +64,7 @@ fv_status fv_bus_core_subscribe(fv_bus *bus, const char *subject,
     fv_core_sub *s = calloc(1, sizeof *s);
     if (!s)
         return fv_err_set(err, FV_ENOMEM, "subscribe %s: out of memory", subject);
+    s->bus = b;
     s->on_msg = on_msg;
     s->ud = ud;
     natsStatus ns = natsConnection_Subscribe(&s->sub, b->nc, subject, on_core_msg, s);
@@ -81,7 +86,8 @@ void fv_core_sub_close(fv_core_sub *s)
     if (!s)
         return;
     if (natsSubscription_Drain(s->sub) == NATS_OK)
-        natsSubscription_WaitForDrainCompletion(s->sub, CORE_DRAIN_WAIT_MS);
+        natsSubscription_WaitForDrainCompletion(
+            s->sub, atomic_load(&s->bus->connected) ? CORE_DRAIN_WAIT_MS : CORE_DRAIN_OFFLINE_MS);
     natsSubscription_Destroy(s->sub);
     free(s);
 }

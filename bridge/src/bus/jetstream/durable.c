@@ -202,12 +202,24 @@ static natsStatus fetch(fv_durable *d, int batch, bool no_wait, int timeout_ms, 
     return natsSubscription_FetchRequest(list, d->sub, &fr);
 }
 
+/* Without a connection a request only waits for its timeout (nats.c buffers it for a reconnect):
+ * say so at once, so the runner backs off and a SIGTERM meanwhile is not kept waiting. */
+static fv_status unreachable(const fv_durable *d, fv_err *err)
+{
+    if (atomic_load(&d->bus->connected))
+        return FV_OK;
+    return fv_err_set(err, FV_EUNAVAIL, "durable %s: not connected to NATS", d->name);
+}
+
 fv_status fv_durable_fetch(fv_durable *d, size_t max, int timeout_ms, fv_durable_msg **msgs,
                            size_t *n, fv_err *err)
 {
     *n = 0;
     if (max == 0)
         return FV_OK;
+    fv_status st = unreachable(d, err);
+    if (st != FV_OK)
+        return st;
     int batch = max > 4096 ? 4096 : (int)max;
     natsMsgList list;
     natsStatus s = fetch(d, batch, true, timeout_ms > 0 ? timeout_ms : 1000, &list);
@@ -311,9 +323,16 @@ void fv_durable_msg_destroy(fv_durable_msg *m)
 
 fv_status fv_durable_pending(fv_durable *d, uint64_t *pending, fv_err *err)
 {
+    fv_status st = unreachable(d, err);
+    if (st != FV_OK)
+        return st;
+    /* a figure for /metrics: not worth more than a second of a runner's time */
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = 1000;
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetConsumerInfo(&ci, d->bus->js, d->stream, d->name, NULL, &jerr);
+    natsStatus s = js_GetConsumerInfo(&ci, d->bus->js, d->stream, d->name, &o, &jerr);
     if (s != NATS_OK)
         return fv__js_nats_err(err, s, jerr, "durable info");
     *pending = ci->NumPending;

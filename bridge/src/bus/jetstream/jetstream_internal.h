@@ -197,6 +197,9 @@ const char *fv__js_header(natsMsg *m, const char *name);
  * on_ack is the publish path's ack handler, called with b. On error what was made is left in b for
  * fv__js_disconnect. */
 fv_status fv__js_connect(fv__js_bus *b, jsPubAckHandler on_ack, fv_err *err);
+/* Closes the connection when it is down right now (see fv_bus_close_if_offline); true if so.
+ * fv__js_disconnect still runs later. */
+bool fv__js_close_if_offline(fv__js_bus *b);
 /* the JetStream context and the connection; callbacks still to come see no bus */
 void fv__js_disconnect(fv__js_bus *b);
 
