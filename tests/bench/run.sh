@@ -11,7 +11,9 @@
 #              streams (or as many as the open-file limit allows).
 # Each server is pinned to core 0 (flovyn: the gateway and its nats-server), the load client to
 # core 1.  Usage: tests/bench/run.sh [bus|sse|all]   (BENCH_QUICK=1 for a short smoke run;
-# BENCH_RATES="100 120 140" and BENCH_CONNS="5000" give the sweep finer steps or fewer sizes)
+# BENCH_RATES="100 120 140" and BENCH_CONNS="5000" give the sweep finer steps or fewer sizes;
+# BENCH_NCHAN_PING=15 makes nchan send a keep-alive every 15 s like the gateway's --heartbeat,
+# which nchan does not do by default)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 what=${1:-all}
@@ -81,7 +83,7 @@ http {
   server {
     listen 127.0.0.1:$nchan_port;
     location = /pub { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 2000; }
-    location = /sub { nchan_subscriber eventsource; nchan_channel_id bench; nchan_message_buffer_length 2000; nchan_subscriber_first_message newest; }
+    location = /sub { nchan_subscriber eventsource; nchan_channel_id bench; nchan_message_buffer_length 2000; nchan_subscriber_first_message newest;${BENCH_NCHAN_PING:+ nchan_eventsource_ping_interval $BENCH_NCHAN_PING;} }
   }
 }
 EOF
