@@ -265,6 +265,16 @@ static void wait_open(const fv_gateway *g, long long n)
     assert_int_equal(metric(g, "flovyn_gateway_open_streams{endpoint=\"tenant\"}"), n);
 }
 
+/* Waits until a client that never reads has its response's first bytes. The open-streams count
+ * rises when a stream is registered, before its subscription starts; the response goes out only
+ * after it started, and a tenant stream begins with the events stored from then on: an event
+ * published between the two is, rightly, not part of the stream. */
+static void wait_subscribed(int fd)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 5000), 1);
+}
+
 /* waits until some write found a client's socket full (the counter passed `before`) */
 static bool wait_socket_full(const fv_gateway *g, long long before)
 {
@@ -288,6 +298,7 @@ static void start_with_reader_and_stalled(fv_gateway *g, fv_sse_client **ok, int
     *fd = fv_test_stalled_client(g->port, "/v1/events/stream", H_LIM);
     assert_true(*fd >= 0);
     wait_open(g, 2);
+    wait_subscribed(*fd);
 }
 
 /* The live path writes straight to the socket; a reader that stops long enough fills it. What did
@@ -300,7 +311,8 @@ static void test_a_slow_live_reader_gets_everything_after_its_socket_filled(void
     assert_int_equal(fv_gateway_start(&g, args), 0);
     int fd = fv_test_stalled_client(g.port, "/v1/events/stream", H_LIM);
     assert_true(fd >= 0);
-    wait_open(&g, 1); /* the stream is open and live */
+    wait_open(&g, 1);
+    wait_subscribed(fd); /* the stream is open and live */
     size_t n;
     long long full0 = metric(&g, "flovyn_gateway_sse_socket_full_total");
     publish_n(&g, "wf-slow", 0, 3000, 2000, 100, 0); /* ~6.3 MB: more than the socket holds */
