@@ -275,11 +275,27 @@ test('leader, gateway and webhook-node failures lose nothing and duplicate nothi
 });
 
 test('every stream and bucket keeps 3 replicas after every daemon and command ran', async () => {
-  // commands without --replicas (their default is 1): none may lower what init made
+  // the node restarted last may still be catching up: JetStream requests can time out until it
+  // has (nats-server's /healthz says when), as a person running these commands would see
+  await until('every node healthy', async () => {
+    for (const n of cluster.nodes) {
+      const r = await fetch(`${n.mon}/healthz`).catch(() => null);
+      if (!r || !r.ok) return false;
+    }
+    return true;
+  }, 30000, 200);
+  // commands without --replicas (their default is 1): none may lower what init made; a runtime
+  // failure (exit 1, e.g. a request timing out while a leader moves) is retried like a user would
   for (const args of [['init'], ['subscriptions', 'list'], ['dlq', 'list'],
     ['workflows', 'get', workflow],
     ['publish', '--tenant', 't-other', '--type', 'x.done', '--data', '{}']]) {
-    const r = await bridgeCmd(args);
+    let r;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      r = await bridgeCmd(args);
+      if (r.code !== 1) break;
+      console.log(`# retrying ${args.join(' ')}: ${r.stderr.trim()}`);
+      await sleep(1000);
+    }
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
   }
   const g = await startGateway({

@@ -92,6 +92,24 @@ static void test_registry_stream_event_first_then_lifecycle_fills_events_seq(voi
     assert_string_equal(e.parent_workflow_execution_id, "wf-first");
 }
 
+/* Bridges sharing the registry's durable consumer (or a redelivery) can observe a workflow's
+ * events out of order: the entry keeps the lowest sequence, whichever came first, or a workflow
+ * stream started from it would skip the workflow's first events. */
+static void test_registry_keeps_the_lowest_sequence_seen(void **state)
+{
+    assert_int_equal(observe("ta", "wf-late", NULL, "task.created", FV_SRC_EVENTS, 30, 0), FV_OK);
+    assert_int_equal(observe("ta", "wf-late", NULL, NULL, FV_SRC_STREAMS, 8, 0), FV_OK);
+    assert_int_equal(observe("ta", "wf-late", NULL, "workflow.started", FV_SRC_EVENTS, 25, 0),
+                     FV_OK);
+    assert_int_equal(observe("ta", "wf-late", NULL, NULL, FV_SRC_STREAMS, 6, 0), FV_OK);
+    assert_int_equal(observe("ta", "wf-late", NULL, "task.completed", FV_SRC_EVENTS, 31, 0), FV_OK);
+    fv_registry_entry e;
+    fv_err err = {{0}};
+    assert_int_equal(fv_registry_get(reg, "wf-late", &e, &err), FV_OK);
+    assert_int_equal(e.first_events_seq, 25);
+    assert_int_equal(e.first_streams_seq, 6);
+}
+
 static void test_registry_refuses_second_tenant_and_keeps_entry(void **state)
 {
     assert_int_equal(observe("owner", "wf-claimed", NULL, "workflow.started", FV_SRC_EVENTS, 30, 0),
@@ -341,6 +359,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_records_first_sequences_once),
         cmocka_unit_test(test_registry_stream_event_first_then_lifecycle_fills_events_seq),
+        cmocka_unit_test(test_registry_keeps_the_lowest_sequence_seen),
         cmocka_unit_test(test_registry_refuses_second_tenant_and_keeps_entry),
         cmocka_unit_test(test_registry_terminal_status_is_final),
         cmocka_unit_test(test_registry_status_mapping),

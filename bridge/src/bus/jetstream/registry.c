@@ -35,7 +35,8 @@ typedef struct cache_slot {
     char workflow[FV_ID_MAX + 1];
     char tenant[FV_ID_MAX + 1];
     char status[FV_WF_STATUS_MAX];
-    bool has_events, has_streams, has_parent;
+    uint64_t first_events_seq, first_streams_seq; /* 0: none yet */
+    bool has_parent;
 } cache_slot;
 
 struct fv_registry {
@@ -246,12 +247,13 @@ static bool cache_covers(fv_registry *reg, const fv_registry_obs *o, const char 
             *conflict = fv_err_set(err, FV_ECONFLICT, "workflow %s belongs to tenant %s, not %s",
                                    o->workflow_execution_id, c->tenant, o->tenant_id);
         } else if (o->source == FV_SRC_STREAMS) {
-            covered = c->has_streams;
+            covered = c->first_streams_seq && o->seq >= c->first_streams_seq;
         } else {
             bool parent_ok = c->has_parent || !o->parent_workflow_execution_id ||
                              !o->parent_workflow_execution_id[0];
             bool status_ok = !status || !strcmp(c->status, status) || status_terminal(c->status);
-            covered = c->has_events && parent_ok && status_ok;
+            covered =
+                c->first_events_seq && o->seq >= c->first_events_seq && parent_ok && status_ok;
         }
     }
     pthread_mutex_unlock(&reg->lock);
@@ -265,8 +267,8 @@ static void cache_put(fv_registry *reg, const fv_registry_entry *e)
     copy_str(c->workflow, sizeof c->workflow, e->workflow_execution_id);
     copy_str(c->tenant, sizeof c->tenant, e->tenant_id);
     copy_str(c->status, sizeof c->status, e->status);
-    c->has_events = e->first_events_seq != 0;
-    c->has_streams = e->first_streams_seq != 0;
+    c->first_events_seq = e->first_events_seq;
+    c->first_streams_seq = e->first_streams_seq;
     c->has_parent = e->parent_workflow_execution_id[0] != '\0';
     pthread_mutex_unlock(&reg->lock);
 }
@@ -284,12 +286,12 @@ static void cache_drop(fv_registry *reg, const char *workflow)
 static bool merge(fv_registry_entry *e, const fv_registry_obs *o, const char *status, int64_t now)
 {
     bool changed = false;
-    if (o->source == FV_SRC_EVENTS && e->first_events_seq == 0 && o->seq) {
-        e->first_events_seq = o->seq;
-        changed = true;
-    }
-    if (o->source == FV_SRC_STREAMS && e->first_streams_seq == 0 && o->seq) {
-        e->first_streams_seq = o->seq;
+    /* the lowest sequence seen, not the first observed: bridges sharing the registry's durable
+     * consumer (or a redelivery) can observe a workflow's second event before its first, and a
+     * workflow stream that started at the second would never show the first */
+    uint64_t *first = o->source == FV_SRC_EVENTS ? &e->first_events_seq : &e->first_streams_seq;
+    if (o->seq && (*first == 0 || o->seq < *first)) {
+        *first = o->seq;
         changed = true;
     }
     if (!e->parent_workflow_execution_id[0] && o->parent_workflow_execution_id &&
