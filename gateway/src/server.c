@@ -189,7 +189,6 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
      * NATS request, and the first attempt after a new stream leader is elected succeeds */
     bc.publish_timeout_ms = (int)cfg->publish_timeout_ms;
     bc.publish_deadline_ms = (int)cfg->publish_deadline_ms;
-    bc.publish_attempts = (int)(cfg->publish_deadline_ms / cfg->publish_timeout_ms) + 2;
     bc.connect_in_background = true;
     bc.after_callbacks = fv_streams_after_callbacks;
     bc.after_callbacks_ud = gw;

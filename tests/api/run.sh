@@ -13,5 +13,4 @@ build="$(fv_suite_build_dir api "${1:-}")"
 fv_suite_check api "$build"
 fv_npm_ci "$here"
 
-cd "$here"
-FV_BUILD_DIR="$build" exec node --test --test-concurrency=1 --test-timeout=120000 ./*.test.mjs
+fv_suite_run "$here" "$build" 120000

@@ -14,5 +14,4 @@ command -v openssl >/dev/null || missing+=("openssl (apt-get install -y openssl)
 fv_suite_check "cluster tests" "$build" "${missing[@]}"
 fv_suite_node_major "cluster tests" 20
 
-cd "$here"
-FV_BUILD_DIR="$build" exec node --test --test-concurrency=1 --test-timeout=300000 ./*.test.mjs
+fv_suite_run "$here" "$build" 300000

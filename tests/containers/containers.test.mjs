@@ -408,7 +408,12 @@ describe('Kubernetes: deploy/k8s', { skip: noKubectl || false }, () => {
         const sse = await run('curl', ['-sS', '-N', '--max-time', '20', '-H', `Authorization: Bearer ${tok}`,
           `http://127.0.0.1:${port + 1}/v1/workflow-executions/${wf}/stream?close_on_terminal=true`]);
         assert.deepEqual(parseSse(sse.stdout).events.map((e) => e.type), ['workflow.started', 'workflow.completed', 'end']);
-        const streams = await natsStreams('flovyn-nats-0-nats');
+        // the bridge pods make FLOVYN_DLQ and the buckets as they start, maybe after the read
+        let streams = {};
+        await until('the bridge\'s streams and buckets', async () => {
+          streams = await natsStreams('flovyn-nats-0-nats');
+          return Object.keys(streams).length >= 5;
+        }, 30000, 500);
         assert.ok(Object.keys(streams).length >= 5);
         for (const [name, s] of Object.entries(streams)) assert.equal(s.replicas, 3, `${name} has 3 replicas`);
       } finally {

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { sleep } from '../support/procs.mjs';
+import { SseParser } from '../../gateway/client-js/index.js';
 
 export { sleep, until, freePort, tmpdir, CHROMIUM } from '../support/procs.mjs';
 
@@ -33,32 +34,6 @@ export async function timed(fn) {
 }
 
 // --- SSE ---------------------------------------------------------------------------------------
-// parses `event:`/`id:`/`data:` blocks; `retry:` is kept; comments are skipped
-export function sseParser(onEvent, onRetry = () => {}) {
-  let buf = '';
-  return (chunk) => {
-    buf += chunk;
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const ev = { id: null, type: 'message', data: [] };
-      let any = false;
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const c = line.indexOf(':');
-        const field = c < 0 ? line : line.slice(0, c);
-        const value = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-        if (field === 'retry') onRetry(Number(value));
-        else if (field === 'id') { ev.id = value; any = true; }
-        else if (field === 'event') { ev.type = value; any = true; }
-        else if (field === 'data') { ev.data.push(value); any = true; }
-      }
-      if (any) onEvent({ ...ev, data: ev.data.join('\n') });
-    }
-  };
-}
-
 // A reader that stays on a stream until stop(): when the server closes it (a drain, a replay
 // limit, a gateway stopping) it reconnects after the server's `retry:` hint, capped at 1 s, with
 // Last-Event-ID, as EventSource does. `url` is https (HTTP/2, with `ca`) or http (HTTP/1.1).
@@ -84,7 +59,8 @@ export function resumingReader(url, { token, ca, name = url } = {}) {
     st.connects++;
     const h = { ...headers };
     if (st.lastId) h['last-event-id'] = st.lastId;
-    const feed = sseParser(onEvent, (ms) => { retryMs = ms; });
+    const parser = new SseParser({ onEvent, onRetry: (ms) => { retryMs = ms; } });
+    const feed = (chunk) => parser.feed(chunk);
     if (u.protocol === 'https:') {
       if (!session || session.closed || session.destroyed) {
         session = http2.connect(u.origin, { ca });

@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../support/node_suite.sh
 source "$here/../support/node_suite.sh"
-fv_suite_build_dir containers "${1:-}" >/dev/null
+build="$(fv_suite_build_dir containers "${1:-}")"
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export FV_CHROMIUM="${FV_CHROMIUM:-/usr/bin/chromium}"
@@ -26,5 +26,4 @@ if ((${#missing[@]})); then
 fi
 fv_npm_ci "$here"
 
-cd "$here"
-exec node --test --test-concurrency=1 --test-timeout=900000 ./*.test.mjs
+fv_suite_run "$here" "$build" 900000

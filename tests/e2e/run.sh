@@ -20,6 +20,4 @@ fv_suite_check e2e "$build" "${browser[@]}"
 fv_npm_ci "$here"
 
 mkdir -p "$build/e2e"
-cd "$here"
-FV_BUILD_DIR="$build" FV_CHROMIUM="$chromium" \
-  exec node --test --test-concurrency=1 --test-timeout=180000 ./*.test.mjs
+FV_CHROMIUM="$chromium" fv_suite_run "$here" "$build" 180000

@@ -20,5 +20,4 @@ pkg-config --exists libnats 2>/dev/null || tools+=("nats.c (apt-get install -y l
 fv_suite_check producers "$build" "${tools[@]}"
 fv_npm_ci "$here/../../examples/producers/js"
 
-cd "$here"
-FV_BUILD_DIR="$build" exec node --test --test-concurrency=1 --test-timeout=180000 ./*.test.mjs
+fv_suite_run "$here" "$build" 180000

@@ -50,3 +50,10 @@ fv_suite_node_major() {
     exit 1
   fi
 }
+
+# fv_suite_run DIR BUILD_DIR TIMEOUT_MS - runs DIR's *.test.mjs with node's test runner, one file
+# at a time, FV_BUILD_DIR set (other FV_* variables pass through); replaces the shell
+fv_suite_run() {
+  cd "$1"
+  FV_BUILD_DIR="$2" exec node --test --test-concurrency=1 --test-timeout="$3" ./*.test.mjs
+}

@@ -43,7 +43,8 @@ typedef struct fv_bus_config {
                                    0 -> 10000 */
     int max_inflight_publishes; /* 0 -> 4096 */
     int publish_timeout_ms;     /* per attempt; 0 -> 5000 */
-    int publish_attempts;       /* retries with the same msg id; 0 -> 3 */
+    int publish_attempts;       /* retries with the same msg id; 0 -> 3, or as many as fit
+                                   in publish_deadline_ms when that is set */
     int publish_deadline_ms;    /* no new attempt this long after a batch began; 0 -> none */
     /* JetStream: bytes of recent records kept in memory per stream for resumes (the window);
      * 0 -> 64 MiB */

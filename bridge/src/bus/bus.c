@@ -40,6 +40,7 @@ fv_status fv_bus_provision(fv_bus *bus, fv_err *err)
 {
     return bus->ops->provision(bus, err);
 }
+
 bool fv_bus_close_if_offline(fv_bus *bus)
 {
     return bus && bus->ops->close_if_offline && bus->ops->close_if_offline(bus);

@@ -3,6 +3,7 @@
  * by the bus, and the subject prefix validated once. A backend's create calls it first, so the
  * two backends can never disagree on a default.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,19 +28,16 @@ fv_status fv_bus_base_init(fv_bus *bus, const fv_bus_ops *ops, const fv_bus_conf
         return st;
     snprintf(bus->prefix, sizeof bus->prefix, "%s", prefix);
     snprintf(bus->nats_url, sizeof bus->nats_url, "%s", cfg->nats_url ? cfg->nats_url : "");
-    snprintf(bus->nats_creds, sizeof bus->nats_creds, "%s", cfg->nats_creds ? cfg->nats_creds : "");
     snprintf(bus->name, sizeof bus->name, "%s", cfg->name ? cfg->name : "flovyn");
-    bool cert = cfg->nats_tls_cert && *cfg->nats_tls_cert;
-    bool key = cfg->nats_tls_key && *cfg->nats_tls_key;
-    if (cert != key)
-        return fv_err_set(err, FV_EINVAL,
-                          "nats-tls-cert and nats-tls-key go together: give both or neither");
+    copy_opt(bus->nats_creds, sizeof bus->nats_creds, &c->nats_creds);
     copy_opt(bus->nats_tls_ca, sizeof bus->nats_tls_ca, &c->nats_tls_ca);
     copy_opt(bus->nats_tls_cert, sizeof bus->nats_tls_cert, &c->nats_tls_cert);
     copy_opt(bus->nats_tls_key, sizeof bus->nats_tls_key, &c->nats_tls_key);
+    if (!c->nats_tls_cert != !c->nats_tls_key)
+        return fv_err_set(err, FV_EINVAL,
+                          "nats-tls-cert and nats-tls-key go together: give both or neither");
     c->prefix = bus->prefix;
     c->nats_url = bus->nats_url;
-    c->nats_creds = bus->nats_creds[0] ? bus->nats_creds : NULL;
     c->name = bus->name;
     if (c->replicas <= 0)
         c->replicas = 1;
@@ -57,8 +55,8 @@ fv_status fv_bus_base_init(fv_bus *bus, const fv_bus_ops *ops, const fv_bus_conf
         c->max_inflight_publishes = 4096;
     if (c->publish_timeout_ms <= 0)
         c->publish_timeout_ms = 5000;
-    if (c->publish_attempts <= 0)
-        c->publish_attempts = 3;
+    if (c->publish_attempts <= 0) /* with a deadline, the deadline is the bound */
+        c->publish_attempts = c->publish_deadline_ms > 0 ? INT_MAX : 3;
     if (c->limits.max_data == 0)
         c->limits.max_data = FV_DATA_MAX_DEFAULT;
     return FV_OK;

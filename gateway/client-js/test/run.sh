@@ -12,5 +12,4 @@ build="$(fv_suite_build_dir gateway/client-js/test/run.sh "${1:-}")"
 fv_suite_check "client-js tests" "$build"
 fv_suite_node_major "client-js tests" 20
 
-cd "$here"
-FV_BUILD_DIR="$build" exec node --test --test-concurrency=1 --test-timeout=120000 ./*.test.mjs
+fv_suite_run "$here" "$build" 120000

@@ -36,28 +36,18 @@ fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uin
     return fv__js_stream_state_ex(b, src, 0, first, last, created, NULL, err);
 }
 
-/* one stream's info; wait_ms > 0 bounds the request instead of the context's 5 s */
-static fv_status stream_info(fv__js_bus *b, fv_source src, int64_t wait_ms, jsStreamInfo **si,
-                             fv_err *err)
-{
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = wait_ms;
-    jsErrCode jerr = 0;
-    natsStatus s =
-        js_GetStreamInfo(si, b->js, fv__js_stream_name(src), wait_ms > 0 ? &o : NULL, &jerr);
-    if (s != NATS_OK)
-        return fv__js_nats_err(err, s, jerr, fv__js_stream_name(src));
-    return FV_OK;
-}
-
 fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, int64_t wait_ms, uint64_t *first,
                                  uint64_t *last, int64_t *created, int64_t *first_ms, fv_err *err)
 {
+    jsOptions o; /* wait_ms > 0 bounds the request instead of the context's 5 s */
+    jsOptions_Init(&o);
+    o.Wait = wait_ms;
     jsStreamInfo *si = NULL;
-    fv_status st = stream_info(b, src, wait_ms, &si, err);
-    if (st != FV_OK)
-        return st;
+    jsErrCode jerr = 0;
+    natsStatus s =
+        js_GetStreamInfo(&si, b->js, fv__js_stream_name(src), wait_ms > 0 ? &o : NULL, &jerr);
+    if (s != NATS_OK)
+        return fv__js_nats_err(err, s, jerr, fv__js_stream_name(src));
     if (first)
         *first = si->State.FirstSeq;
     if (last)
@@ -118,14 +108,9 @@ fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err)
     pthread_mutex_unlock(&b->mu);
     int64_t created[2] = {0, 0};
     fv_status st = FV_OK;
-    for (int i = 0; i < 2 && st == FV_OK; i++) {
-        jsStreamInfo *si = NULL;
-        st = stream_info(b, (fv_source)i, READY_WAIT_MS, &si, err);
-        if (st == FV_OK) {
-            created[i] = si->Created;
-            jsStreamInfo_Destroy(si);
-        }
-    }
+    for (int i = 0; i < 2 && st == FV_OK; i++)
+        st = fv__js_stream_state_ex(b, (fv_source)i, READY_WAIT_MS, NULL, NULL, &created[i], NULL,
+                                    err);
     int64_t now = fv__js_now_ms();
     pthread_mutex_lock(&b->mu);
     b->refreshing = false;
