@@ -248,7 +248,13 @@ test('leader, gateway and webhook-node failures lose nothing and duplicate nothi
   await producer;
   // every reader gets everything, once, in the order it was stored
   for (const r of readers) {
-    await until(`${r.name} to have ${published.length} events`, () => r.error || r.ids.length >= published.length, 60000, 100);
+    await until(`${r.name} to have ${published.length} events`, () => r.error || r.ids.length >= published.length, 60000, 100)
+      .catch((e) => {
+        const got = new Set(r.ids);
+        const missing = published.map((id, i) => (got.has(id) ? -1 : i)).filter((i) => i >= 0);
+        throw new Error(`${e.message}: has ${r.ids.length}; missing indexes ${missing.slice(0, 20).join(',')}` +
+          `${missing.length > 20 ? ',...' : ''} (last received ${r.ids.length ? published.indexOf(r.ids[r.ids.length - 1]) : -1})`);
+      });
     assert.ifError(r.error);
   }
   await sleep(500); // anything extra would arrive now

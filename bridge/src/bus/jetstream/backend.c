@@ -108,10 +108,8 @@ static fv_status eng_store_state(void *ctx, fv_source src, bool fresh, uint64_t 
     fv__js_bus *b = ctx;
     uint64_t first = 0;
     int64_t first_ms = 0;
-    fv_status st =
-        fresh ? fv__js_stream_state_ex(b, src, STATE_WAIT_MS, &first, last, NULL, &first_ms, err)
-              : fv__js_stream_state_recent(b, src, STATE_CACHE_MS, STATE_WAIT_MS, &first, last,
-                                           &first_ms, err);
+    fv_status st = fv__js_stream_state_recent(b, src, fresh ? -1 : STATE_CACHE_MS, STATE_WAIT_MS,
+                                              &first, last, &first_ms, err);
     if (st != FV_OK)
         return st;
     *floor = first > 0 ? first - 1 : 0;

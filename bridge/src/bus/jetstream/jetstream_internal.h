@@ -232,16 +232,23 @@ fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err);
 /* last sequence and first sequence of a source */
 fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                               int64_t *created, fv_err *err);
-/* fv__js_stream_state_ex, answered from a copy at most max_age_ms old when there is one: for
- * start planning on the HTTP thread, where a stream-info request per new subscription would make
- * a reconnect storm wait on the server */
+/* first and last sequence and the first message's time, answered from a copy at most max_age_ms
+ * old when there is one (max_age_ms < 0: always asked, and the copy renewed): for start planning
+ * on the HTTP thread, where a stream-info request per new subscription would make a reconnect
+ * storm wait on the server */
 fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_age_ms,
                                      int64_t wait_ms, uint64_t *first, uint64_t *last,
                                      int64_t *first_ms, fv_err *err);
-/* fv__js_stream_state with the first message's time; wait_ms > 0 bounds the request (0: the
- * context's 5 s) */
-fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, int64_t wait_ms, uint64_t *first,
-                                 uint64_t *last, int64_t *created, int64_t *first_ms, fv_err *err);
+/* what one stream-info request tells of a source's stream */
+typedef struct fv__js_stream_stat {
+    uint64_t first, last; /* sequences */
+    uint64_t deleted;     /* messages deleted between first and last */
+    int64_t created;      /* creation time */
+    int64_t first_ms;     /* when the first message was stored */
+} fv__js_stream_stat;
+/* wait_ms > 0 bounds the request (0: the context's 5 s) */
+fv_status fv__js_stream_stat_get(fv__js_bus *b, fv_source src, int64_t wait_ms,
+                                 fv__js_stream_stat *out, fv_err *err);
 
 /* --- backend.c -------------------------------------------------------------------------------- */
 /* test hook: the live thread of src discards its next n messages, as if the republish was lost */

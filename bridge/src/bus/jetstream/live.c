@@ -43,6 +43,29 @@ static void dispatch(fv__js_live_src *ls, fv__rec *r)
     fv__eng_append(ls->bus->eng, r, false);
 }
 
+/* The reader found its end before `to`, a sequence the stream has stored. Only what the stream no
+ * longer holds is skipped: sequences below its first one (expired, purged), or the whole range
+ * when messages were deleted inside the stream (which ones is not asked). Anything else means the
+ * reader saw the end too early - a consumer on a leader just elected, still applying its log, as
+ * the cluster test caught: the range is read again at the next attempt instead of being lost. */
+static fv_status skip_gone(fv__js_live_src *ls, uint64_t to)
+{
+    fv__js_stream_stat s;
+    fv_err err = {{0}};
+    fv_status st = fv__js_stream_stat_get(ls->bus, ls->src, 0, &s, &err);
+    if (st != FV_OK)
+        return st;
+    if (s.deleted > 0 || s.first > to) {
+        ls->expected = to + 1;
+        return FV_OK;
+    }
+    if (s.first > ls->expected)
+        ls->expected = s.first;
+    fv_log(FV_LOG_WARN, "bus", "live refill ended before the stream's end; reading again", "stream",
+           fv__js_stream_name(ls->src), NULL);
+    return FV_EUNAVAIL;
+}
+
 /* Reads [from, to] from the stream and dispatches it; ls->expected follows what was dispatched. */
 static fv_status refill(fv__js_live_src *ls, uint64_t to)
 {
@@ -84,9 +107,8 @@ static fv_status refill(fv__js_live_src *ls, uint64_t to)
             break;
     }
     fv__js_reader_close(&r);
-    /* sequences that no longer exist (deleted, expired) are not waited for */
     if (st == FV_OK && ls->expected <= to)
-        ls->expected = to + 1;
+        st = skip_gone(ls, to);
     return st;
 }
 

@@ -33,11 +33,21 @@ const char *fv__js_stream_name(fv_source src)
 fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                               int64_t *created, fv_err *err)
 {
-    return fv__js_stream_state_ex(b, src, 0, first, last, created, NULL, err);
+    fv__js_stream_stat s;
+    fv_status st = fv__js_stream_stat_get(b, src, 0, &s, err);
+    if (st != FV_OK)
+        return st;
+    if (first)
+        *first = s.first;
+    if (last)
+        *last = s.last;
+    if (created)
+        *created = s.created;
+    return FV_OK;
 }
 
-fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, int64_t wait_ms, uint64_t *first,
-                                 uint64_t *last, int64_t *created, int64_t *first_ms, fv_err *err)
+fv_status fv__js_stream_stat_get(fv__js_bus *b, fv_source src, int64_t wait_ms,
+                                 fv__js_stream_stat *out, fv_err *err)
 {
     jsOptions o; /* wait_ms > 0 bounds the request instead of the context's 5 s */
     jsOptions_Init(&o);
@@ -48,14 +58,11 @@ fv_status fv__js_stream_state_ex(fv__js_bus *b, fv_source src, int64_t wait_ms, 
         js_GetStreamInfo(&si, b->js, fv__js_stream_name(src), wait_ms > 0 ? &o : NULL, &jerr);
     if (s != NATS_OK)
         return fv__js_nats_err(err, s, jerr, fv__js_stream_name(src));
-    if (first)
-        *first = si->State.FirstSeq;
-    if (last)
-        *last = si->State.LastSeq;
-    if (created)
-        *created = si->Created;
-    if (first_ms)
-        *first_ms = si->State.FirstTime / NS_PER_MS;
+    *out = (fv__js_stream_stat){.first = si->State.FirstSeq,
+                                .last = si->State.LastSeq,
+                                .deleted = si->State.NumDeleted,
+                                .created = si->Created,
+                                .first_ms = si->State.FirstTime / NS_PER_MS};
     jsStreamInfo_Destroy(si);
     return FV_OK;
 }
@@ -75,8 +82,12 @@ fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_a
     pthread_mutex_unlock(&b->mu);
     if (fresh)
         return FV_OK;
-    fv_status st = fv__js_stream_state_ex(b, src, wait_ms, first, last, NULL, first_ms, err);
+    fv__js_stream_stat s;
+    fv_status st = fv__js_stream_stat_get(b, src, wait_ms, &s, err);
     if (st == FV_OK) {
+        *first = s.first;
+        *last = s.last;
+        *first_ms = s.first_ms;
         pthread_mutex_lock(&b->mu);
         b->state_cache[src].at_ms = now;
         b->state_cache[src].first = *first;
@@ -108,9 +119,11 @@ fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err)
     pthread_mutex_unlock(&b->mu);
     int64_t created[2] = {0, 0};
     fv_status st = FV_OK;
-    for (int i = 0; i < 2 && st == FV_OK; i++)
-        st = fv__js_stream_state_ex(b, (fv_source)i, READY_WAIT_MS, NULL, NULL, &created[i], NULL,
-                                    err);
+    for (int i = 0; i < 2 && st == FV_OK; i++) {
+        fv__js_stream_stat s = {0};
+        st = fv__js_stream_stat_get(b, (fv_source)i, READY_WAIT_MS, &s, err);
+        created[i] = s.created;
+    }
     int64_t now = fv__js_now_ms();
     pthread_mutex_lock(&b->mu);
     b->refreshing = false;
