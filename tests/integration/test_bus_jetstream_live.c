@@ -209,7 +209,9 @@ static bool family_accept(void *ud, const fv_event *ev, const fv_stream_event *s
     return ok;
 }
 
-static void test_jetstream_child_token_never_overtakes_its_workflow_started(void **state)
+/* pause_us > 0: the events thread pauses after taking each message, the instant in which the
+ * subscription's queue is already empty but the message is not handled yet */
+static void child_tokens_follow_their_workflow_started(int pause_us)
 {
     fv_bus *sub_bus = new_bus(0, 0), *pub_bus = new_bus(0, 0);
     char t[FV_ID_MAX + 1];
@@ -231,6 +233,7 @@ static void test_jetstream_child_token_never_overtakes_its_workflow_started(void
     fv_err err = {{0}};
     assert_int_equal(fv_bus_subscribe(sub_bus, &sc, &sub, &err), FV_OK);
     assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, TMO));
+    fv__js_debug_pause_live(sub_bus, FV_SRC_EVENTS, pause_us);
     fam.noise_bus = new_bus(0, 0);
     fam.tenant = t;
     pthread_t noise;
@@ -267,6 +270,16 @@ static void test_jetstream_child_token_never_overtakes_its_workflow_started(void
     fv_bus_destroy(fam.noise_bus);
     fv_bus_destroy(pub_bus);
     fv_bus_destroy(sub_bus);
+}
+
+static void test_jetstream_child_token_never_overtakes_its_workflow_started(void **state)
+{
+    child_tokens_follow_their_workflow_started(0);
+}
+
+static void test_jetstream_child_token_waits_for_a_workflow_started_being_handled(void **state)
+{
+    child_tokens_follow_their_workflow_started(3000);
 }
 
 static void test_jetstream_live_refills_lost_tail_without_newer_message(void **state)
@@ -669,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_jetstream_live_refills_lost_republishes_in_the_middle),
         cmocka_unit_test(test_jetstream_live_refills_lost_tail_without_newer_message),
         cmocka_unit_test(test_jetstream_child_token_never_overtakes_its_workflow_started),
+        cmocka_unit_test(test_jetstream_child_token_waits_for_a_workflow_started_being_handled),
         cmocka_unit_test(test_jetstream_tenant_isolation_with_wildcards_and_forged_body),
         cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
         cmocka_unit_test(test_jetstream_tiny_window_evicting_during_catchup_loses_nothing),

@@ -189,3 +189,8 @@ void fv__js_debug_drop_live(fv_bus *bus, fv_source src, int n)
 {
     atomic_store(&fv__js(bus)->live[src].debug_drop, n);
 }
+
+void fv__js_debug_pause_live(fv_bus *bus, fv_source src, int us)
+{
+    atomic_store(&fv__js(bus)->live[src].debug_pause_us, us);
+}

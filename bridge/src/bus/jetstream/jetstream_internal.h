@@ -119,12 +119,12 @@ typedef struct fv__js_live_src {
     uint64_t expected; /* next stream sequence to dispatch; 0 = not yet known */
     int64_t stream_created;
     uint64_t prev_probe_last;
-    atomic_bool initialized; /* expected is known: subscriptions may start */
-    atomic_bool probe;       /* reconnect or gap suspected: compare with the stream's last seq */
-    atomic_int debug_drop;   /* tests: discard the next n live messages */
-    /* cross-source order (live.c): messages taken from the subscription, and of
-     * those the ones fully handled; holding = a message waits for a refill */
-    atomic_uint_least64_t taken;
+    atomic_bool initialized;   /* expected is known: subscriptions may start */
+    atomic_bool probe;         /* reconnect or gap suspected: compare with the stream's last seq */
+    atomic_int debug_drop;     /* tests: discard the next n live messages */
+    atomic_int debug_pause_us; /* tests: pause after taking each message, before handling it */
+    /* cross-source order (live.c): of the messages nats.c has delivered (taken off the
+     * subscription's queue), those fully handled; holding = a message waits for a refill */
     atomic_uint_least64_t handled;
     atomic_bool holding;
 } fv__js_live_src;
@@ -253,5 +253,6 @@ fv_status fv__js_stream_stat_get(fv__js_bus *b, fv_source src, int64_t wait_ms,
 /* --- backend.c -------------------------------------------------------------------------------- */
 /* test hook: the live thread of src discards its next n messages, as if the republish was lost */
 void fv__js_debug_drop_live(fv_bus *bus, fv_source src, int n);
+void fv__js_debug_pause_live(fv_bus *bus, fv_source src, int us);
 
 #endif

@@ -157,18 +157,24 @@ static void wait_events_handled(fv__js_bus *b)
     fv__js_live_src *ev = &b->live[FV_SRC_EVENTS];
     if (!ev->started || !ev->sub || atomic_load(&ev->holding))
         return;
+    /* nats.c counts a message as delivered in the same locked step that takes it off the queue,
+     * so delivered + queued covers everything queued now, taken or not. The count is read after
+     * the queue: a message taken in between is counted twice, which only makes the target too
+     * high - and the idle check below ends such a wait. */
     int queued = 0;
-    if (natsSubscription_GetPending(ev->sub, &queued, NULL) != NATS_OK || queued < 0)
+    int64_t delivered = 0;
+    if (natsSubscription_GetPending(ev->sub, &queued, NULL) != NATS_OK || queued < 0 ||
+        natsSubscription_GetDelivered(ev->sub, &delivered) != NATS_OK)
         return;
-    /* read after the pending count: a message taken in between is counted twice, which only
-     * makes the target too high - and the idle check below ends such a wait */
-    uint64_t target = atomic_load(&ev->taken) + (uint64_t)queued;
+    uint64_t target = (uint64_t)delivered + (uint64_t)queued;
     for (int waited = 0; atomic_load(&ev->handled) < target && waited < CAUSAL_WAIT_MAX_US;
          waited += 200) {
         if (atomic_load(&ev->holding) || atomic_load(&b->closing))
             return;
         int now_queued = 0;
-        if (atomic_load(&ev->handled) == atomic_load(&ev->taken) &&
+        int64_t now_delivered = 0;
+        if (natsSubscription_GetDelivered(ev->sub, &now_delivered) == NATS_OK &&
+            atomic_load(&ev->handled) == (uint64_t)now_delivered &&
             natsSubscription_GetPending(ev->sub, &now_queued, NULL) == NATS_OK && now_queued == 0)
             return; /* idle: everything that was queued is handled */
         struct timespec ts = {0, 200000L};
@@ -189,9 +195,14 @@ static void *live_main(void *arg)
     int64_t last_probe = 0;
     natsMsg *held = NULL; /* a message waiting for its gap to be refilled */
     while (!atomic_load(&b->closing)) {
-        /* every path of the loop body ends here: what was taken is handled, but a held one */
+        /* every path of the loop body ends here: what was taken is handled, but a held one.
+         * Counted by nats.c, not by this thread: a count of its own would be raised only after
+         * the take, and the streams thread, seeing the queue empty and the counts equal in that
+         * instant, would route a token before the lifecycle event this thread holds. */
+        int64_t delivered = 0;
         atomic_store(&ls->holding, held != NULL);
-        atomic_store(&ls->handled, atomic_load(&ls->taken) - (held ? 1 : 0));
+        if (natsSubscription_GetDelivered(ls->sub, &delivered) == NATS_OK)
+            atomic_store(&ls->handled, (uint64_t)delivered - (held ? 1 : 0));
         int64_t now = fv__js_now_ms();
         bool forced = atomic_load(&ls->probe);
         if (ls->expected == 0 || forced || now - last_probe >= PROBE_EVERY_MS) {
@@ -208,14 +219,17 @@ static void *live_main(void *arg)
             natsStatus s = natsSubscription_NextMsg(&m, ls->sub, 200);
             if (s == NATS_TIMEOUT)
                 continue;
-            if (s == NATS_OK)
-                atomic_fetch_add(&ls->taken, 1);
             if (s != NATS_OK) {
                 /* NATS_SLOW_CONSUMER: messages were dropped; the sequence jump shows where */
                 atomic_store(&ls->probe, true);
                 if (s != NATS_SLOW_CONSUMER)
                     fv_sleep_ms(100);
                 continue;
+            }
+            int pause_us = atomic_load(&ls->debug_pause_us);
+            if (pause_us > 0) {
+                struct timespec ts = {pause_us / 1000000, (pause_us % 1000000) * 1000L};
+                nanosleep(&ts, NULL);
             }
             if (atomic_load(&ls->debug_drop) > 0) {
                 atomic_fetch_sub(&ls->debug_drop, 1);
