@@ -50,7 +50,7 @@ static void dispatch(fv__js_live_src *ls, fv__rec *r)
  * the cluster test caught: the range is read again at the next attempt instead of being lost. */
 static fv_status skip_gone(fv__js_live_src *ls, uint64_t to)
 {
-    fv__js_stream_stat s;
+    fv__js_stream_stat s = {0};
     fv_err err = {{0}};
     fv_status st = fv__js_stream_stat_get(ls->bus, ls->src, 0, &s, &err);
     if (st != FV_OK)

@@ -33,7 +33,7 @@ const char *fv__js_stream_name(fv_source src)
 fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
                               int64_t *created, fv_err *err)
 {
-    fv__js_stream_stat s;
+    fv__js_stream_stat s = {0};
     fv_status st = fv__js_stream_stat_get(b, src, 0, &s, err);
     if (st != FV_OK)
         return st;
@@ -82,7 +82,7 @@ fv_status fv__js_stream_state_recent(fv__js_bus *b, fv_source src, int64_t max_a
     pthread_mutex_unlock(&b->mu);
     if (fresh)
         return FV_OK;
-    fv__js_stream_stat s;
+    fv__js_stream_stat s = {0};
     fv_status st = fv__js_stream_stat_get(b, src, wait_ms, &s, err);
     if (st == FV_OK) {
         *first = s.first;
