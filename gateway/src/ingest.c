@@ -44,8 +44,8 @@ static bool ws(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int split_lines(const char *body, size_t len, fv_ingest_span *spans, fv_err *item_errs,
-                       size_t max, bool *too_many)
+static int split_lines(const char *body, size_t len, fv_ingest_span *spans, size_t max,
+                       bool *too_many)
 {
     size_t count = 0, pos = 0;
     while (pos < len) {
@@ -64,28 +64,18 @@ static int split_lines(const char *body, size_t len, fv_ingest_span *spans, fv_e
             break;
         }
         fv_json_kind kind = FV_JSON_INVALID;
-        fv_err e = {{0}};
-        if (fv_json_validate(body + a, b - a, FV_JSON_MAX_DEPTH, &kind, &e) != FV_OK) {
-            spans[count].p = NULL;
-            spans[count].n = 0;
-            if (item_errs)
-                fv_err_set(&item_errs[count], FV_EINVAL, "line %zu: %s", count + 1, e.msg);
-        } else if (kind != FV_JSON_OBJECT) {
-            spans[count].p = NULL;
-            spans[count].n = 0;
-            if (item_errs)
-                fv_err_set(&item_errs[count], FV_EINVAL, "item must be a JSON object");
-        } else {
-            spans[count].p = body + a;
-            spans[count].n = b - a;
-        }
+        bool ok = fv_json_validate(body + a, b - a, FV_JSON_MAX_DEPTH, &kind, NULL) == FV_OK &&
+                  kind == FV_JSON_OBJECT;
+        spans[count].p = body + a;
+        spans[count].n = ok ? b - a : 0;
+        spans[count].raw_n = b - a;
         count++;
     }
     return (int)count;
 }
 
-int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *spans,
-                    fv_err *item_errs, size_t max, bool *too_many, fv_err *err)
+int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *spans, size_t max,
+                    bool *too_many, fv_err *err)
 {
     *too_many = false;
     size_t off = 0;
@@ -94,7 +84,7 @@ int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *s
     if (off == len)
         return fv_err_set(err, FV_EINVAL, "body: empty");
     if (ndjson)
-        return split_lines(body, len, spans, item_errs, max, too_many);
+        return split_lines(body, len, spans, max, too_many);
     if (body[off] == '[') {
         fv_json_kind whole = FV_JSON_INVALID;
         fv_status st = fv_json_validate(body + off, len - off, FV_JSON_MAX_DEPTH, &whole, err);
@@ -111,15 +101,9 @@ int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *s
                 *too_many = true;
                 break;
             }
-            if (kind != FV_JSON_OBJECT) {
-                spans[count].p = NULL;
-                spans[count].n = 0;
-                if (item_errs)
-                    fv_err_set(&item_errs[count], FV_EINVAL, "item must be a JSON object");
-            } else {
-                spans[count].p = v.p;
-                spans[count].n = v.n;
-            }
+            spans[count].p = v.p;
+            spans[count].n = kind == FV_JSON_OBJECT ? v.n : 0;
+            spans[count].raw_n = v.n;
             count++;
         }
         if (r < 0)
@@ -140,6 +124,7 @@ int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *s
         spans[0].n = len - off;
         while (spans[0].n && ws(spans[0].p[spans[0].n - 1]))
             spans[0].n--;
+        spans[0].raw_n = spans[0].n;
         return 1;
     }
     /* not one JSON value: NDJSON sent as application/json, if it has several lines */
@@ -157,7 +142,16 @@ int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *s
             *err = first;
         return fv_err_prefix(err, FV_EINVAL, "body: ");
     }
-    return split_lines(body, len, spans, item_errs, max, too_many);
+    return split_lines(body, len, spans, max, too_many);
+}
+
+fv_status fv_ingest_item_error(const fv_ingest_span *sp, size_t index, fv_err *err)
+{
+    fv_json_kind kind = FV_JSON_INVALID;
+    fv_err e = {{0}};
+    if (fv_json_validate(sp->p, sp->raw_n, FV_JSON_MAX_DEPTH, &kind, &e) != FV_OK)
+        return fv_err_set(err, FV_EINVAL, "line %zu: %s", index + 1, e.msg);
+    return fv_err_set(err, FV_EINVAL, "item must be a JSON object");
 }
 
 /* A stream event has no tenant in its shape; one given anyway must be the caller's. */
@@ -210,23 +204,25 @@ void fv_ingest_run(fv_gw *gw, fv_ingest_kind kind, const char *path_wf, const fv
 {
     size_t max = (size_t)gw->cfg.max_items;
     fv_err err = {{0}};
-    fv_ingest_span *spans = calloc(max, sizeof *spans);
-    fv_err *errs = calloc(max, sizeof *errs);
-    fv_status *status = calloc(max, sizeof *status);
-    fv_publish_item *pubs = calloc(max, sizeof *pubs);
-    size_t *pub_of = calloc(max, sizeof *pub_of);
-    fv_event *evs = kind == FV_INGEST_EVENTS ? calloc(max, sizeof *evs) : NULL;
-    fv_stream_event *ses = kind == FV_INGEST_STREAM_EVENTS ? calloc(max, sizeof *ses) : NULL;
+    /* Only the spans are sized by --max-items (16 bytes each, not zeroed); the rest by the items
+     * found. Zeroing per-item arrays for 1,000 items on every request - 1.5 MB, mostly events -
+     * was 19 % of the gateway's CPU at 200 single-event requests/s (perf). */
+    fv_ingest_span *spans = malloc(max * sizeof *spans);
+    fv_err *errs = NULL;
+    fv_status *status = NULL;
+    fv_publish_item *pubs = NULL;
+    size_t *pub_of = NULL;
+    fv_event *evs = NULL;
+    fv_stream_event *ses = NULL;
     int n = 0;
     fv_http_answer_error(out, 503, "unavailable", "out of memory", 1);
-    if (!spans || !errs || !status || !pubs || !pub_of || (!evs && !ses))
+    if (!spans)
         goto out;
     bool too_many = false;
-    n = fv_ingest_split(body, len, ndjson, spans, errs, max, &too_many, &err);
-    if (n < 0) {
+    int found = fv_ingest_split(body, len, ndjson, spans, max, &too_many, &err);
+    if (found < 0) {
         atomic_fetch_add(&fv_gw_metrics.ingest_rejected, 1);
         fv_http_answer_error(out, 400, "bad_request", err.msg, 0);
-        n = 0;
         goto out;
     }
     if (too_many) {
@@ -235,10 +231,22 @@ void fv_ingest_run(fv_gw *gw, fv_ingest_kind kind, const char *path_wf, const fv
         fv_http_answer_error(out, 413, "payload_too_large", msg, 0);
         goto out;
     }
-    if (n == 0) {
+    if (found == 0) {
         fv_http_answer_error(out, 400, "bad_request", "body: no items", 0);
         goto out;
     }
+    size_t items = (size_t)found;
+    errs = calloc(items, sizeof *errs);
+    status = calloc(items, sizeof *status);
+    pubs = calloc(items, sizeof *pubs);
+    pub_of = calloc(items, sizeof *pub_of);
+    if (kind == FV_INGEST_EVENTS)
+        evs = calloc(items, sizeof *evs);
+    else
+        ses = calloc(items, sizeof *ses);
+    if (!errs || !status || !pubs || !pub_of || (!evs && !ses))
+        goto out;
+    n = found;
     int retry_after = 0;
     if (fv_ratelimit_take(gw->rate, pr->tenant_id, (size_t)n, fv_monotonic_ms(), &retry_after) !=
         FV_OK) {
@@ -255,7 +263,7 @@ void fv_ingest_run(fv_gw *gw, fv_ingest_kind kind, const char *path_wf, const fv
     for (int i = 0; i < n; i++) {
         fv_err *e = &errs[i];
         if (!spans[i].n) {
-            status[i] = FV_EINVAL;
+            status[i] = fv_ingest_item_error(&spans[i], (size_t)i, e);
             continue;
         }
         fv_status st;

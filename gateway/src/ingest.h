@@ -32,13 +32,18 @@ void fv_ingest_run(fv_gw *gw, fv_ingest_kind kind, const char *path_wf, const fv
 
 /* Splits a body into item spans (exposed for unit tests). Returns the number of items found
  * (up to max), or a negative status with err set when the body is not JSON/NDJSON at all; an
- * item that is not valid JSON gets span.n == 0 and its error in item_errs[i] (may be NULL).
- * *too_many is set when the body holds more than max items. */
+ * item that is not a JSON object (an NDJSON line that is not JSON, or any other value) gets
+ * span.n == 0, its text in p and raw_n, and its message from fv_ingest_item_error. *too_many is
+ * set when the body holds more than max items. */
 typedef struct fv_ingest_span {
     const char *p;
-    size_t n;
+    size_t n;     /* 0: not a JSON object */
+    size_t raw_n; /* the item's text, valid or not */
 } fv_ingest_span;
-int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *spans,
-                    fv_err *item_errs, size_t max, bool *too_many, fv_err *err);
+int fv_ingest_split(const char *body, size_t len, bool ndjson, fv_ingest_span *spans, size_t max,
+                    bool *too_many, fv_err *err);
+/* Why item `index` (span.n == 0) was refused: "line N: ..." for text that is not JSON, else
+ * "item must be a JSON object". Returns FV_EINVAL. */
+fv_status fv_ingest_item_error(const fv_ingest_span *sp, size_t index, fv_err *err);
 
 #endif

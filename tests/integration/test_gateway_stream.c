@@ -395,6 +395,20 @@ static void test_auth_and_request_errors_have_the_contract_status_codes(void **s
     assert_non_null(strstr(r.body, "{\"index\":0,\"error\":{\"code\":\"invalid\""));
     assert_non_null(strstr(r.body, "{\"index\":1,\"id\":"));
     fv_http_resp_free(&r);
+    /* items that are not objects, and an NDJSON line that is not JSON, each say why */
+    assert_int_equal(request("POST", "/v1/events", g_auth_a, NULL,
+                             "[7,{\"event_type\":\"task.created\",\"source\":\"s\"}]", &r),
+                     202);
+    assert_non_null(strstr(r.body, "{\"index\":0,\"error\":{\"code\":\"invalid\",\"message\":"
+                                   "\"item must be a JSON object\"}}"));
+    fv_http_resp_free(&r);
+    assert_int_equal(request("POST", "/v1/events", g_auth_a, "application/x-ndjson",
+                             "{\"event_type\":\"task.created\",\"source\":\"s\"}\n{oops\n", &r),
+                     202);
+    assert_non_null(strstr(r.body, "{\"index\":0,\"id\":"));
+    assert_non_null(
+        strstr(r.body, "{\"index\":1,\"error\":{\"code\":\"invalid\",\"message\":\"line 2: "));
+    fv_http_resp_free(&r);
     /* the same id twice is stored once */
     const char *dup = "{\"id\":\"dup-1\",\"event_type\":\"task.created\",\"source\":\"s\"}";
     assert_int_equal(request("POST", "/v1/events", g_auth_a, NULL, dup, NULL), 202);

@@ -209,30 +209,36 @@ static void test_ingest_split_object_array_and_ndjson(void **state)
 {
     (void)state;
     fv_ingest_span sp[4];
-    fv_err errs[4] = {{{0}}}, err = {{0}};
+    fv_err e = {{0}}, err = {{0}};
     bool too_many;
-    assert_int_equal(fv_ingest_split(" {\"a\":1} ", 9, false, sp, errs, 4, &too_many, &err), 1);
+    assert_int_equal(fv_ingest_split(" {\"a\":1} ", 9, false, sp, 4, &too_many, &err), 1);
     assert_int_equal(sp[0].n, 7);
     const char arr[] = "[{\"a\":1}, 2, {\"b\":[1,2]}]";
-    assert_int_equal(fv_ingest_split(arr, strlen(arr), false, sp, errs, 4, &too_many, &err), 3);
+    assert_int_equal(fv_ingest_split(arr, strlen(arr), false, sp, 4, &too_many, &err), 3);
     assert_int_equal(sp[1].n, 0); /* not an object: an item error, not a request error */
-    assert_non_null(strstr(errs[1].msg, "object"));
+    assert_int_equal(fv_ingest_item_error(&sp[1], 1, &e), FV_EINVAL);
+    assert_string_equal(e.msg, "item must be a JSON object");
     assert_int_equal(sp[2].n, 11);
-    const char nd[] = "{\"a\":1}\n\n{bad\r\n{\"c\":3}\n";
-    assert_int_equal(fv_ingest_split(nd, strlen(nd), true, sp, errs, 4, &too_many, &err), 3);
+    const char nd[] = "{\"a\":1}\n\n{bad\r\n{\"c\":3}\n[1]\n";
+    assert_int_equal(fv_ingest_split(nd, strlen(nd), true, sp, 4, &too_many, &err), 4);
     assert_int_equal(sp[0].n, 7);
     assert_int_equal(sp[1].n, 0);
+    assert_int_equal(sp[1].raw_n, 4); /* "{bad", its line ending trimmed */
+    assert_int_equal(fv_ingest_item_error(&sp[1], 1, &e), FV_EINVAL);
+    assert_memory_equal(e.msg, "line 2: ", 8);
     assert_int_equal(sp[2].n, 7);
+    assert_int_equal(sp[3].n, 0); /* JSON, but not an object */
+    assert_int_equal(fv_ingest_item_error(&sp[3], 3, &e), FV_EINVAL);
+    assert_string_equal(e.msg, "item must be a JSON object");
     assert_false(too_many);
     /* NDJSON sent as application/json is still understood */
-    assert_int_equal(fv_ingest_split(nd, strlen(nd), false, sp, errs, 4, &too_many, &err), 3);
+    assert_int_equal(fv_ingest_split(nd, strlen(nd), false, sp, 4, &too_many, &err), 4);
     assert_int_equal(
-        fv_ingest_split("{\"a\":1}\n{\"a\":1}\n{\"a\":1}", 23, true, sp, errs, 2, &too_many, &err),
-        2);
+        fv_ingest_split("{\"a\":1}\n{\"a\":1}\n{\"a\":1}", 23, true, sp, 2, &too_many, &err), 2);
     assert_true(too_many);
-    assert_true(fv_ingest_split("{\"a\":", 5, false, sp, errs, 4, &too_many, &err) < 0);
-    assert_true(fv_ingest_split("  ", 2, false, sp, errs, 4, &too_many, &err) < 0);
-    assert_true(fv_ingest_split("[1,", 3, false, sp, errs, 4, &too_many, &err) < 0);
+    assert_true(fv_ingest_split("{\"a\":", 5, false, sp, 4, &too_many, &err) < 0);
+    assert_true(fv_ingest_split("  ", 2, false, sp, 4, &too_many, &err) < 0);
+    assert_true(fv_ingest_split("[1,", 3, false, sp, 4, &too_many, &err) < 0);
 }
 
 static void test_ingest_content_types(void **state)
