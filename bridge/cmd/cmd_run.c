@@ -216,6 +216,7 @@ static fv_status step_connect(daemon_parts *p, const run_cfg *cfg, fv_err *err)
     fv_bus_config bc;
     fv_bridge_bus_config(&cfg->c, &bc);
     bc.name = "flovyn-bridge run";
+    bc.publish_now = true; /* the legacy adapter's events go on to browsers: no 1 ms wait */
     return fv_bus_create(&bc, &p->bus, err);
 }
 

@@ -190,6 +190,7 @@ fv_status fv_gw_create(const fv_gw_config *cfg, fv_gw **out, fv_err *err)
     bc.publish_timeout_ms = (int)cfg->publish_timeout_ms;
     bc.publish_deadline_ms = (int)cfg->publish_deadline_ms;
     bc.connect_in_background = true;
+    bc.publish_now = true; /* a client waits on each ingest; its events' latency counts */
     bc.after_callbacks = fv_streams_after_callbacks;
     bc.after_callbacks_ud = gw;
     if ((st = fv_bus_create(&bc, &gw->bus, err)) != FV_OK)

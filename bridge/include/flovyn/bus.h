@@ -46,6 +46,11 @@ typedef struct fv_bus_config {
     int publish_attempts;       /* retries with the same msg id; 0 -> 3, or as many as fit
                                    in publish_deadline_ms when that is set */
     int publish_deadline_ms;    /* no new attempt this long after a batch began; 0 -> none */
+    /* JetStream: each publish is written to the socket by the publishing thread at once. Off,
+     * nats.c's flusher thread writes it, after waiting 1 ms for more to gather: every isolated
+     * event carries that millisecond into its end-to-end latency. On costs a write per message
+     * in bulk publishing. */
+    bool publish_now;
     /* JetStream: bytes of recent records kept in memory per stream for resumes (the window);
      * 0 -> 64 MiB */
     size_t window_bytes;

@@ -188,6 +188,8 @@ fv_status fv__js_connect(fv__js_bus *b, jsPubAckHandler on_ack, fv_err *err)
         s = natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
     if (s == NATS_OK)
         s = natsOptions_SetMaxPendingMsgs(o, 1 << 20);
+    if (s == NATS_OK && c->publish_now)
+        s = natsOptions_SetSendAsap(o, true);
     fv__js_connstate *cs = calloc(1, sizeof *cs);
     if (!cs) {
         natsOptions_Destroy(o);
