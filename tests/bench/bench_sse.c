@@ -11,7 +11,7 @@
  *
  *   bench_sse --port P --sub-path PATH --conns N [--rate R --seconds S --pub-path PATH
  *             --pub-format flovyn|raw] [--header "K: V"]... [--last-event-id ID --expect N]
- *             [--expect-timeout S] [--idle-seconds S]
+ *             [--expect-timeout S] [--idle-seconds S [--settle-seconds S]]
  * Prints one line of `key=value` figures for the driver script (tests/bench/run.sh).
  */
 #include <arpa/inet.h>
@@ -52,8 +52,9 @@ typedef struct opts {
     long expect;           /* resume storm: events each connection must receive */
     double expect_timeout; /* give up waiting for `expect` after this long (0 -> 120 s) */
     double idle_seconds;
-    double connect_rate; /* new connections per second (0 = as fast as possible) */
-    long count;          /* stop publishing after this many events (0 = by time) */
+    double settle_seconds; /* after every connection is ready, read this long before measuring */
+    double connect_rate;   /* new connections per second (0 = as fast as possible) */
+    long count;            /* stop publishing after this many events (0 = by time) */
 } opts;
 
 static opts O = {.host = "127.0.0.1", .pub_format = "flovyn", .publishers = 2};
@@ -274,6 +275,21 @@ static void on_data(conn *c, const char *p, size_t n)
 }
 
 /* ---- publishers ----------------------------------------------------------------------------- */
+/* reads what a ready connection has; closes it on end or error */
+static void read_into(conn *c, char *buf, size_t cap)
+{
+    if (c->state == ST_CLOSED)
+        return;
+    ssize_t r = read(c->fd, buf, cap);
+    if (r > 0)
+        on_data(c, buf, (size_t)r);
+    if (r == 0 || (r < 0 && errno != EAGAIN) || c->state == ST_CLOSED) {
+        c->state = ST_CLOSED;
+        closed_conns++;
+        close(c->fd);
+    }
+}
+
 static atomic_long published, publish_errors;
 static atomic_bool stop_publishing;
 static atomic_int publishers_running; /* drained only once none can still add an event */
@@ -390,9 +406,27 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_sse --port P --sub-path PATH --conns N [--rate R --seconds S "
                     "--pub-path PATH --pub-format flovyn|raw --publishers K] [--header 'K: V'] "
-                    "[--last-event-id ID --expect N --expect-timeout S] [--idle-seconds S] "
-                    "[--connect-rate R]\n");
+                    "[--last-event-id ID --expect N --expect-timeout S] [--idle-seconds S "
+                    "[--settle-seconds S]] [--connect-rate R]\n");
     exit(2);
+}
+
+/* the server's resident memory in KiB, -1 if unknown */
+static long rss_kib_of(int pid)
+{
+    if (pid <= 0)
+        return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
 }
 
 static long cpu_ticks_of(int pid)
@@ -450,6 +484,8 @@ int main(int argc, char **argv)
             O.expect_timeout = atof(v);
         else if (!strcmp(a, "--idle-seconds"))
             O.idle_seconds = atof(v);
+        else if (!strcmp(a, "--settle-seconds"))
+            O.settle_seconds = atof(v);
         else if (!strcmp(a, "--connect-rate"))
             O.connect_rate = atof(v);
         else if (!strcmp(a, "--server-pid"))
@@ -527,7 +563,16 @@ int main(int argc, char **argv)
         }
     }
     all_ready_us = mono_us();
+    /* a server is still busy for a while after a burst of opens (hand-overs, freeing and
+     * trimming what the burst allocated): an idle measurement starts after it settles */
+    for (int64_t settle_end = all_ready_us + (int64_t)(O.settle_seconds * 1e6);
+         mono_us() < settle_end;) {
+        int n = epoll_wait(ep, evs, 512, 50);
+        for (int k = 0; k < n; k++)
+            read_into(evs[k].data.ptr, buf, sizeof buf);
+    }
     long ticks0 = cpu_ticks_of(server_pid);
+    long rss0 = rss_kib_of(server_pid); /* with every connection open, settled */
     int64_t phase_start = mono_us();
     measure_from_us = O.expect ? phase_start : phase_start + 1000000;
 
@@ -565,19 +610,8 @@ int main(int argc, char **argv)
             total_events >= atomic_load(&published) * (long)ready_conns)
             break;
         int n = epoll_wait(ep, evs, 512, 50);
-        for (int k = 0; k < n; k++) {
-            conn *c = evs[k].data.ptr;
-            if (c->state == ST_CLOSED)
-                continue;
-            ssize_t r = read(c->fd, buf, sizeof buf);
-            if (r > 0)
-                on_data(c, buf, (size_t)r);
-            if (r == 0 || (r < 0 && errno != EAGAIN) || c->state == ST_CLOSED) {
-                c->state = ST_CLOSED;
-                closed_conns++;
-                close(c->fd);
-            }
-        }
+        for (int k = 0; k < n; k++)
+            read_into(evs[k].data.ptr, buf, sizeof buf);
     }
     for (int i = 0; i < npubs; i++)
         pthread_join(pubs[i], NULL);
@@ -603,6 +637,8 @@ int main(int argc, char **argv)
            elapsed, cpu_s);
     if (O.rate > 0 && run_s > 0) /* what the publishers achieved over their window */
         printf(" publish_rate=%.1f", (double)pub / run_s);
+    if (rss0 >= 0)
+        printf(" server_rss_kib=%ld", rss0);
     if (cpu_s >= 0 && total_events > 0) /* server CPU per delivered event */
         printf(" cpu_us_per_delivery=%.2f", cpu_s * 1e6 / (double)total_events);
     if (O.expect)
