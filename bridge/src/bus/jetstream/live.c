@@ -56,6 +56,14 @@ static fv_status skip_gone(fv__js_live_src *ls, uint64_t to)
     if (st != FV_OK)
         return st;
     if (s.deleted > 0 || s.first > to) {
+        char range[64], state[96];
+        snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)ls->expected,
+                 (unsigned long long)to);
+        snprintf(state, sizeof state, "first %llu last %llu deleted %llu",
+                 (unsigned long long)s.first, (unsigned long long)s.last,
+                 (unsigned long long)s.deleted);
+        fv_log(FV_LOG_WARN, "bus", "live refill: sequences gone from the stream, skipped", "stream",
+               fv__js_stream_name(ls->src), "range", range, "stream_state", state, NULL);
         ls->expected = to + 1;
         return FV_OK;
     }
