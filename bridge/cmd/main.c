@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "flovyn/bus.h"
 
 static const char usage[] =
     "usage: flovyn-bridge <command> [options]\n"
@@ -38,6 +39,7 @@ static const command commands[] = {
 
 int main(int argc, char **argv)
 {
+    fv_bus_process_start();
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;

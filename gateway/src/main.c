@@ -11,11 +11,13 @@
 
 #include "auth.h"
 #include "config.h"
+#include "flovyn/bus.h"
 #include "flovyn/log.h"
 #include "gw.h"
 
 int main(int argc, char **argv)
 {
+    fv_bus_process_start();
     if (argc > 1 && !strcmp(argv[1], "token"))
         return fv_auth_token_main(argc - 2, argv + 2);
     fv_gw_config cfg;

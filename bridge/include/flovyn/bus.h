@@ -73,6 +73,13 @@ void fv_bus_config_init(fv_bus_config *c);
 
 fv_status fv_bus_create(const fv_bus_config *cfg, fv_bus **out, fv_err *err);
 void fv_bus_destroy(fv_bus *bus);
+/* First thing in a program's main, before anything uses OpenSSL: turns off OpenSSL's exit
+ * handler. A destroyed NATS connection's last reference goes with its closed callback on a
+ * library thread, which frees its TLS session there; a process that returned from main meanwhile
+ * ran that handler under it, and `flovyn-bridge init` and `publish` crashed (SIGSEGV in
+ * pthread_rwlock on a freed lock, or in a freed OpenSSL stack) in the cluster test. Waiting for
+ * the library instead (nats_CloseAndWait) cleans OpenSSL up itself and crashed every other run. */
+void fv_bus_process_start(void);
 bool fv_bus_is_memory(const fv_bus *bus);
 const char *fv_bus_prefix(const fv_bus *bus);
 

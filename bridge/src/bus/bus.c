@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "bus_internal.h"
 
 void fv_bus_config_init(fv_bus_config *c)
@@ -26,6 +28,14 @@ void fv_bus_destroy(fv_bus *bus)
 {
     if (bus)
         bus->ops->destroy(bus);
+}
+
+void fv_bus_process_start(void)
+{
+    /* no OpenSSL exit handler: it would free OpenSSL's locks and tables under NATS library
+     * threads that outlive main (a connection's last release, and its TLS session's, happens on
+     * nats.c's callback thread) */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
 bool fv_bus_is_memory(const fv_bus *bus)
