@@ -40,6 +40,17 @@ function bridgeCmd(args, { tls = true, url } = {}) {
   });
 }
 
+// What a gateway logged above info level (the last 40 lines), for a failure message.
+function gatewayWarnings(name) {
+  try {
+    const lines = fs.readFileSync(path.join(dir, `${name}.log`), 'utf8').split('\n')
+      .filter((l) => /"level":"(warn|error)"/.test(l));
+    return `${name} warnings:\n${lines.slice(-40).join('\n')}`;
+  } catch (e) {
+    return `${name} log unreadable: ${e.message}`;
+  }
+}
+
 // A webhook receiver: CloudEvents batches, every event id recorded with when it came.
 function startHook() {
   const got = new Map();
@@ -253,7 +264,8 @@ test('leader, gateway and webhook-node failures lose nothing and duplicate nothi
         const got = new Set(r.ids);
         const missing = published.map((id, i) => (got.has(id) ? -1 : i)).filter((i) => i >= 0);
         throw new Error(`${e.message}: has ${r.ids.length}; missing indexes ${missing.slice(0, 20).join(',')}` +
-          `${missing.length > 20 ? ',...' : ''} (last received ${r.ids.length ? published.indexOf(r.ids[r.ids.length - 1]) : -1})`);
+          `${missing.length > 20 ? ',...' : ''} (last received ${r.ids.length ? published.indexOf(r.ids[r.ids.length - 1]) : -1}; ` +
+          `other events: ${r.other.join(',') || 'none'})\n${gatewayWarnings(r.name.split('-')[0])}`);
       });
     assert.ifError(r.error);
   }
