@@ -260,12 +260,16 @@ test('leader, gateway and webhook-node failures lose nothing and duplicate nothi
   // every reader gets everything, once, in the order it was stored
   for (const r of readers) {
     await until(`${r.name} to have ${published.length} events`, () => r.error || r.ids.length >= published.length, 60000, 100)
-      .catch((e) => {
+      .catch(async (e) => {
+        const gw = r.name.startsWith('gwA') ? gwA : gwB;
+        const metrics = await fetch(gw.base + '/metrics').then((x) => x.text()).catch((m) => `unreadable: ${m}`);
+        const live = metrics.split('\n').filter((l) => /^flovyn_gateway_(live|catchups|open_streams|window|events_delivered|nats|gaps|skipped|shared_reads|read_events)/.test(l));
         const got = new Set(r.ids);
         const missing = published.map((id, i) => (got.has(id) ? -1 : i)).filter((i) => i >= 0);
         throw new Error(`${e.message}: has ${r.ids.length}; missing indexes ${missing.slice(0, 20).join(',')}` +
           `${missing.length > 20 ? ',...' : ''} (last received ${r.ids.length ? published.indexOf(r.ids[r.ids.length - 1]) : -1}; ` +
-          `other events: ${r.other.join(',') || 'none'})\n${gatewayWarnings(r.name.split('-')[0])}`);
+          `other events: ${r.other.join(',') || 'none'})\n${gatewayWarnings(r.name.split('-')[0])}\n` +
+          `all readers: ${readers.map((x) => `${x.name}=${x.ids.length}`).join(' ')}\nmetrics:\n${live.join('\n')}`);
       });
     assert.ifError(r.error);
   }
