@@ -119,6 +119,7 @@ typedef struct fv__js_live_src {
     uint64_t expected; /* next stream sequence to dispatch; 0 = not yet known */
     int64_t stream_created;
     uint64_t prev_probe_last;
+    int64_t probe_warned_ms;   /* last "does not answer" warning */
     atomic_bool initialized;   /* expected is known: subscriptions may start */
     atomic_bool probe;         /* reconnect or gap suspected: compare with the stream's last seq */
     atomic_int debug_drop;     /* tests: discard the next n live messages */

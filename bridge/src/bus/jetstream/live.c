@@ -128,8 +128,16 @@ static bool probe(fv__js_live_src *ls, bool forced)
     uint64_t first = 0, last = 0;
     int64_t created = 0;
     fv_err err = {{0}};
-    if (fv__js_stream_state(ls->bus, ls->src, &first, &last, &created, &err) != FV_OK)
+    if (fv__js_stream_state(ls->bus, ls->src, &first, &last, &created, &err) != FV_OK) {
+        /* a live path that cannot see its stream delivers nothing new: say so, every 10 s */
+        int64_t now = fv__js_now_ms();
+        if (now - ls->probe_warned_ms >= 10000) {
+            ls->probe_warned_ms = now;
+            fv_log(FV_LOG_WARN, "bus", "live probe: the stream does not answer", "stream",
+                   fv__js_stream_name(ls->src), "error", err.msg, NULL);
+        }
         return false;
+    }
     if (ls->expected == 0) {
         ls->expected = last + 1;
         ls->stream_created = created;
