@@ -411,36 +411,36 @@ static void usage(void)
     exit(2);
 }
 
+/* /proc/<pid>/<name> into buf, NUL-terminated; false if unreadable */
+static bool read_proc(int pid, const char *name, char *buf, size_t cap)
+{
+    if (pid <= 0)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return true;
+}
+
 /* the server's resident memory in KiB, -1 if unknown */
 static long rss_kib_of(int pid)
 {
-    if (pid <= 0)
-        return -1;
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    char buf[4096];
+    const char *p = read_proc(pid, "status", buf, sizeof buf) ? strstr(buf, "VmRSS:") : NULL;
     long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
+    return p && sscanf(p, "VmRSS: %ld", &kib) == 1 ? kib : -1;
 }
 
 static long cpu_ticks_of(int pid)
 {
-    if (pid <= 0)
+    char buf[1024];
+    if (!read_proc(pid, "stat", buf, sizeof buf))
         return -1;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     char *p = strrchr(buf, ')');
     long ut = 0, st = 0;
     if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) == 2)

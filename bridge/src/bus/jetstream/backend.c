@@ -30,8 +30,10 @@ static uint64_t js_epoch(fv_bus *bus)
 
 static fv_status js_last_seq(fv_bus *bus, fv_source src, uint64_t *out, fv_err *err)
 {
-    *out = 0;
-    return fv__js_stream_state(fv__js(bus), src, NULL, out, NULL, err);
+    fv__js_stream_stat s = {0};
+    fv_status st = fv__js_stream_stat_get(fv__js(bus), src, 0, &s, err);
+    *out = s.last;
+    return st;
 }
 
 static void js_stats(fv_bus *bus, fv_bus_stats *o)

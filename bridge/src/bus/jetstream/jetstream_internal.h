@@ -230,9 +230,6 @@ uint64_t fv__js_epoch(fv__js_bus *b);
  * 250 ms; a request without answer keeps what was known. Returns at once (FV_OK, cache
  * unchanged) while another thread refreshes. */
 fv_status fv__js_refresh_streams(fv__js_bus *b, fv_err *err);
-/* last sequence and first sequence of a source */
-fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
-                              int64_t *created, fv_err *err);
 /* first and last sequence and the first message's time, answered from a copy at most max_age_ms
  * old when there is one (max_age_ms < 0: always asked, and the copy renewed): for start planning
  * on the HTTP thread, where a stream-info request per new subscription would make a reconnect

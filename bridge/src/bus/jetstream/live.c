@@ -125,10 +125,9 @@ static fv_status refill(fv__js_live_src *ls, uint64_t to)
  * held a probe ago and only while nothing is queued - a message still in flight is not lost. */
 static bool probe(fv__js_live_src *ls, bool forced)
 {
-    uint64_t first = 0, last = 0;
-    int64_t created = 0;
+    fv__js_stream_stat s = {0};
     fv_err err = {{0}};
-    if (fv__js_stream_state(ls->bus, ls->src, &first, &last, &created, &err) != FV_OK) {
+    if (fv__js_stream_stat_get(ls->bus, ls->src, 0, &s, &err) != FV_OK) {
         /* a live path that cannot see its stream delivers nothing new: say so, every 10 s */
         int64_t now = fv__js_now_ms();
         if (now - ls->probe_warned_ms >= 10000) {
@@ -139,29 +138,29 @@ static bool probe(fv__js_live_src *ls, bool forced)
         return false;
     }
     if (ls->expected == 0) {
-        ls->expected = last + 1;
-        ls->stream_created = created;
-        fv__eng_start_source(ls->bus->eng, ls->src, last);
+        ls->expected = s.last + 1;
+        ls->stream_created = s.created;
+        fv__eng_start_source(ls->bus->eng, ls->src, s.last);
         atomic_store(&ls->initialized, true);
         return true;
     }
-    if (created != ls->stream_created) {
+    if (s.created != ls->stream_created) {
         /* recreated: a new history from sequence 1; every subscription on it ends */
-        ls->stream_created = created;
-        ls->expected = first > 0 ? first : 1;
+        ls->stream_created = s.created;
+        ls->expected = s.first > 0 ? s.first : 1;
         fv_log(FV_LOG_WARN, "bus", "stream recreated, live sequence restarted", "stream",
                fv__js_stream_name(ls->src), NULL);
         fv__eng_reset_source(ls->bus->eng, ls->src, ls->expected - 1,
                              "the stream was recreated; resume from your cursor");
     }
-    uint64_t target = forced ? last : ls->prev_probe_last;
-    ls->prev_probe_last = last;
+    uint64_t target = forced ? s.last : ls->prev_probe_last;
+    ls->prev_probe_last = s.last;
     if (!forced) {
         int queued = 0;
         if (natsSubscription_GetPending(ls->sub, &queued, NULL) == NATS_OK && queued > 0)
             return true;
     }
-    if (target >= ls->expected && target <= last)
+    if (target >= ls->expected && target <= s.last)
         return refill(ls, target) == FV_OK;
     return true;
 }

@@ -156,10 +156,11 @@ fv_status fv__js_reader_fetch(fv__js_reader *r, int batch, int expires_ms, natsM
 fv_status fv__js_seq_at_time(fv__js_bus *b, fv_source src, int64_t time_ms, uint64_t *out,
                              fv_err *err)
 {
-    uint64_t first = 0, last = 0;
-    fv_status st = fv__js_stream_state(b, src, &first, &last, NULL, err);
+    fv__js_stream_stat stat = {0};
+    fv_status st = fv__js_stream_stat_get(b, src, 0, &stat, err);
     if (st != FV_OK)
         return st;
+    uint64_t first = stat.first, last = stat.last;
     char all[FV_SUBJECT_MAX];
     if (src == FV_SRC_EVENTS)
         fv_subject_events_all(b->base.prefix, all, sizeof all);

@@ -30,22 +30,6 @@ const char *fv__js_stream_name(fv_source src)
     return src == FV_SRC_EVENTS ? FV_STREAM_EVENTS : FV_STREAM_STREAMS;
 }
 
-fv_status fv__js_stream_state(fv__js_bus *b, fv_source src, uint64_t *first, uint64_t *last,
-                              int64_t *created, fv_err *err)
-{
-    fv__js_stream_stat s = {0};
-    fv_status st = fv__js_stream_stat_get(b, src, 0, &s, err);
-    if (st != FV_OK)
-        return st;
-    if (first)
-        *first = s.first;
-    if (last)
-        *last = s.last;
-    if (created)
-        *created = s.created;
-    return FV_OK;
-}
-
 fv_status fv__js_stream_stat_get(fv__js_bus *b, fv_source src, int64_t wait_ms,
                                  fv__js_stream_stat *out, fv_err *err)
 {
