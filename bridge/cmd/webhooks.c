@@ -105,6 +105,20 @@ struct wh_runner {
     wh_runner *next;
 };
 
+/* A subscription whose runner could not start (JetStream unreachable or electing a leader, its
+ * durable in conflict): its record is applied again later, the wait doubling up to
+ * START_RETRY_MAX_MS, until it starts or the record changes or goes. Watcher thread only. */
+typedef struct wh_pending {
+    char *key;
+    char *val;
+    size_t len;
+    int64_t due_ms, wait_ms;
+    struct wh_pending *next;
+} wh_pending;
+
+#define START_RETRY_FIRST_MS 500
+#define START_RETRY_MAX_MS 15000
+
 struct fv_webhooks {
     fv_bus *bus;
     fv_webhooks_config cfg;
@@ -118,6 +132,8 @@ struct fv_webhooks {
     CURLM *multi;
     pthread_mutex_t qmu; /* submit queue */
     wh_batch *submit_head, *submit_tail;
+    wh_pending *pending;
+    atomic_int waiting; /* subscriptions in `pending`, for /metrics */
 };
 
 static int64_t grace_ms(const fv_webhooks *w)
@@ -625,7 +641,11 @@ static fv_status runner_start(fv_webhooks *w, const fv_subscription *s, wh_runne
     dc.backoff_ms = NULL;
     dc.backoff_n = 0;
     dc.max_ack_pending = (int64_t)s->batch * (s->ordered ? 1 : MAX_INFLIGHT_UNORDERED * 2);
+    /* every event stored since the subscription was added, however late a bridge gets to make
+     * its durable (JetStream electing a leader, every bridge down); records without a creation
+     * time start at what comes next */
     dc.deliver_new = true;
+    dc.start_ms = s->created_ms;
     if ((st = fv_bus_durable_ensure(w->bus, &dc, err)) != FV_OK)
         goto fail;
     if ((st = fv_bus_durable_open(w->bus, FV_STREAM_EVENTS, r->durable, &r->d, err)) != FV_OK)
@@ -699,17 +719,63 @@ static bool same_delivery_config(const fv_subscription *a, const fv_subscription
     return memcmp(&x, &y, sizeof x) == 0;
 }
 
-static void apply_put(fv_webhooks *w, const char *key, const void *val, size_t len)
+static void pending_free(wh_pending *p)
+{
+    free(p->key);
+    free(p->val);
+    free(p);
+}
+
+/* takes the key's entry out of `pending`, or NULL */
+static wh_pending *pending_take(fv_webhooks *w, const char *key)
+{
+    for (wh_pending **pp = &w->pending; *pp; pp = &(*pp)->next)
+        if (!strcmp((*pp)->key, key)) {
+            wh_pending *p = *pp;
+            *pp = p->next;
+            atomic_fetch_sub(&w->waiting, 1);
+            return p;
+        }
+    return NULL;
+}
+
+static void pending_add(fv_webhooks *w, const char *key, const void *val, size_t len,
+                        int64_t wait_ms)
+{
+    wh_pending *p = calloc(1, sizeof *p);
+    if (p) {
+        p->key = strdup(key);
+        p->val = malloc(len ? len : 1);
+    }
+    if (!p || !p->key || !p->val) {
+        if (p)
+            pending_free(p);
+        fv_log(FV_LOG_ERROR, "webhooks", "out of memory: subscription not retried", "subscription",
+               key, NULL);
+        return;
+    }
+    memcpy(p->val, val, len);
+    p->len = len;
+    p->wait_ms = wait_ms;
+    p->due_ms = fv_monotonic_ms() + wait_ms;
+    p->next = w->pending;
+    w->pending = p;
+    atomic_fetch_add(&w->waiting, 1);
+}
+
+/* Applies a record; false when its runner could not start (worth another try). */
+static bool apply_put(fv_webhooks *w, const char *key, const void *val, size_t len,
+                      int64_t retry_ms)
 {
     fv_subscription *s = malloc(sizeof *s);
     if (!s)
-        return;
+        return false;
     fv_err err = {{0}};
     if (fv_subscription_from_json(val, len, s, &err) != FV_OK || strcmp(s->name, key) != 0) {
         fv_log(FV_LOG_WARN, "webhooks", "ignoring invalid subscription record", "key", key, "error",
                err.msg[0] ? err.msg : "name differs from key", NULL);
         free(s);
-        return;
+        return true; /* the same record would fail the same way */
     }
     pthread_mutex_lock(&w->mu);
     bool same = false;
@@ -719,17 +785,19 @@ static void apply_put(fv_webhooks *w, const char *key, const void *val, size_t l
     pthread_mutex_unlock(&w->mu);
     if (same) {
         free(s);
-        return;
+        return true;
     }
     wh_runner *old = runner_take(w, key);
     if (old)
         runner_destroy(old, false);
     wh_runner *r = NULL;
     if (runner_start(w, s, &r, &err) != FV_OK) {
-        fv_log(FV_LOG_ERROR, "webhooks", "cannot start subscription", "subscription", key, "error",
-               err.msg, NULL);
+        char retry[32];
+        snprintf(retry, sizeof retry, "%lld ms", (long long)retry_ms);
+        fv_log(FV_LOG_ERROR, "webhooks", "cannot start subscription; retrying", "subscription", key,
+               "error", err.msg, "retry_in", retry, NULL);
         free(s);
-        return;
+        return false;
     }
     pthread_mutex_lock(&w->mu);
     r->next = w->runners;
@@ -738,6 +806,7 @@ static void apply_put(fv_webhooks *w, const char *key, const void *val, size_t l
     fv_log(FV_LOG_INFO, "webhooks", old ? "subscription updated" : "subscription started",
            "subscription", key, "tenant", s->tenant_id, "durable", r->durable, NULL);
     free(s);
+    return true;
 }
 
 static void apply_delete(fv_webhooks *w, const char *key)
@@ -749,6 +818,51 @@ static void apply_delete(fv_webhooks *w, const char *key)
     fv_log(FV_LOG_INFO, "webhooks", "subscription removed", "subscription", key, NULL);
 }
 
+/* a record from the watcher: it replaces whatever was waiting for the key */
+static void apply_change(fv_webhooks *w, const fv_kv_change *c)
+{
+    wh_pending *p = pending_take(w, c->key);
+    if (p)
+        pending_free(p);
+    if (c->op != FV_KV_PUT) {
+        apply_delete(w, c->key);
+        return;
+    }
+    if (!apply_put(w, c->key, c->value, c->len, START_RETRY_FIRST_MS))
+        pending_add(w, c->key, c->value, c->len, START_RETRY_FIRST_MS);
+}
+
+/* tries again the records whose wait is over */
+static void retry_pending(fv_webhooks *w)
+{
+    int64_t now = fv_monotonic_ms();
+    wh_pending *due = NULL;
+    for (wh_pending **pp = &w->pending; *pp;) {
+        wh_pending *p = *pp;
+        if (p->due_ms > now) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        atomic_fetch_sub(&w->waiting, 1);
+        p->next = due;
+        due = p;
+    }
+    while (due && !atomic_load(&w->stopping)) {
+        wh_pending *p = due;
+        due = p->next;
+        int64_t wait = p->wait_ms * 2 < START_RETRY_MAX_MS ? p->wait_ms * 2 : START_RETRY_MAX_MS;
+        if (!apply_put(w, p->key, p->val, p->len, wait))
+            pending_add(w, p->key, p->val, p->len, wait);
+        pending_free(p);
+    }
+    while (due) {
+        wh_pending *p = due;
+        due = p->next;
+        pending_free(p);
+    }
+}
+
 static void *watch_main(void *arg)
 {
     fv_webhooks *w = arg;
@@ -756,6 +870,7 @@ static void *watch_main(void *arg)
         fv_kv_change c;
         bool have = false;
         fv_err err = {{0}};
+        retry_pending(w);
         fv_status st = fv_kv_watcher_next(w->watcher, 250, &c, &have, &err);
         if (st == FV_ETIMEOUT)
             continue;
@@ -768,10 +883,12 @@ static void *watch_main(void *arg)
         }
         if (!have)
             continue; /* marks the end of the initial values */
-        if (c.op == FV_KV_PUT)
-            apply_put(w, c.key, c.value, c.len);
-        else
-            apply_delete(w, c.key);
+        apply_change(w, &c);
+    }
+    while (w->pending) {
+        wh_pending *p = w->pending;
+        w->pending = p->next;
+        pending_free(p);
     }
     return NULL;
 }
@@ -876,6 +993,11 @@ void fv_webhooks_metrics(fv_webhooks *w, fv_buf *out)
                      "# TYPE flovyn_webhook_ignored_total counter\n"
                      "# TYPE flovyn_webhook_consumer_pending gauge\n"
                      "# TYPE flovyn_webhook_delivery_seconds histogram\n");
+    fv_buf_printf(out,
+                  "# HELP flovyn_webhook_subscriptions_waiting subscriptions whose delivery could "
+                  "not start yet (retried)\n# TYPE flovyn_webhook_subscriptions_waiting gauge\n"
+                  "flovyn_webhook_subscriptions_waiting %d\n",
+                  atomic_load(&w->waiting));
     pthread_mutex_lock(&w->mu);
     for (wh_runner *r = w->runners; r; r = r->next) {
         const char *n = r->sub.name; /* a validated id: safe inside a label */

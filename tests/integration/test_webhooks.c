@@ -4,7 +4,8 @@
  * Covers signing and the CloudEvents body, residual type filtering, retries with backoff and
  * Retry-After, dead-lettering after the last attempt or a permanent refusal, replay from the DLQ,
  * the SSRF guards (at `add` and at connect time), subscriptions changing under a running bridge,
- * crash and clean restarts, and two replicas sharing a subscription. Backoffs are 100 ms.
+ * a subscription that cannot start at first (retried; nothing since it was added lost), crash and
+ * clean restarts, and two replicas sharing a subscription. Backoffs are 100 ms.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -354,7 +355,7 @@ static void test_run_allow_private_in_both_spellings_lifts_the_guard(void **stat
         assert_true(b > 0);
         assert_true(wh_wait_durable(&env, "lifted", true, 10000));
         char id[40];
-        wh_publish(&env, "tlifted", "workflow.started", "wf-l", "{}", id);
+        wh_publish(&env, "tlifted", "workflow.started", "wf-late", "{}", id);
         assert_true(fv_wh_receiver_wait_distinct(r, i + 1, 15000));
         assert_true(fv_wh_receiver_has_event(r, id));
         stop_bridge(b, SIGTERM);
@@ -450,6 +451,42 @@ static void test_subscription_added_and_removed_at_runtime(void **state)
     wh_sleep_ms(800);
     assert_false(fv_wh_receiver_has_event(r, id2));
     assert_int_equal(fv_wh_receiver_accepted(r), 1);
+    stop_bridge(b, SIGTERM);
+    fv_wh_receiver_stop(r);
+}
+
+/* A subscription whose durable cannot be made when the bridge first sees it - here a consumer of
+ * the same name with another ack policy, which the server refuses to update; in a cluster,
+ * JetStream electing a leader - is tried again until it starts. It then delivers every event
+ * stored since the subscription was added, also those stored while it could not start, and
+ * none from before. */
+static void test_subscription_that_cannot_start_is_retried_and_loses_nothing(void **state)
+{
+    fv_wh_receiver *r = receiver();
+    char before[40], during[3][40];
+    wh_publish(&env, "tlate", "workflow.started", "wf-late", "{}", before);
+    wh_sleep_ms(50);
+    assert_int_equal(fv_test_js_consumer_add_ack_all(env.nats.url, "FLOVYN_EVENTS", "webhook_late"),
+                     0);
+    assert_int_equal(wh_add_sub(&env, "tlate", "late", fv_wh_receiver_url(r), NULL, NULL), 0);
+    int port = 0;
+    pid_t b = wh_bridge_start(&env, false, &port);
+    assert_true(b > 0);
+    long long waiting = -1;
+    for (int i = 0; i < 200 && waiting != 1; i++, wh_sleep_ms(50))
+        waiting = wh_metric(port, "flovyn_webhook_subscriptions_waiting", NULL);
+    assert_int_equal(waiting, 1);
+    for (int i = 0; i < 3; i++)
+        wh_publish(&env, "tlate", "workflow.completed", "wf-late", "{}", during[i]);
+    wh_sleep_ms(700); /* at least one more failed attempt */
+    assert_int_equal(wh_metric(port, "flovyn_webhook_subscriptions_waiting", NULL), 1);
+    assert_int_equal(fv_test_js_consumer_delete(env.nats.url, "FLOVYN_EVENTS", "webhook_late"), 0);
+    assert_true(fv_wh_receiver_wait_distinct(r, 3, 20000));
+    for (int i = 0; i < 3; i++)
+        assert_true(fv_wh_receiver_has_event(r, during[i]));
+    wh_sleep_ms(500);
+    assert_false(fv_wh_receiver_has_event(r, before));
+    assert_int_equal(wh_metric(port, "flovyn_webhook_subscriptions_waiting", NULL), 0);
     stop_bridge(b, SIGTERM);
     fv_wh_receiver_stop(r);
 }
@@ -562,6 +599,8 @@ int main(void)
         cmocka_unit_test_teardown(test_subscriptions_add_refuses_private_url_without_flag,
                                   test_teardown),
         cmocka_unit_test_teardown(test_subscription_added_and_removed_at_runtime, test_teardown),
+        cmocka_unit_test_teardown(test_subscription_that_cannot_start_is_retried_and_loses_nothing,
+                                  test_teardown),
         cmocka_unit_test_teardown(test_webhook_kill9_during_delivery_loses_nothing, test_teardown),
         cmocka_unit_test_teardown(test_webhook_sigterm_restart_keeps_ack_floor, test_teardown),
         cmocka_unit_test_teardown(test_two_bridge_replicas_split_load_without_loss, test_teardown),

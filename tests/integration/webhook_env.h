@@ -222,7 +222,8 @@ static inline void wh_env_kill_bridges(wh_env *e)
         }
 }
 
-/* GETs the bridge's /metrics and returns the value of `metric{subscription="name"}` or -1. */
+/* GETs the bridge's /metrics and returns the value of `metric{subscription="name"}` (of `metric`
+ * when name is NULL) or -1. */
 static inline size_t wh_write_buf(char *p, size_t s, size_t n, void *ud)
 {
     char *buf = ud;
@@ -248,8 +249,11 @@ static inline long long wh_metric(int http_port, const char *metric, const char 
     curl_easy_cleanup(h);
     long long v = -1;
     if (rc == CURLE_OK) {
-        char key[256];
-        snprintf(key, sizeof key, "%s{subscription=\"%s\"} ", metric, name);
+        char key[256]; /* name NULL: a metric without labels, at the start of its line */
+        if (name)
+            snprintf(key, sizeof key, "%s{subscription=\"%s\"} ", metric, name);
+        else
+            snprintf(key, sizeof key, "\n%s ", metric);
         char *p = strstr(buf, key);
         if (p)
             v = atoll(p + strlen(key));

@@ -233,6 +233,38 @@ int fv_test_js_consumer_exists(const char *url, const char *stream, const char *
     return s == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr ? 0 : -1;
 }
 
+int fv_test_js_consumer_add_ack_all(const char *url, const char *stream, const char *consumer)
+{
+    natsConnection *nc;
+    jsCtx *js;
+    if (js_connect(url, &nc, &js) != 0)
+        return -1;
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = consumer;
+    cc.AckPolicy = js_AckAll;
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_AddConsumer(&ci, js, stream, &cc, NULL, &jerr);
+    if (s != NATS_OK)
+        fprintf(stderr, "add consumer %s: %s (%d) %s\n", consumer, natsStatus_GetText(s), (int)jerr,
+                nats_GetLastError(NULL));
+    jsConsumerInfo_Destroy(ci);
+    js_disconnect(nc, js);
+    return s == NATS_OK ? 0 : -1;
+}
+
+int fv_test_js_consumer_delete(const char *url, const char *stream, const char *consumer)
+{
+    natsConnection *nc;
+    jsCtx *js;
+    if (js_connect(url, &nc, &js) != 0)
+        return -1;
+    natsStatus s = js_DeleteConsumer(js, stream, consumer, NULL, NULL);
+    js_disconnect(nc, js);
+    return s == NATS_OK ? 0 : -1;
+}
+
 fv_status fv_test_bus_open(const char *url, const char *name, fv_bus **out, fv_err *err)
 {
     fv_bus_config c;

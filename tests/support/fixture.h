@@ -42,6 +42,10 @@ fv_status fv_test_bus_open(const char *url, const char *name, fv_bus **out, fv_e
 int fv_test_js_delete_stream(const char *url, const char *stream);
 /* 1 when the consumer exists, 0 when it does not, -1 when NATS could not answer */
 int fv_test_js_consumer_exists(const char *url, const char *stream, const char *consumer);
+/* a durable pull consumer with AckPolicy all (one the bridge's own ensure cannot update); 0 on
+ * success */
+int fv_test_js_consumer_add_ack_all(const char *url, const char *stream, const char *consumer);
+int fv_test_js_consumer_delete(const char *url, const char *stream, const char *consumer);
 
 /* fork+exec argv (argv[0] resolved via PATH or as given); stdout+stderr to log_path (or inherit
  * when NULL); extra environment "K=V" entries in env (NULL-terminated, may be NULL). */

@@ -244,6 +244,9 @@ typedef struct fv_durable_config {
     size_t backoff_n;
     int64_t max_ack_pending; /* 0 -> server default */
     bool deliver_new;        /* start at new messages instead of all retained */
+    int64_t start_ms;        /* > 0: start at messages stored from this time on (wins over
+                                deliver_new). Where a durable starts is fixed when it is created:
+                                an update keeps the existing one's start. */
 } fv_durable_config;
 
 /* create or update (idempotent) */

@@ -65,6 +65,10 @@ fv_status fv__js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_er
     cc.AckWait = (cfg->ack_wait_ms > 0 ? cfg->ack_wait_ms : 30000) * NS_PER_MS;
     cc.MaxDeliver = cfg->max_deliver > 0 ? cfg->max_deliver : -1;
     cc.DeliverPolicy = cfg->deliver_new ? js_DeliverNew : js_DeliverAll;
+    if (cfg->start_ms > 0) {
+        cc.DeliverPolicy = js_DeliverByStartTime;
+        cc.OptStartTime = cfg->start_ms * NS_PER_MS;
+    }
     if (cfg->filter_subject && *cfg->filter_subject)
         cc.FilterSubject = cfg->filter_subject;
     if (cfg->max_ack_pending > 0)
@@ -83,6 +87,13 @@ fv_status fv__js_durable_ensure(fv_bus *bus, const fv_durable_config *cfg, fv_er
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, b->js, cfg->stream, cfg->name, NULL, &jerr);
     if (s == NATS_OK) {
+        /* the server refuses to change where a consumer starts; a durable made by an older
+         * version (or another replica) keeps its own */
+        if (ci->Config) {
+            cc.DeliverPolicy = ci->Config->DeliverPolicy;
+            cc.OptStartSeq = ci->Config->OptStartSeq;
+            cc.OptStartTime = ci->Config->OptStartTime;
+        }
         jsConsumerInfo_Destroy(ci);
         ci = NULL;
         jerr = 0;
