@@ -145,6 +145,29 @@ void fv_metrics_render(fv_bus *bus, fv_buf *b)
                 "live-path sequence gaps re-read from the store", s.live_gaps_refilled);
         counter(b, "flovyn_gateway_live_refill_messages_total", "messages re-read to fill gaps",
                 s.live_refill_msgs);
+        static const char *const streams[2] = {"FLOVYN_EVENTS", "FLOVYN_STREAMS"};
+        const struct {
+            const char *name, *type, *help;
+            const uint64_t *v;
+        } per_stream[] = {
+            {"flovyn_gateway_live_next_seq", "gauge",
+             "next stream sequence the live path hands on (0 = not started)", s.live_next_seq},
+            {"flovyn_gateway_live_stream_last_seq", "gauge",
+             "the stream's last sequence at the live path's last answered probe",
+             s.live_stream_last},
+            {"flovyn_gateway_live_queued", "gauge",
+             "messages queued on the live subscription, not yet taken", s.live_queued},
+            {"flovyn_gateway_live_probes_failed_total", "counter",
+             "live-path probes of the stream that got no answer", s.live_probes_failed},
+        };
+        for (size_t k = 0; !fv_bus_is_memory(bus) && k < sizeof per_stream / sizeof per_stream[0];
+             k++) {
+            fv_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", per_stream[k].name, per_stream[k].help,
+                          per_stream[k].name, per_stream[k].type);
+            for (int i = 0; i < 2; i++)
+                fv_buf_printf(b, "%s{stream=\"%s\"} %" PRIu64 "\n", per_stream[k].name, streams[i],
+                              per_stream[k].v[i]);
+        }
         counter(b, "flovyn_gateway_bus_published_total", "events stored by this process",
                 s.published);
         counter(b, "flovyn_gateway_bus_publish_errors_total", "publishes that failed",

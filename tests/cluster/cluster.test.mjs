@@ -51,6 +51,17 @@ function gatewayWarnings(name) {
   }
 }
 
+// With FV_STACKS=1 and gdb installed, every thread's stack of a stuck gateway, for a failure
+// message (a debugging aid: gdb is not one of the test command's dependencies).
+function gatewayStacks(g) {
+  if (!process.env.FV_STACKS) return '';
+  return new Promise((resolve) => {
+    execFile('gdb', ['-p', String(g.pid), '-batch', '-ex', 'thread apply all bt'],
+      { timeout: 60000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => resolve(`${g.name} stacks:\n${stdout || ''}${err ? `gdb: ${err.message} ${stderr}` : ''}`));
+  });
+}
+
 // A webhook receiver: CloudEvents batches, every event id recorded with when it came.
 function startHook() {
   const got = new Map();
@@ -269,7 +280,8 @@ test('leader, gateway and webhook-node failures lose nothing and duplicate nothi
         throw new Error(`${e.message}: has ${r.ids.length}; missing indexes ${missing.slice(0, 20).join(',')}` +
           `${missing.length > 20 ? ',...' : ''} (last received ${r.ids.length ? published.indexOf(r.ids[r.ids.length - 1]) : -1}; ` +
           `other events: ${r.other.join(',') || 'none'})\n${gatewayWarnings(r.name.split('-')[0])}\n` +
-          `all readers: ${readers.map((x) => `${x.name}=${x.ids.length}`).join(' ')}\nmetrics:\n${live.join('\n')}`);
+          `all readers: ${readers.map((x) => `${x.name}=${x.ids.length}`).join(' ')}\nmetrics:\n${live.join('\n')}` +
+          `\n${await gatewayStacks(gw)}`);
       });
     assert.ifError(r.error);
   }

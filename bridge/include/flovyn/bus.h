@@ -212,6 +212,11 @@ fv_status fv_bus_read(fv_bus *bus, const fv_pattern *p, const fv_start *start, s
 typedef struct fv_bus_stats {
     uint64_t published, duplicates, publish_errors, publish_retries;
     uint64_t live_received, live_gaps_refilled, live_refill_msgs;
+    /* the live path per source (JetStream): the next sequence it will hand on (0 = not started),
+     * the stream's last sequence at its last answered probe, the messages queued on its
+     * subscription, and its probes the stream did not answer. A next sequence that stays at or
+     * below the stream's last one while nothing is queued is a live path that is stuck. */
+    uint64_t live_next_seq[2], live_stream_last[2], live_queued[2], live_probes_failed[2];
     uint64_t catchups_running, catchups_waiting, catchups_total;
     uint64_t reconnects;
     bool connected;

@@ -49,6 +49,7 @@ static void js_stats(fv_bus *bus, fv_bus_stats *o)
     o->connected = atomic_load(&b->connected);
     for (int i = 0; i < FV_STORED_COUNT; i++)
         o->skipped[i] = atomic_load(&b->st.skipped[i]);
+    fv__js_live_stats(b, o);
     if (b->eng)
         fv__eng_stats(b->eng, o);
 }

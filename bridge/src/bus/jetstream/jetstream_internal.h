@@ -128,11 +128,14 @@ typedef struct fv__js_live_src {
      * subscription's queue), those fully handled; holding = a message waits for a refill */
     atomic_uint_least64_t handled;
     atomic_bool holding;
+    /* for /metrics: expected and the last probe's answer as other threads may read them */
+    atomic_uint_least64_t shown_next, shown_stream_last, probes_failed;
 } fv__js_live_src;
 
 fv_status fv__js_live_start(fv__js_bus *b, fv_err *err);
 fv_status fv__js_live_ensure(fv__js_bus *b, fv_err *err);
 void fv__js_live_stop(fv__js_bus *b);
+void fv__js_live_stats(fv__js_bus *b, fv_bus_stats *o);
 fv_status fv__js_live_wait(fv__js_bus *b, const bool want[2], fv_err *err);
 
 /* --- durable ---------------------------------------------------------------------------------- */

@@ -128,6 +128,7 @@ static bool probe(fv__js_live_src *ls, bool forced)
     fv__js_stream_stat s = {0};
     fv_err err = {{0}};
     if (fv__js_stream_stat_get(ls->bus, ls->src, 0, &s, &err) != FV_OK) {
+        atomic_fetch_add(&ls->probes_failed, 1);
         /* a live path that cannot see its stream delivers nothing new: say so, every 10 s */
         int64_t now = fv__js_now_ms();
         if (now - ls->probe_warned_ms >= 10000) {
@@ -137,6 +138,7 @@ static bool probe(fv__js_live_src *ls, bool forced)
         }
         return false;
     }
+    atomic_store(&ls->shown_stream_last, s.last);
     if (ls->expected == 0) {
         ls->expected = s.last + 1;
         ls->stream_created = s.created;
@@ -218,6 +220,7 @@ static void *live_main(void *arg)
         atomic_store(&ls->holding, held != NULL);
         if (natsSubscription_GetDelivered(ls->sub, &delivered) == NATS_OK)
             atomic_store(&ls->handled, (uint64_t)delivered - (held ? 1 : 0));
+        atomic_store(&ls->shown_next, ls->expected);
         int64_t now = fv__js_now_ms();
         bool forced = atomic_load(&ls->probe);
         if (ls->expected == 0 || forced || now - last_probe >= PROBE_EVERY_MS) {
@@ -346,6 +349,22 @@ fv_status fv__js_live_wait(fv__js_bus *b, const bool want[2], fv_err *err)
                       "(streams not provisioned or JetStream unreachable)");
 }
 
+void fv__js_live_stats(fv__js_bus *b, fv_bus_stats *o)
+{
+    pthread_mutex_lock(&b->mu); /* live_stop clears `started` and the subscriptions under it */
+    for (int i = 0; i < 2; i++) {
+        fv__js_live_src *ls = &b->live[i];
+        o->live_next_seq[i] = atomic_load(&ls->shown_next);
+        o->live_stream_last[i] = atomic_load(&ls->shown_stream_last);
+        o->live_probes_failed[i] = atomic_load(&ls->probes_failed);
+        int queued = 0;
+        if (ls->started && ls->sub &&
+            natsSubscription_GetPending(ls->sub, &queued, NULL) == NATS_OK)
+            o->live_queued[i] = queued > 0 ? (uint64_t)queued : 0;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
 void fv__js_live_stop(fv__js_bus *b)
 {
     atomic_store(&b->closing, true);
@@ -353,10 +372,11 @@ void fv__js_live_stop(fv__js_bus *b)
         fv__js_live_src *ls = &b->live[i];
         if (ls->started)
             pthread_join(ls->thread, NULL);
+        pthread_mutex_lock(&b->mu); /* fv__js_live_stats reads the subscription under it */
         ls->started = false;
-        if (ls->sub) {
-            natsSubscription_Destroy(ls->sub);
-            ls->sub = NULL;
-        }
+        natsSubscription *sub = ls->sub;
+        ls->sub = NULL;
+        pthread_mutex_unlock(&b->mu);
+        natsSubscription_Destroy(sub);
     }
 }
