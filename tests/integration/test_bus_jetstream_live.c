@@ -1,6 +1,7 @@
 /* test_bus_jetstream_live.c - the JetStream live path under loss, on a real nats-server:
  * republished messages that never reach the live subscription are read back from the stream
- * (in the middle and at the tail), tenants stay isolated even against a forged body, and a
+ * (in the middle and at the tail), a resume read does not take a consumer's early end for the
+ * stream's, tenants stay isolated even against a forged body, and a
  * nats-server killed with SIGKILL and restarted mid-stream loses no acknowledged event and
  * delivers each one exactly once.
  */
@@ -300,6 +301,47 @@ static void test_jetstream_live_refills_lost_tail_without_newer_message(void **s
     fv_collector_destroy(&c);
     fv_bus_destroy(pub_bus);
     fv_bus_destroy(sub_bus);
+}
+
+/* A consumer on a replica still catching up (a node just restarted) says it has nothing more
+ * while the stream's leader has stored more. A resume read through such a consumer must not take
+ * that for the end of the stream and skip the rest (the cluster test caught fifteen events
+ * skipped so). The hook makes the first fetch report the end after 256 of 600. */
+static void test_jetstream_resume_read_does_not_trust_an_early_end(void **state)
+{
+    fv_bus *pub_bus = new_bus(0, 0);
+    char t[FV_ID_MAX + 1];
+    fv_bus_suite_tenant(t, sizeof t, "early");
+    enum { N = 600, AFTER = 5 };
+    static uint64_t seqs[N + AFTER];
+    publish_n(pub_bus, t, N, "early", seqs);
+    fv_bus *sub_bus = new_bus(0, 0); /* its window starts above all of them */
+    fv__js_debug_false_ends(sub_bus, 1);
+    fv_collector c;
+    fv_collector_init(&c);
+    fv_sub_config sc = {0};
+    fv_pattern_init(&sc.pattern, t);
+    sc.start.kind = FV_START_SEQ;
+    sc.start.events_seq = seqs[0];
+    sc.on_msg = fv_collector_on_msg;
+    sc.on_release = fv_collector_on_release;
+    sc.ud = &c;
+    fv_sub *sub = NULL;
+    fv_err err = {{0}};
+    assert_int_equal(fv_bus_subscribe(sub_bus, &sc, &sub, &err), FV_OK);
+    assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, TMO));
+    publish_n(pub_bus, t, AFTER, "after", seqs + N);
+    if (!fv_collector_wait(&c, N + AFTER, TMO))
+        fail_msg("got %zu of %d", fv_collector_count(&c), N + AFTER);
+    fv_collector_stop(&c, sub, TMO);
+    assert_exactly(&c, seqs, N + AFTER);
+    fv_collector_destroy(&c);
+    fv_bus_stats st;
+    fv_bus_get_stats(sub_bus, &st);
+    assert_true(st.shared_reads >= 1);
+    assert_int_equal(atomic_load(&((fv__js_bus *)sub_bus)->debug_false_ends), 0); /* it was used */
+    fv_bus_destroy(sub_bus);
+    fv_bus_destroy(pub_bus);
 }
 
 static void test_jetstream_tenant_isolation_with_wildcards_and_forged_body(void **state)
@@ -683,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_jetstream_live_refills_lost_tail_without_newer_message),
         cmocka_unit_test(test_jetstream_child_token_never_overtakes_its_workflow_started),
         cmocka_unit_test(test_jetstream_child_token_waits_for_a_workflow_started_being_handled),
+        cmocka_unit_test(test_jetstream_resume_read_does_not_trust_an_early_end),
         cmocka_unit_test(test_jetstream_tenant_isolation_with_wildcards_and_forged_body),
         cmocka_unit_test(test_jetstream_until_ends_a_quiet_live_stream),
         cmocka_unit_test(test_jetstream_tiny_window_evicting_during_catchup_loses_nothing),

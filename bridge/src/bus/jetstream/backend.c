@@ -197,3 +197,8 @@ void fv__js_debug_pause_live(fv_bus *bus, fv_source src, int us)
 {
     atomic_store(&fv__js(bus)->live[src].debug_pause_us, us);
 }
+
+void fv__js_debug_false_ends(fv_bus *bus, int n)
+{
+    atomic_store(&fv__js(bus)->debug_false_ends, n);
+}

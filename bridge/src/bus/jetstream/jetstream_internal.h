@@ -70,9 +70,14 @@ fv_status fv__js_publish_batch(fv_bus *bus, fv_publish_item *items, size_t n, fv
 /* --- reader: one ephemeral pull consumer --------------------------------------------------- */
 typedef struct fv__js_reader {
     natsSubscription *sub;
-    bool at_end; /* the consumer had nothing more pending at the last fetch */
+    fv__js_bus *bus;
+    fv_source src;
+    bool whole;    /* the whole stream, no subject filter: its end can be checked */
+    uint64_t seen; /* last stream sequence delivered (start - 1 before the first) */
+    bool at_end;   /* the consumer had nothing more pending at the last fetch */
     bool wait_next;
     int empty_answers;
+    int behind_answers; /* ends the stream's leader contradicted in a row */
 } fv__js_reader;
 
 /* an ephemeral pull consumer of filter from stream sequence seq on */
@@ -170,6 +175,9 @@ struct fv__js_bus {
     fv__js_live_src live[2];
     bool live_started; /* mu */
     fv__eng *eng;      /* subscriptions, the window, reads (engine.h) */
+    /* tests: the next n fetches of a reader that got messages report the end after them, as a
+     * consumer on a replica still catching up does */
+    atomic_int debug_false_ends;
 
     struct {
         atomic_uint_least64_t published, duplicates, publish_errors, publish_retries;
@@ -255,5 +263,6 @@ fv_status fv__js_stream_stat_get(fv__js_bus *b, fv_source src, int64_t wait_ms,
 /* test hook: the live thread of src discards its next n messages, as if the republish was lost */
 void fv__js_debug_drop_live(fv_bus *bus, fv_source src, int n);
 void fv__js_debug_pause_live(fv_bus *bus, fv_source src, int us);
+void fv__js_debug_false_ends(fv_bus *bus, int n);
 
 #endif
