@@ -47,11 +47,13 @@ static fv_bus *new_bus(int attempts, int timeout_ms)
     return bus;
 }
 
-static fv_sub *subscribe_new(fv_bus *bus, const char *tenant, fv_collector *c)
+/* a subscription of the tenant's events from stream sequence seq (0: from what comes next) */
+static fv_sub *subscribe_at(fv_bus *bus, const char *tenant, uint64_t seq, fv_collector *c)
 {
     fv_sub_config sc = {0};
     fv_pattern_init(&sc.pattern, tenant);
-    sc.start.kind = FV_START_NEW;
+    sc.start.kind = seq ? FV_START_SEQ : FV_START_NEW;
+    sc.start.events_seq = seq;
     sc.on_msg = fv_collector_on_msg;
     sc.on_release = fv_collector_on_release;
     sc.ud = c;
@@ -59,6 +61,12 @@ static fv_sub *subscribe_new(fv_bus *bus, const char *tenant, fv_collector *c)
     fv_err err = {{0}};
     if (fv_bus_subscribe(bus, &sc, &sub, &err) != FV_OK)
         fail_msg("subscribe: %s", err.msg);
+    return sub;
+}
+
+static fv_sub *subscribe_new(fv_bus *bus, const char *tenant, fv_collector *c)
+{
+    fv_sub *sub = subscribe_at(bus, tenant, 0, c);
     assert_true(fv_collector_wait_kind(c, FV_MSG_LIVE, TMO));
     return sub;
 }
@@ -319,16 +327,7 @@ static void test_jetstream_resume_read_does_not_trust_an_early_end(void **state)
     fv__js_debug_false_ends(sub_bus, 1);
     fv_collector c;
     fv_collector_init(&c);
-    fv_sub_config sc = {0};
-    fv_pattern_init(&sc.pattern, t);
-    sc.start.kind = FV_START_SEQ;
-    sc.start.events_seq = seqs[0];
-    sc.on_msg = fv_collector_on_msg;
-    sc.on_release = fv_collector_on_release;
-    sc.ud = &c;
-    fv_sub *sub = NULL;
-    fv_err err = {{0}};
-    assert_int_equal(fv_bus_subscribe(sub_bus, &sc, &sub, &err), FV_OK);
+    fv_sub *sub = subscribe_at(sub_bus, t, seqs[0], &c);
     assert_true(fv_collector_wait_kind(&c, FV_MSG_LIVE, TMO));
     publish_n(pub_bus, t, AFTER, "after", seqs + N);
     if (!fv_collector_wait(&c, N + AFTER, TMO))
