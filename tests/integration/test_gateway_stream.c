@@ -74,7 +74,7 @@ static int teardown(void **state)
 static long request(const char *method, const char *path, const char *auth, const char *ctype,
                     const char *body, fv_http_resp *out)
 {
-    char url[1024], ct[128];
+    char url[2304], ct[128]; /* a path of up to 1,199 bytes plus the base */
     snprintf(url, sizeof url, "%s%s", g_gw.base, path);
     snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "application/json");
     const char *h[] = {auth ? auth : "X-None: 1", ct, NULL};
