@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { start, freePort, portOpen, until } from '../support/procs.mjs';
+import { start, freePort, portOpen, sleep, until } from '../support/procs.mjs';
 
 function openssl(args, cwd) {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,12 +44,44 @@ export function tlsArgs(certs) {
     '--nats-tls-key', certs.clientKey];
 }
 
+// Ports are picked free, then bound by nats-server a moment later: in between, another socket
+// can take one as its ephemeral port, and the node exits ("address already in use"). A node that
+// exits at start is started again once that socket is gone; a cluster whose node cannot start is
+// set up again on new ports.
 export async function startCluster(dir, certs) {
+  for (let attempt = 1; ; attempt++) {
+    const cluster = await configureCluster(dir, certs);
+    try {
+      for (const n of cluster.nodes) await cluster.startNode(n);
+      await cluster.waitJetStream();
+      return cluster;
+    } catch (e) {
+      await cluster.stop();
+      if (attempt >= 3) throw e;
+      for (const n of cluster.nodes) fs.rmSync(n.store, { recursive: true, force: true });
+      console.log(`# cluster start failed (${e.message}); again on new ports`);
+    }
+  }
+}
+
+// a node has bound all its ports when its log says it listens for routes (the last one bound)
+function nodeListening(n) {
+  let log = '';
+  try {
+    log = fs.readFileSync(path.join(n.dir, n.name + '.log'), 'utf8');
+  } catch (e) {
+    return false;
+  }
+  return log.split('\n').some((l) => l.startsWith(`[${n.proc.pid}] `) &&
+    l.includes('Listening for route connections'));
+}
+
+async function configureCluster(dir, certs) {
   const nodes = [];
   for (let i = 1; i <= 3; i++) {
     nodes.push({
       name: 'n' + i, port: await freePort(), routePort: await freePort(),
-      monPort: await freePort(), store: path.join(dir, 'n' + i),
+      monPort: await freePort(), store: path.join(dir, 'n' + i), dir,
     });
   }
   const tls = (verify) => `{ cert_file: "${certs.serverCert}", key_file: "${certs.serverKey}", ` +
@@ -74,8 +106,16 @@ export async function startCluster(dir, certs) {
     nodes,
     urls: (order = nodes) => order.map((n) => n.url).join(','),
     async startNode(n) {
-      n.proc = start(n.name, 'nats-server', ['-c', n.conf], path.join(dir, n.name + '.log'));
-      await until(`${n.name} to listen`, () => portOpen(n.port), 15000);
+      for (let attempt = 1; ; attempt++) {
+        n.proc = start(n.name, 'nats-server', ['-c', n.conf], path.join(dir, n.name + '.log'));
+        const state = await until(`${n.name} to listen`, async () => {
+          if (n.proc.child.exitCode !== null) return 'exited';
+          return nodeListening(n) && (await portOpen(n.port)) ? 'up' : false;
+        }, 15000);
+        if (state === 'up') return;
+        if (attempt >= 10) throw new Error(`${n.name} exited at start ${attempt} times: see ${n.name}.log`);
+        await sleep(500); // a port of its own is taken: until the socket holding it is gone
+      }
     },
     async kill(n) {
       await n.proc.stop('SIGKILL');
@@ -94,8 +134,6 @@ export async function startCluster(dir, certs) {
       for (const n of nodes) if (n.proc) await n.proc.stop('SIGTERM');
     },
   };
-  for (const n of nodes) await cluster.startNode(n);
-  await cluster.waitJetStream();
   return cluster;
 }
 
