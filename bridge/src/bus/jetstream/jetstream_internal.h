@@ -72,7 +72,7 @@ typedef struct fv__js_reader {
     natsSubscription *sub;
     fv__js_bus *bus;
     fv_source src;
-    bool whole;    /* the whole stream, no subject filter: its end can be checked */
+    bool whole;    /* opened without a filter: its end can be checked against the stream */
     uint64_t seen; /* last stream sequence delivered (start - 1 before the first) */
     bool at_end;   /* the consumer had nothing more pending at the last fetch */
     bool wait_next;
@@ -80,7 +80,7 @@ typedef struct fv__js_reader {
     int behind_answers; /* ends the stream's leader contradicted in a row */
 } fv__js_reader;
 
-/* an ephemeral pull consumer of filter from stream sequence seq on */
+/* an ephemeral pull consumer of filter (NULL: the whole stream) from stream sequence seq on */
 fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, uint64_t seq,
                              fv__js_reader *r, fv_err *err);
 /* up to batch messages; *list owned by the caller (natsMsgList_Destroy) */
@@ -231,6 +231,8 @@ typedef struct fv__js_stream_spec {
 /* creates the stream or updates it in place; storage/retention that differ are FV_ECONFLICT */
 fv_status fv__js_stream_ensure(fv__js_bus *b, const fv__js_stream_spec *sp, fv_err *err);
 const char *fv__js_stream_name(fv_source src);
+/* the subject of every message of src's stream (`<prefix>.events.>` or `<prefix>.streams.>`) */
+void fv__js_subject_all(const fv__js_bus *b, fv_source src, char *out, size_t cap);
 /* creates or updates both streams, then refreshes their state */
 fv_status fv__js_provision(fv__js_bus *b, fv_err *err);
 /* connected and both streams exist (cached briefly: /readyz may be polled often) */

@@ -78,14 +78,9 @@ static fv_status skip_gone(fv__js_live_src *ls, uint64_t to)
 static fv_status refill(fv__js_live_src *ls, uint64_t to)
 {
     fv__js_bus *b = ls->bus;
-    char all[FV_SUBJECT_MAX];
-    if (ls->src == FV_SRC_EVENTS)
-        fv_subject_events_all(b->base.prefix, all, sizeof all);
-    else
-        fv_subject_streams_all(b->base.prefix, all, sizeof all);
     fv__js_reader r;
     fv_err err = {{0}};
-    fv_status st = fv__js_reader_open(b, ls->src, all, ls->expected, &r, &err);
+    fv_status st = fv__js_reader_open(b, ls->src, NULL, ls->expected, &r, &err);
     if (st != FV_OK) {
         fv_log(FV_LOG_WARN, "bus", "live refill failed, retrying", "error", err.msg, NULL);
         return st;

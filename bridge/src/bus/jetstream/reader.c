@@ -86,12 +86,12 @@ fv_status fv__js_reader_open(fv__js_bus *b, fv_source src, const char *filter, u
     r->bus = b;
     r->src = src;
     r->seen = seq > 0 ? seq - 1 : 0;
+    r->whole = filter == NULL;
     char all[FV_SUBJECT_MAX];
-    if (src == FV_SRC_EVENTS)
-        fv_subject_events_all(b->base.prefix, all, sizeof all);
-    else
-        fv_subject_streams_all(b->base.prefix, all, sizeof all);
-    r->whole = strcmp(filter, all) == 0;
+    if (r->whole) {
+        fv__js_subject_all(b, src, all, sizeof all);
+        filter = all;
+    }
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = fv__js_stream_name(src);
@@ -213,10 +213,7 @@ fv_status fv__js_seq_at_time(fv__js_bus *b, fv_source src, int64_t time_ms, uint
         return st;
     uint64_t first = stat.first, last = stat.last;
     char all[FV_SUBJECT_MAX];
-    if (src == FV_SRC_EVENTS)
-        fv_subject_events_all(b->base.prefix, all, sizeof all);
-    else
-        fv_subject_streams_all(b->base.prefix, all, sizeof all);
+    fv__js_subject_all(b, src, all, sizeof all);
     int64_t want_ns = time_ms * NS_PER_MS;
     uint64_t best = last + 1;
     uint64_t lo = first > 0 ? first : 1, hi = last;
@@ -376,14 +373,6 @@ fv_status fv__js_eng_read_open(void *ctx, fv_source src, const char *filter, uin
         return fv_err_set(err, FV_ENOMEM, "out of memory");
     er->b = b;
     er->src = src;
-    char all[FV_SUBJECT_MAX];
-    if (!filter) {
-        if (src == FV_SRC_EVENTS)
-            fv_subject_events_all(b->base.prefix, all, sizeof all);
-        else
-            fv_subject_streams_all(b->base.prefix, all, sizeof all);
-        filter = all;
-    }
     fv_status st = fv__js_reader_open(b, src, filter, from, &er->r, err);
     if (st != FV_OK) {
         free(er);

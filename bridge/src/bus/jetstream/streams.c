@@ -30,6 +30,14 @@ const char *fv__js_stream_name(fv_source src)
     return src == FV_SRC_EVENTS ? FV_STREAM_EVENTS : FV_STREAM_STREAMS;
 }
 
+void fv__js_subject_all(const fv__js_bus *b, fv_source src, char *out, size_t cap)
+{
+    if (src == FV_SRC_EVENTS)
+        fv_subject_events_all(b->base.prefix, out, cap);
+    else
+        fv_subject_streams_all(b->base.prefix, out, cap);
+}
+
 fv_status fv__js_stream_stat_get(fv__js_bus *b, fv_source src, int64_t wait_ms,
                                  fv__js_stream_stat *out, fv_err *err)
 {
